@@ -1,0 +1,176 @@
+/*
+ * prefork.h - the public API of libprefork.
+ *
+ * A server built on libprefork supplies one or more handler tables; the
+ * library supplies the rest of the process model: configuration, listening
+ * sockets, a master that forks, supervises, reloads and stops a pool of
+ * workers per service, and workers that accept connections and pass each one
+ * to the service's handler.
+ *
+ *	static int hello(struct pf_conn *c, void *state)
+ *	{
+ *		(void)state;
+ *		return pf_conn_printf(c, "hello %s\n", pf_conn_peer(c)) < 0 ? -1 : 0;
+ *	}
+ *	static const struct pf_handler hello_handler = {
+ *		.abi = PF_ABI_VERSION, .name = "hello", .handle = hello,
+ *	};
+ *	int main(int argc, char **argv)
+ *	{
+ *		const struct pf_handler *const handlers[] = { &hello_handler, NULL };
+ *		return pf_main(argc, argv, handlers);
+ *	}
+ *
+ * A module is a shared object that exports
+ *	const struct pf_handler pf_module = { ... };
+ * and is named in server.conf with `module = "path.so"`; the service's
+ * `handler` must equal the table's name.
+ *
+ * Every type is opaque: the layout of connections, workers and settings can
+ * change without breaking handlers compiled against an older header, as long
+ * as PF_ABI_VERSION stays the same.
+ */
+#ifndef PREFORK_H
+#define PREFORK_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PF_API __attribute__((visibility("default")))
+#define PF_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PF_API
+#define PF_PRINTF(f, a)
+#endif
+
+/* Bumped whenever struct pf_handler or a callback's meaning changes. */
+#define PF_ABI_VERSION 1
+
+/* The symbol a module exports: const struct pf_handler pf_module. */
+#define PF_MODULE_SYMBOL "pf_module"
+
+struct pf_conn;		/* one accepted connection */
+struct pf_worker;	/* the calling worker process */
+struct pf_settings;	/* the handler's block in server.conf */
+
+struct pf_handler {
+	unsigned abi;		/* PF_ABI_VERSION */
+	const char *name;	/* what `handler = "..."` names */
+
+	/*
+	 * Optional. Validate the handler's settings block in the master (at
+	 * start, on `-t` and on reload). Report problems with the pf_settings
+	 * getters or pf_settings_error(); return non-zero when any was found.
+	 */
+	int (*check)(const struct pf_settings *settings);
+
+	/*
+	 * Optional. Runs in each worker after fork, before its first accept().
+	 * Non-zero means the worker cannot serve: start-up or reload fails.
+	 */
+	int (*init)(struct pf_worker *worker, const struct pf_settings *settings,
+		    void **state);
+
+	/* Required. Serve one connection; the library closes it afterwards. */
+	int (*handle)(struct pf_conn *conn, void *state);
+
+	/* Optional. Runs when the worker exits normally. */
+	void (*fini)(struct pf_worker *worker, void *state);
+
+	/* Optional. Reopen the handler's own log files (SIGUSR1). */
+	void (*reopen)(struct pf_worker *worker, void *state);
+};
+
+/*
+ * Run the whole daemon: command line (-c -t -d -s -v -h), configuration,
+ * master, workers and signals. `handlers` is a NULL-terminated array (NULL
+ * for none); the built-in handlers (echo, http, status) stay available
+ * unless one of the given handlers has the same name. Returns the process's
+ * exit status.
+ */
+PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handlers);
+
+/* ---- connections ---- */
+
+/*
+ * Read up to `len` bytes, waiting at most the service's read_timeout.
+ * Returns the count, 0 at end of input, -1 with errno set (ETIMEDOUT when
+ * the deadline passed).
+ */
+PF_API ssize_t pf_conn_read(struct pf_conn *conn, void *buf, size_t len);
+
+/* As pf_conn_read, but waiting at most `timeout` seconds (<= 0: forever). */
+PF_API ssize_t pf_conn_read_timeout(struct pf_conn *conn, void *buf, size_t len,
+				    double timeout);
+
+/*
+ * Write all `len` bytes, each wait for buffer space bounded by
+ * write_timeout. Returns `len` or -1 with errno set.
+ */
+PF_API ssize_t pf_conn_write(struct pf_conn *conn, const void *buf, size_t len);
+PF_API ssize_t pf_conn_writev(struct pf_conn *conn, const struct iovec *iov, int iovcnt);
+
+/* Send `len` bytes of file `fd` from `offset` (sendfile(2)); all or -1. */
+PF_API ssize_t pf_conn_sendfile(struct pf_conn *conn, int fd, off_t offset, size_t len);
+
+PF_API int pf_conn_printf(struct pf_conn *conn, const char *fmt, ...) PF_PRINTF(2, 3);
+
+/* The data socket, for handlers that need their own system calls. */
+PF_API int pf_conn_fd(const struct pf_conn *conn);
+
+/* The client, as text: "127.0.0.1:5000", "[::1]:5000" or "unix". */
+PF_API const char *pf_conn_peer(const struct pf_conn *conn);
+
+/* The client's address only, without the port ("127.0.0.1", "::1", "unix"). */
+PF_API const char *pf_conn_peer_host(const struct pf_conn *conn);
+
+PF_API struct pf_worker *pf_conn_worker(struct pf_conn *conn);
+
+/* ---- workers ---- */
+
+/* Non-zero once the worker has been told to stop or retire gracefully. */
+PF_API int pf_worker_stopping(const struct pf_worker *worker);
+PF_API const char *pf_worker_service(const struct pf_worker *worker);
+PF_API unsigned pf_worker_generation(const struct pf_worker *worker);
+
+/* ---- settings: the handler's block in server.conf ---- */
+
+/*
+ * Each getter stores the value of `key` (or `def` when the key is absent)
+ * in *out and returns 0; a value of the wrong type or out of range is
+ * recorded as a `FILE:LINE: message` error and returns -1.
+ */
+PF_API int pf_settings_string(const struct pf_settings *s, const char *key,
+			      const char *def, const char **out);
+PF_API int pf_settings_int(const struct pf_settings *s, const char *key,
+			   long long def, long long min, long long max, long long *out);
+PF_API int pf_settings_double(const struct pf_settings *s, const char *key,
+			      double def, double min, double max, double *out);
+PF_API int pf_settings_bool(const struct pf_settings *s, const char *key,
+			    int def, int *out);
+/* A path; relative ones resolve against the configuration file's folder. */
+PF_API int pf_settings_path(const struct pf_settings *s, const char *key,
+			    const char *def, char *out, size_t outlen);
+/* Record an error about `key` (NULL: the block itself) at its line. */
+PF_API void pf_settings_error(const struct pf_settings *s, const char *key,
+			      const char *fmt, ...) PF_PRINTF(3, 4);
+
+/* ---- logging (the server's error_log) ---- */
+
+enum pf_log_level { PF_LOG_ERROR, PF_LOG_WARN, PF_LOG_INFO, PF_LOG_DEBUG };
+
+PF_API void pf_log(enum pf_log_level level, const char *fmt, ...) PF_PRINTF(2, 3);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PREFORK_H */
