@@ -1,0 +1,551 @@
+/*
+ * config.c - read server.conf with libconfig and validate it into plain
+ * structs (struct pf_config, struct svc_conf) through two key tables.
+ * Every problem is collected as "FILE:LINE: message"; nothing is started
+ * and nothing outside the returned structure changes (beyond dlopen of
+ * modules). Entry points: config_load, config_free, config_find_service.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_MAX_WORKERS 256
+#define HARD_MAX_WORKERS 4096
+
+enum key_type { K_STRING, K_INT, K_LONG, K_FLOAT, K_BOOL, K_LIST, K_LEVEL };
+
+struct key {
+	const char *name;
+	enum key_type type;
+	double min, max;
+	size_t offset;		/* into the struct being filled; (size_t)-1: handled apart */
+};
+
+#define NONE ((size_t)-1)
+#define TOP(field) offsetof(struct pf_config, field)
+#define SVC(field) offsetof(struct svc_conf, field)
+
+static const struct key top_keys[] = {
+	{ "pid_file", K_STRING, 0, 0, TOP(pid_file) },
+	{ "error_log", K_STRING, 0, 0, TOP(error_log) },
+	{ "log_level", K_LEVEL, 0, 0, TOP(log_level) },
+	{ "shutdown_timeout", K_FLOAT, 0.001, 86400, TOP(shutdown_timeout) },
+	{ "user", K_STRING, 0, 0, TOP(user) },
+	{ "group", K_STRING, 0, 0, TOP(group) },
+	{ "chroot", K_STRING, 0, 0, TOP(chroot) },
+	{ "rlimit_nofile", K_LONG, 1, 1 << 30, TOP(rlimit_nofile) },
+	{ "control_socket", K_STRING, 0, 0, TOP(control_socket) },
+	{ "services", K_LIST, 0, 0, NONE },
+};
+
+static const struct key svc_keys[] = {
+	{ "name", K_STRING, 0, 0, SVC(name) },
+	{ "listen", K_STRING, 0, 0, SVC(listen) },
+	{ "handler", K_STRING, 0, 0, SVC(handler_name) },
+	{ "module", K_STRING, 0, 0, SVC(module) },
+	{ "backlog", K_INT, 1, 65535, SVC(backlog) },
+	{ "workers", K_INT, 1, HARD_MAX_WORKERS, SVC(workers) },
+	{ "min_spare", K_INT, 0, HARD_MAX_WORKERS, SVC(min_spare) },
+	{ "max_spare", K_INT, 1, HARD_MAX_WORKERS, SVC(max_spare) },
+	{ "max_workers", K_INT, 1, HARD_MAX_WORKERS, SVC(max_workers) },
+	{ "max_requests", K_LONG, 0, 1e12, SVC(max_requests) },
+	{ "read_timeout", K_FLOAT, 0.001, 86400, SVC(read_timeout) },
+	{ "write_timeout", K_FLOAT, 0.001, 86400, SVC(write_timeout) },
+	{ "request_timeout", K_FLOAT, 0, 86400, SVC(request_timeout) },
+	{ "defer_accept", K_BOOL, 0, 0, SVC(defer_accept) },
+	{ "proxy_protocol", K_BOOL, 0, 0, SVC(proxy_protocol) },
+};
+
+
+struct ctx {
+	struct pf_config *c;
+	struct errlist *errs;
+	const struct pf_handler *const *extra;
+};
+
+static const char *file_of(struct ctx *x, const config_setting_t *s)
+{
+	const char *f = s ? config_setting_source_file(s) : NULL;
+	return f ? f : x->c->file;
+}
+
+static int line_of(const config_setting_t *s)
+{
+	int l = s ? (int)config_setting_source_line(s) : 0;
+	return l > 0 ? l : 1;
+}
+
+/* errlist_add with the FILE:LINE prefix of setting s. */
+static void err_at(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+	PF_PRINTF_ATTR(3, 4);
+static void err_at(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	errlist_add(x->errs, "%s:%d: %s", file_of(x, s), line_of(s), msg);
+}
+
+static const struct key *find_key(const struct key *keys, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* "unknown key 'wokers' (did you mean 'workers'?)" */
+static void err_unknown(struct ctx *x, const config_setting_t *s, const struct key *keys,
+			size_t n, const char *extra_name)
+{
+	const char *name = config_setting_name(s);
+	const char *best = NULL;
+	int best_d = 3;
+	for (size_t i = 0; i <= n; i++) {
+		const char *cand = i < n ? keys[i].name : extra_name;
+		if (!cand)
+			continue;
+		int d = util_edit_distance(name, cand);
+		if (d < best_d || (d <= 2 && strlen(name) > 3 && strstr(cand, name))) {
+			best_d = d;
+			best = cand;
+		}
+	}
+	if (best)
+		err_at(x, s, "unknown key '%s' (did you mean '%s'?)", name, best);
+	else
+		err_at(x, s, "unknown key '%s'", name);
+}
+
+static void store_value(struct ctx *x, const config_setting_t *s, const struct key *k, void *base)
+{
+	const char *name = k->name;
+	int type = config_setting_type(s);
+	char *field = (char *)base + k->offset;
+
+	switch (k->type) {
+	case K_STRING:
+	case K_LEVEL:
+		if (type != CONFIG_TYPE_STRING) {
+			err_at(x, s, "'%s' must be a string", name);
+			return;
+		}
+		if (k->type == K_LEVEL) {
+			int lvl = log_parse_level(config_setting_get_string(s));
+			if (lvl < 0)
+				err_at(x, s, "'%s' must be one of error, warn, info, debug (got '%s')",
+				       name, config_setting_get_string(s));
+			else
+				*(int *)field = lvl;
+			return;
+		}
+		free(*(char **)field);
+		*(char **)field = util_xstrdup(config_setting_get_string(s));
+		return;
+	case K_INT:
+	case K_LONG: {
+		if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) {
+			err_at(x, s, "'%s' must be an integer", name);
+			return;
+		}
+		long long v = config_setting_get_int64(s);
+		if ((double)v < k->min || (double)v > k->max) {
+			err_at(x, s, "'%s' must be between %.0f and %.0f (got %lld)", name, k->min,
+			       k->max, v);
+			return;
+		}
+		if (k->type == K_LONG)
+			*(long *)field = (long)v;
+		else
+			*(int *)field = (int)v;
+		return;
+	}
+	case K_FLOAT: {
+		double v;
+		if (type == CONFIG_TYPE_FLOAT)
+			v = config_setting_get_float(s);
+		else if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)
+			v = (double)config_setting_get_int64(s);
+		else {
+			err_at(x, s, "'%s' must be a number of seconds", name);
+			return;
+		}
+		if (v < k->min || v > k->max) {
+			err_at(x, s, "'%s' must be between %g and %g seconds (got %g)", name, k->min,
+			       k->max, v);
+			return;
+		}
+		*(double *)field = v;
+		return;
+	}
+	case K_BOOL:
+		if (type != CONFIG_TYPE_BOOL) {
+			err_at(x, s, "'%s' must be true or false", name);
+			return;
+		}
+		*(int *)field = config_setting_get_bool(s);
+		return;
+	case K_LIST:
+		return;
+	}
+}
+
+static void svc_defaults(struct svc_conf *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->backlog = 511;
+	v->workers = -1;
+	v->min_spare = -1;
+	v->max_spare = -1;
+	v->max_workers = -1;
+	v->read_timeout = 30.0;
+	v->write_timeout = 30.0;
+}
+
+static const struct pf_handler *const builtin_names[] = {
+	&handler_echo, &handler_http, &handler_status, NULL,
+};
+
+static void err_unknown_handler(struct ctx *x, const config_setting_t *s, const char *name)
+{
+	const char *best = NULL;
+	int best_d = 3;
+	for (int pass = 0; pass < 2; pass++) {
+		const struct pf_handler *const *list = pass ? builtin_names : x->extra;
+		for (int i = 0; list && list[i]; i++) {
+			int d = util_edit_distance(name, list[i]->name);
+			if (d < best_d) {
+				best_d = d;
+				best = list[i]->name;
+			}
+		}
+	}
+	if (best)
+		err_at(x, s, "unknown handler '%s' (did you mean '%s'?)", name, best);
+	else
+		err_at(x, s, "unknown handler '%s' (built-in: echo, http, status; or set 'module')",
+		       name);
+}
+
+/* Resolve the service's handler, load its module and check its block. */
+static void check_handler(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	const config_setting_t *hs = config_setting_get_member(g, "handler");
+	const config_setting_t *ms = config_setting_get_member(g, "module");
+
+	if (v->module) {
+		char *path = util_resolve_path(x->c->dir, v->module);
+		free(v->module);
+		v->module = path;
+		char err[512];
+		v->handler = module_load(path, v->handler_name, err, sizeof(err));
+		if (!v->handler) {
+			err_at(x, ms, "%s", err);
+			return;
+		}
+	} else {
+		v->handler = module_builtin(x->extra, v->handler_name);
+		if (!v->handler) {
+			err_unknown_handler(x, hs, v->handler_name);
+			return;
+		}
+	}
+
+	config_setting_t *block = config_setting_get_member(g, v->handler_name);
+	if (block && !config_setting_is_group(block)) {
+		err_at(x, block, "'%s' must be a group of settings for the %s handler",
+		       v->handler_name, v->handler_name);
+		return;
+	}
+	v->block = block;
+	if (v->handler->check) {
+		struct pf_settings st;
+		settings_init(&st, block, file_of(x, block ? block : g), x->c->dir, line_of(g),
+			      x->errs);
+		v->handler->check(&st);
+		settings_report_unknown(&st, v->handler_name);
+	}
+}
+
+static void load_service(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	svc_defaults(v);
+	v->line = line_of(g);
+	if (!config_setting_is_group(g)) {
+		err_at(x, g, "each entry of 'services' must be a group { ... }");
+		return;
+	}
+
+	/* The handler's own block is named after it: find that name first. */
+	const char *hname = NULL;
+	const config_setting_t *hs = config_setting_get_member(g, "handler");
+	if (hs && config_setting_type(hs) == CONFIG_TYPE_STRING)
+		hname = config_setting_get_string(hs);
+
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s);
+		const struct key *k = find_key(svc_keys, ARRAY_LEN(svc_keys), name);
+		if (k)
+			store_value(x, s, k, v);
+		else if (!hname || strcmp(name, hname) != 0)
+			err_unknown(x, s, svc_keys, ARRAY_LEN(svc_keys), hname);
+	}
+
+	static const char *const required[] = { "name", "listen", "handler" };
+	for (size_t i = 0; i < ARRAY_LEN(required); i++)
+		if (!config_setting_get_member(g, required[i]))
+			err_at(x, g, "service is missing required key '%s'", required[i]);
+
+	if (v->name && !v->name[0])
+		err_at(x, config_setting_get_member(g, "name"), "'name' must not be empty");
+	if (v->name && strlen(v->name) >= sizeof(((struct sb_service *)0)->name))
+		err_at(x, config_setting_get_member(g, "name"), "'name' is too long (at most %zu bytes)",
+		       sizeof(((struct sb_service *)0)->name) - 1);
+	if (v->listen) {
+		char err[512];
+		if (addr_parse(v->listen, x->c->dir, &v->addr, err, sizeof(err)) < 0)
+			err_at(x, config_setting_get_member(g, "listen"), "'listen': %s", err);
+	}
+
+	/* Pool sizes: explicit values are checked against each other. */
+	const config_setting_t *ws = config_setting_get_member(g, "workers");
+	if (v->max_workers < 0)
+		v->max_workers = DEFAULT_MAX_WORKERS;
+	v->dynamic = v->min_spare >= 0 || v->max_spare >= 0;
+	if (v->dynamic) {
+		if (v->min_spare < 0)
+			v->min_spare = 2;
+		if (v->max_spare < 0)
+			v->max_spare = v->min_spare + 8;
+		if (v->min_spare > v->max_spare)
+			err_at(x, config_setting_get_member(g, "min_spare"),
+			       "'min_spare' (%d) must not exceed 'max_spare' (%d)", v->min_spare,
+			       v->max_spare);
+		if (v->min_spare > v->max_workers)
+			err_at(x, config_setting_get_member(g, "min_spare"),
+			       "'min_spare' (%d) exceeds 'max_workers' (%d)", v->min_spare,
+			       v->max_workers);
+	}
+	if (v->workers < 0) {
+		v->workers = 4;
+		if (v->dynamic && v->workers < v->min_spare)
+			v->workers = v->min_spare;
+		if (v->workers > v->max_workers)
+			v->workers = v->max_workers;
+	} else if (v->workers > v->max_workers) {
+		err_at(x, ws, "'workers' (%d) exceeds 'max_workers' (%d)", v->workers, v->max_workers);
+	}
+
+	if (v->handler_name)
+		check_handler(x, g, v);
+	else if (config_setting_get_member(g, "module"))
+		err_at(x, config_setting_get_member(g, "module"), "'module' needs 'handler'");
+}
+
+static void check_duplicates(struct ctx *x, const config_setting_t *list)
+{
+	struct pf_config *c = x->c;
+	for (int i = 0; i < c->nservices; i++) {
+		const config_setting_t *gi = config_setting_get_elem(list, (unsigned)i);
+		for (int j = 0; j < i; j++) {
+			struct svc_conf *a = &c->services[j], *b = &c->services[i];
+			if (a->name && b->name && strcmp(a->name, b->name) == 0)
+				err_at(x, config_setting_get_member(gi, "name"),
+				       "duplicate service name '%s' (first at line %d)", b->name, a->line);
+			/* Two services may each ask for some free port. */
+			if (a->listen && b->listen && a->addr.family && b->addr.family &&
+			    addr_equal(&a->addr, &b->addr) && addr_port(&a->addr) != 0)
+				err_at(x, config_setting_get_member(gi, "listen"),
+				       "duplicate listen address '%s' (first at line %d)", b->listen,
+				       a->line);
+		}
+	}
+}
+
+static void check_privileges(struct ctx *x, const config_setting_t *root)
+{
+	struct pf_config *c = x->c;
+	if (c->user && !getpwnam(c->user))
+		err_at(x, config_setting_get_member(root, "user"), "unknown user '%s'", c->user);
+	if (c->group && !getgrnam(c->group))
+		err_at(x, config_setting_get_member(root, "group"), "unknown group '%s'", c->group);
+	if (c->group && !c->user)
+		err_at(x, config_setting_get_member(root, "group"), "'group' needs 'user'");
+	if (c->chroot) {
+		struct stat st;
+		char *p = util_resolve_path(c->dir, c->chroot);
+		if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+			err_at(x, config_setting_get_member(root, "chroot"),
+			       "'chroot': '%s' is not a directory", p);
+		free(c->chroot);
+		c->chroot = p;
+	}
+}
+
+static char *config_dir(const char *path)
+{
+	char *copy = util_xstrdup(path);
+	char *d = dirname(copy);
+	char *real = realpath(d, NULL);
+	char *out = util_xstrdup(real ? real : d);
+	free(real);
+	free(copy);
+	return out;
+}
+
+struct pf_config *config_load(const char *path, const struct pf_handler *const *extra,
+			      struct errlist *errs)
+{
+	struct pf_config *c = util_xcalloc(1, sizeof(*c));
+	struct ctx x = { c, errs, extra };
+	int before = errs->count;
+
+	c->file = util_xstrdup(path);
+	c->dir = config_dir(path);
+	c->log_level = PF_LOG_INFO;
+	c->shutdown_timeout = 10.0;
+	c->pid_file = util_xstrdup("preforkd.pid");
+	c->error_log = util_xstrdup("");
+	c->control_socket = util_xstrdup("preforkd.sock");
+	config_init(&c->lc);
+	config_set_include_dir(&c->lc, c->dir);
+
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		errlist_add(errs, "%s: cannot open: %s", path, strerror(errno));
+		config_free(c);
+		return NULL;
+	}
+	int ok = config_read(&c->lc, f);
+	fclose(f);
+	if (!ok) {
+		const char *ef = config_error_file(&c->lc);
+		errlist_add(errs, "%s:%d: %s", ef ? ef : path, config_error_line(&c->lc),
+			    config_error_text(&c->lc));
+		config_free(c);
+		return NULL;
+	}
+
+	config_setting_t *root = config_root_setting(&c->lc);
+	for (int i = 0; i < config_setting_length(root); i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		const struct key *k = find_key(top_keys, ARRAY_LEN(top_keys), config_setting_name(s));
+		if (!k)
+			err_unknown(&x, s, top_keys, ARRAY_LEN(top_keys), NULL);
+		else if (k->offset != NONE)
+			store_value(&x, s, k, c);
+	}
+
+	config_setting_t *list = config_setting_get_member(root, "services");
+	if (!list) {
+		errlist_add(errs, "%s:1: missing required key 'services'", c->file);
+	} else if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
+		err_at(&x, list, "'services' must be a list of groups: services = ( { ... } );");
+	} else if (config_setting_length(list) == 0) {
+		err_at(&x, list, "'services' must not be empty");
+	} else if (config_setting_length(list) > CONF_MAX_SERVICES) {
+		err_at(&x, list, "too many services (at most %d)", CONF_MAX_SERVICES);
+	} else {
+		c->nservices = config_setting_length(list);
+		c->services = util_xcalloc((size_t)c->nservices, sizeof(*c->services));
+		for (int i = 0; i < c->nservices; i++)
+			load_service(&x, config_setting_get_elem(list, (unsigned)i), &c->services[i]);
+		check_duplicates(&x, list);
+	}
+	check_privileges(&x, root);
+
+	/* Paths in the file are relative to the file's folder. */
+	char *p = util_resolve_path(c->dir, c->pid_file);
+	free(c->pid_file);
+	c->pid_file = p;
+	if (c->error_log[0] && strcmp(c->error_log, "syslog") != 0) {
+		p = util_resolve_path(c->dir, c->error_log);
+		free(c->error_log);
+		c->error_log = p;
+	}
+	if (c->control_socket[0]) {
+		p = util_resolve_path(c->dir, c->control_socket);
+		free(c->control_socket);
+		c->control_socket = p;
+	} else {
+		free(c->control_socket);
+		c->control_socket = NULL;
+	}
+
+	if (errs->count > before) {
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void config_free(struct pf_config *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < c->nservices; i++) {
+		struct svc_conf *v = &c->services[i];
+		free(v->name);
+		free(v->listen);
+		free(v->handler_name);
+		free(v->module);
+	}
+	free(c->services);
+	config_destroy(&c->lc);
+	free(c->file);
+	free(c->dir);
+	free(c->pid_file);
+	free(c->error_log);
+	free(c->user);
+	free(c->group);
+	free(c->chroot);
+	free(c->control_socket);
+	free(c);
+}
+
+/*
+ * Only what `preforkd -s` needs to find a running master (pid_file,
+ * control_socket, shutdown_timeout), read leniently: a file the master
+ * would refuse must still let the operator reach it, and hear why.
+ */
+struct pf_config *config_load_paths(const char *path)
+{
+	struct pf_config *c = util_xcalloc(1, sizeof(*c));
+	const char *v;
+	double d;
+	c->file = util_xstrdup(path);
+	c->dir = config_dir(path);
+	c->shutdown_timeout = 10.0;
+	config_init(&c->lc);
+	config_set_include_dir(&c->lc, c->dir);
+	int ok = config_read_file(&c->lc, path);
+	c->pid_file = util_resolve_path(c->dir, ok && config_lookup_string(&c->lc, "pid_file", &v) ? v
+				      : "preforkd.pid");
+	if (!(ok && config_lookup_string(&c->lc, "control_socket", &v)))
+		v = "preforkd.sock";
+	c->control_socket = v[0] ? util_resolve_path(c->dir, v) : NULL;
+	if (ok && config_lookup_float(&c->lc, "shutdown_timeout", &d) && d > 0)
+		c->shutdown_timeout = d;
+	c->error_log = util_xstrdup("");
+	return c;
+}
+
+const struct svc_conf *config_find_service(const struct pf_config *c, const char *name)
+{
+	for (int i = 0; i < c->nservices; i++)
+		if (strcmp(c->services[i].name, name) == 0)
+			return &c->services[i];
+	return NULL;
+}

@@ -1,0 +1,223 @@
+/*
+ * conn.c - struct pf_conn: one accepted connection and its deadline-aware
+ * I/O. The data socket is non-blocking (accept4 SOCK_NONBLOCK): each call
+ * tries the system call first and waits in poll() only when it would block,
+ * so a ready socket costs one system call. read_timeout bounds each wait
+ * for data, write_timeout each wait for buffer space.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+void conn_init(struct pf_conn *c, int fd, struct pf_worker *w, const struct sockaddr *sa,
+	       socklen_t salen)
+{
+	c->fd = fd;
+	c->worker = w;
+	c->slot = w ? w->slot : NULL;
+	c->read_timeout = w && w->svc ? w->svc->read_timeout : 30.0;
+	c->write_timeout = w && w->svc ? w->svc->write_timeout : 30.0;
+	if (salen > sizeof(c->peer_sa))
+		salen = sizeof(c->peer_sa);
+	memcpy(&c->peer_sa, sa, salen);
+	c->peer_len = salen;
+	addr_format_sockaddr(sa, salen, c->peer, sizeof(c->peer), 1);
+	addr_format_sockaddr(sa, salen, c->peer_host, sizeof(c->peer_host), 0);
+	if (sa->sa_family == AF_UNIX) {
+		/* A client of a unix socket has no address worth printing. */
+		snprintf(c->peer, sizeof(c->peer), "unix");
+	}
+}
+
+/* Wait for `events` up to `timeout` seconds (<= 0: forever). 0, or -1. */
+static int wait_fd(int fd, short events, double timeout)
+{
+	int64_t deadline = timeout > 0 ? util_now_ns() + (int64_t)(timeout * 1e9) : 0;
+	for (;;) {
+		int ms = -1;
+		if (deadline) {
+			int64_t left = deadline - util_now_ns();
+			if (left <= 0) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			ms = (int)((left + 999999) / 1000000);
+		}
+		struct pollfd p = { .fd = fd, .events = events };
+		int n = poll(&p, 1, ms);
+		if (n > 0)
+			return 0;
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		/* A signal (stop, reopen) must not cut the connection: wait on. */
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, double timeout)
+{
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, len, 0);
+		if (n >= 0) {
+			if (c->slot)
+				c->slot->bytes_in += (uint64_t)n;
+			return n;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (wait_fd(c->fd, POLLIN, timeout) < 0)
+			return -1;
+	}
+}
+
+PF_API ssize_t pf_conn_read(struct pf_conn *c, void *buf, size_t len)
+{
+	return pf_conn_read_timeout(c, buf, len, c->read_timeout);
+}
+
+PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int iovcnt)
+{
+	struct iovec iov[64];
+	size_t total = 0, done = 0;
+	if (iovcnt > (int)ARRAY_LEN(iov)) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (int i = 0; i < iovcnt; i++) {
+		iov[i] = iov_in[i];
+		total += iov[i].iov_len;
+	}
+	struct iovec *cur = iov;
+	int left = iovcnt;
+	while (done < total) {
+		struct msghdr mh = { .msg_iov = cur, .msg_iovlen = (size_t)left };
+		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return -1;
+			if (wait_fd(c->fd, POLLOUT, c->write_timeout) < 0)
+				return -1;
+			continue;
+		}
+		done += (size_t)n;
+		if (c->slot)
+			c->slot->bytes_out += (uint64_t)n;
+		/* Skip what was sent. */
+		size_t k = (size_t)n;
+		while (left > 0 && k >= cur->iov_len) {
+			k -= cur->iov_len;
+			cur++;
+			left--;
+		}
+		if (left > 0) {
+			cur->iov_base = (char *)cur->iov_base + k;
+			cur->iov_len -= k;
+		}
+	}
+	return (ssize_t)total;
+}
+
+PF_API ssize_t pf_conn_write(struct pf_conn *c, const void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	return pf_conn_writev(c, &iov, 1);
+}
+
+PF_API ssize_t pf_conn_sendfile(struct pf_conn *c, int fd, off_t offset, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = sendfile(c->fd, fd, &offset, len - done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return -1;
+			if (wait_fd(c->fd, POLLOUT, c->write_timeout) < 0)
+				return -1;
+			continue;
+		}
+		if (n == 0) {	/* the file shrank under us */
+			errno = EIO;
+			return -1;
+		}
+		done += (size_t)n;
+		if (c->slot)
+			c->slot->bytes_out += (uint64_t)n;
+	}
+	return (ssize_t)len;
+}
+
+PF_API int pf_conn_printf(struct pf_conn *c, const char *fmt, ...)
+{
+	char small[1024];
+	char *p = small;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= sizeof(small)) {
+		p = malloc((size_t)n + 1);
+		if (!p)
+			return -1;
+		va_start(ap, fmt);
+		vsnprintf(p, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	ssize_t w = pf_conn_write(c, p, (size_t)n);
+	if (p != small)
+		free(p);
+	return w < 0 ? -1 : n;
+}
+
+PF_API int pf_conn_fd(const struct pf_conn *c)
+{
+	return c->fd;
+}
+
+PF_API const char *pf_conn_peer(const struct pf_conn *c)
+{
+	return c->peer;
+}
+
+PF_API const char *pf_conn_peer_host(const struct pf_conn *c)
+{
+	return c->peer_host;
+}
+
+PF_API struct pf_worker *pf_conn_worker(struct pf_conn *c)
+{
+	return c->worker;
+}
+
+PF_API int pf_worker_stopping(const struct pf_worker *w)
+{
+	(void)w;
+	return worker_stop != 0;
+}
+
+PF_API const char *pf_worker_service(const struct pf_worker *w)
+{
+	return w->svc->name;
+}
+
+PF_API unsigned pf_worker_generation(const struct pf_worker *w)
+{
+	return w->generation;
+}

@@ -1,0 +1,89 @@
+/*
+ * status.c (handler) - the scoreboard over a connection. It reads one
+ * line: `GET ...` gets an HTTP response (JSON for `/?json` or `Accept:
+ * application/json`), the line `json` gets JSON, anything else (or end of
+ * input) gets the text form.
+ */
+#include "internal.h"
+
+#include <string.h>
+#include <strings.h>
+
+static int status_check(const struct pf_settings *s)
+{
+	(void)s;
+	return 0;
+}
+
+/* Read until a blank line ends an HTTP head, or the first line otherwise. */
+static size_t read_request(struct pf_conn *c, char *buf, size_t cap)
+{
+	size_t len = 0;
+	while (len < cap - 1) {
+		ssize_t n = pf_conn_read(c, buf + len, cap - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strncmp(buf, "GET ", 4) == 0 || strncmp(buf, "HEAD ", 5) == 0) {
+			if (strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n"))
+				break;
+		} else if (strchr(buf, '\n')) {
+			break;
+		}
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+static int status_handle(struct pf_conn *c, void *state)
+{
+	char req[8192];
+	(void)state;
+	read_request(c, req, sizeof(req));
+	int http = strncmp(req, "GET ", 4) == 0 || strncmp(req, "HEAD ", 5) == 0;
+	int json = 0;
+	if (http) {
+		char *eol = strpbrk(req, "\r\n");
+		char *target = strchr(req, ' ') + 1;
+		size_t tlen = eol ? (size_t)(eol - target) : strlen(target);
+		json = memmem(target, tlen, "?json", 5) != NULL;
+		for (char *h = eol; h && *h && !json; h = strpbrk(h + 1, "\n")) {
+			if (strncasecmp(h + 1, "accept:", 7) == 0) {
+				char *end = strpbrk(h + 1, "\r\n");
+				json = memmem(h + 1, end ? (size_t)(end - h - 1) : strlen(h + 1),
+					      "application/json", 16) != NULL;
+			}
+		}
+	} else {
+		char *p = req;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		json = strncmp(p, "json", 4) == 0 && (p[4] == '\0' || p[4] == '\r' || p[4] == '\n' || p[4] == ' ');
+	}
+
+	struct buf body;
+	buf_init(&body);
+	status_render(&body, json);
+	int rc;
+	if (http) {
+		char head[256];
+		int n = snprintf(head, sizeof(head),
+				 "HTTP/1.1 200 OK\r\nServer: preforkd\r\nContent-Type: %s\r\n"
+				 "Content-Length: %zu\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+				 json ? "application/json" : "text/plain; charset=utf-8", body.len);
+		struct iovec iov[2] = { { head, (size_t)n }, { body.data, body.len } };
+		rc = pf_conn_writev(c, iov, strncmp(req, "HEAD ", 5) == 0 ? 1 : 2) < 0 ? -1 : 0;
+	} else {
+		rc = pf_conn_write(c, body.data, body.len) < 0 ? -1 : 0;
+	}
+	buf_free(&body);
+	return rc;
+}
+
+const struct pf_handler handler_status = {
+	.abi = PF_ABI_VERSION,
+	.name = "status",
+	.check = status_check,
+	.handle = status_handle,
+};

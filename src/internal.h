@@ -1,0 +1,278 @@
+/*
+ * internal.h - libprefork's internal structures and prototypes, grouped by
+ * the file that owns them. Nothing here is exported from libprefork.so.
+ */
+#ifndef PREFORK_INTERNAL_H
+#define PREFORK_INTERNAL_H
+
+#include "config.h"
+#include "prefork.h"
+
+#include <libconfig.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#define PF_PRINTF_ATTR(f, a) __attribute__((format(printf, f, a)))
+#define PF_NORETURN __attribute__((noreturn))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- util.c: growable buffers, error lists, time ---- */
+
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+int buf_append(struct buf *b, const void *data, size_t len);
+int buf_printf(struct buf *b, const char *fmt, ...) PF_PRINTF_ATTR(2, 3);
+int buf_json_string(struct buf *b, const char *s);
+
+/* A list of messages, each "FILE:LINE: message". */
+struct errlist {
+	char **msgs;
+	int count, cap;
+};
+void errlist_add(struct errlist *e, const char *fmt, ...) PF_PRINTF_ATTR(2, 3);
+void errlist_free(struct errlist *e);
+
+int64_t util_now_ns(void);		/* CLOCK_MONOTONIC */
+double util_now(void);			/* CLOCK_MONOTONIC, seconds */
+char *util_xstrdup(const char *s);	/* aborts on ENOMEM */
+void *util_xcalloc(size_t n, size_t size);
+/* Join dir and a relative path; absolute paths come back unchanged. */
+char *util_resolve_path(const char *dir, const char *path);
+int util_set_cloexec(int fd);
+int util_set_nonblock(int fd, int on);
+/* Levenshtein distance, for "did you mean" suggestions. */
+int util_edit_distance(const char *a, const char *b);
+
+/* ---- log.c ---- */
+
+int log_open(const char *target, int level);	/* target: "", "syslog", or a path */
+int log_reopen(void);
+void log_close(void);
+void log_set_level(int level);
+int log_get_level(void);
+void log_set_role(const char *role);		/* "master", "worker web" ... */
+int log_parse_level(const char *name);		/* -1 when unknown */
+void log_error(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);
+void log_warn(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);	/* appends strerror(errno) */
+void log_warnx(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);	/* a warning without errno */
+void log_info(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);
+void log_debug(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);
+void fatal(const char *fmt, ...) PF_PRINTF_ATTR(1, 2) PF_NORETURN;
+void log_vwrite(int level, const char *fmt, va_list ap) PF_PRINTF_ATTR(2, 0);
+
+/* ---- addr.c ---- */
+
+struct addr {
+	int family;		/* AF_INET, AF_INET6 or AF_UNIX */
+	socklen_t len;
+	struct sockaddr_storage ss;
+};
+/*
+ * Parse "HOST:PORT", "[V6]:PORT" or "unix:PATH" (a relative PATH resolves
+ * against dir when dir is not NULL). HOST must be a numeric address or
+ * "localhost"/"*". Returns 0, or -1 with a message in err.
+ */
+int addr_parse(const char *text, const char *dir, struct addr *out, char *err, size_t errlen);
+/* Format as "127.0.0.1:80", "[::1]:80" or "unix:/path". */
+const char *addr_format(const struct addr *a, char *buf, size_t len);
+const char *addr_format_sockaddr(const struct sockaddr *sa, socklen_t len, char *buf,
+				 size_t buflen, int with_port);
+int addr_equal(const struct addr *a, const struct addr *b);
+int addr_port(const struct addr *a);
+const char *addr_unix_path(const struct addr *a);
+
+/* ---- config.c ---- */
+
+#define CONF_MAX_SERVICES 64
+
+struct svc_conf {
+	char *name;
+	char *listen;		/* as written */
+	struct addr addr;
+	char *handler_name;
+	char *module;		/* resolved path, or NULL */
+	const struct pf_handler *handler;
+	int backlog;
+	int workers;
+	int min_spare, max_spare, max_workers;
+	int dynamic;		/* min_spare or max_spare given */
+	long max_requests;
+	double read_timeout, write_timeout, request_timeout;
+	int defer_accept;
+	int proxy_protocol;
+	config_setting_t *block;	/* the handler's settings, or NULL */
+	int line;
+};
+
+struct pf_config {
+	char *file;		/* as given */
+	char *dir;		/* its folder: base of relative paths */
+	config_t lc;		/* kept alive for the handlers' blocks */
+	char *pid_file;		/* resolved */
+	char *error_log;	/* "", "syslog" or a resolved path */
+	int log_level;
+	double shutdown_timeout;
+	char *user, *group, *chroot;
+	long rlimit_nofile;	/* 0: unset */
+	char *control_socket;	/* resolved, or NULL when disabled */
+	struct svc_conf *services;
+	int nservices;
+};
+
+/*
+ * Read and fully validate a configuration. On any error returns NULL with
+ * every problem found in errs as "FILE:LINE: message". Loads modules and
+ * runs each handler's check. No side effects on the running process beyond
+ * dlopen.
+ */
+struct pf_config *config_load(const char *path, const struct pf_handler *const *extra,
+			      struct errlist *errs);
+void config_free(struct pf_config *c);
+struct pf_config *config_load_paths(const char *path);
+const struct svc_conf *config_find_service(const struct pf_config *c, const char *name);
+
+/* ---- settings.c: struct pf_settings over a libconfig group ---- */
+
+struct pf_settings {
+	const config_setting_t *block;	/* may be NULL: every key absent */
+	const char *file;
+	const char *dir;
+	int line;			/* of the service, when block is NULL */
+	struct errlist *errs;		/* NULL: log instead */
+	int failed;
+	unsigned long used;		/* bit i: child i was read */
+};
+void settings_init(struct pf_settings *s, const config_setting_t *block, const char *file,
+		   const char *dir, int line, struct errlist *errs);
+/* After check: report every key of the block that nobody read. */
+void settings_report_unknown(struct pf_settings *s, const char *handler);
+
+/* ---- module.c: handler lookup and loading ---- */
+
+extern const struct pf_handler handler_echo;
+extern const struct pf_handler handler_http;
+extern const struct pf_handler handler_status;
+
+/* A handler by name: the given ones first, then the built-ins. */
+const struct pf_handler *module_builtin(const struct pf_handler *const *extra, const char *name);
+/* dlopen path and return its pf_module table, checked; NULL with err. */
+const struct pf_handler *module_load(const char *path, const char *name, char *err, size_t errlen);
+
+/* ---- listen.c ---- */
+
+struct listener {
+	struct addr addr;
+	char name[128];		/* formatted; the real port when 0 was asked */
+	int fd;
+	int backlog;
+	int inherited;		/* from LISTEN_FDS or an upgrade: never unlink */
+	int activated;		/* from LISTEN_FDS: kept even while unused */
+	int in_use;		/* mark for reload bookkeeping */
+};
+/* socket, bind, listen; -1 with a message in err. */
+int listen_open(struct listener *l, int backlog, char *err, size_t errlen);
+void listen_close(struct listener *l, int unlink_path);
+int listen_apply_options(struct listener *l, int defer_accept);
+
+/* ---- signals.c ---- */
+
+extern volatile sig_atomic_t sig_child, sig_stop_graceful, sig_stop_fast, sig_reload,
+	sig_reopen, sig_upgrade, sig_ttin, sig_ttou;
+int signals_master_init(void);	/* returns the self-pipe's read end */
+void signals_drain(void);
+void signals_worker_init(int listen_fd);
+extern volatile sig_atomic_t worker_stop, worker_reopen;
+/* Worker: the stop handler closes this fd so a pending accept() returns. */
+void signals_worker_set_listen_fd(int fd);
+void signals_close_pipe(void);
+void signals_block_all(sigset_t *old);
+void signals_restore(const sigset_t *old);
+
+/* ---- scoreboard.c: shared-memory slots ---- */
+
+#define SB_MAX_SLOTS 4096
+#define SB_MAX_SERVICES CONF_MAX_SERVICES
+
+enum sb_state { SB_FREE = 0, SB_STARTING, SB_IDLE, SB_BUSY, SB_EXITING };
+
+struct sb_slot {
+	volatile int state;
+	int svc;		/* index into scoreboard.svcs */
+	volatile pid_t pid;
+	unsigned generation;
+	volatile uint64_t served;
+	volatile uint64_t bytes_in, bytes_out;
+	volatile int64_t conn_start_ns;	/* monotonic; 0 when idle */
+	int64_t started_ns;
+	char peer[64];
+} __attribute__((aligned(64)));
+
+struct sb_service {
+	char name[64];
+	char listen[128];
+	char handler[32];
+	int used;
+	int target;		/* workers wanted */
+	int throttled;		/* some slot is in crash back-off */
+	uint64_t spawns, crashes, recycles, watchdog_kills;
+};
+
+struct scoreboard {
+	uint32_t magic;
+	int nslots;
+	unsigned generation;	/* the serving generation */
+	struct sb_service svcs[SB_MAX_SERVICES];
+	struct sb_slot slots[SB_MAX_SLOTS];
+};
+
+extern struct scoreboard *scoreboard;
+int scoreboard_create(void);
+int scoreboard_alloc_slot(void);	/* -1 when full */
+void scoreboard_free_slot(int i);
+int scoreboard_service(const char *name);	/* find or add, -1 when full */
+
+/* ---- conn.c ---- */
+
+struct pf_worker {
+	const struct svc_conf *svc;
+	const struct pf_config *conf;
+	unsigned generation;
+	struct sb_slot *slot;
+	int slot_index;
+	const struct pf_handler *handler;
+	void *state;
+};
+
+struct pf_conn {
+	int fd;
+	struct pf_worker *worker;
+	struct sb_slot *slot;
+	double read_timeout, write_timeout;
+	struct sockaddr_storage peer_sa;
+	socklen_t peer_len;
+	char peer[80];
+	char peer_host[64];
+};
+void conn_init(struct pf_conn *c, int fd, struct pf_worker *w,
+	       const struct sockaddr *sa, socklen_t salen);
+
+/* ---- worker.c ---- */
+
+/* Runs in the child after fork; never returns. */
+#define WORKER_EXIT_INIT 3	/* exit status: the handler's init failed */
+PF_NORETURN void worker_run(struct pf_worker *w, int listen_fd, int ready_fd, pid_t master_pid,
+			    const sigset_t *mask);
+
+/* ---- status.c: the scoreboard as text or JSON ---- */
+
+int status_render(struct buf *out, int json);
+
+
+#endif /* PREFORK_INTERNAL_H */

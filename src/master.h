@@ -1,0 +1,145 @@
+/*
+ * master.h - the master's private state, shared by master.c (the loop,
+ * reload, stop), spawn.c (fork, reap, back-off, pool sizing) and control.c
+ * (the control socket).
+ */
+#ifndef PREFORK_MASTER_H
+#define PREFORK_MASTER_H
+
+#include "internal.h"
+
+#include <poll.h>
+
+#define MAX_LISTENERS (2 * CONF_MAX_SERVICES)
+#define MAX_CONTROL_CLIENTS 16
+
+/* Crash back-off: first refill at once, then 0.1 s doubling to 10 s. */
+#define BACKOFF_FIRST_NS 100000000LL
+#define BACKOFF_MAX_NS 10000000000LL
+#define HEALTHY_RUN_NS 10000000000LL
+
+/* One place in a service's pool; its back-off survives its workers. */
+struct pool_pos {
+	int slot;		/* scoreboard slot of its worker, -1 when empty */
+	int crashes;		/* consecutive unexpected deaths */
+	int64_t next_spawn_ns;	/* not before this time */
+};
+
+struct service {
+	const struct svc_conf *conf;
+	int listener;		/* index into master.listeners */
+	int sb;			/* index into scoreboard->svcs */
+	int target;		/* workers wanted */
+	struct pool_pos *pos;	/* conf->max_workers places */
+	int64_t last_spawn_ns;	/* dynamic sizing: pace of growth */
+	int spawn_rate;		/* dynamic sizing: workers per step */
+};
+
+enum gen_state { GEN_STARTING, GEN_ACTIVE, GEN_DRAINING };
+
+struct generation {
+	unsigned id;
+	struct pf_config *conf;
+	struct service *svcs;
+	int nsvcs;
+	enum gen_state state;
+	int64_t deadline_ns;	/* starting: ready by; draining: SIGKILL at */
+	int live;		/* workers not yet reaped */
+	int startup;		/* the first generation: failure ends the master */
+};
+
+struct worker_rec {
+	pid_t pid;
+	struct generation *gen;
+	int svc;		/* index into gen->svcs */
+	int pos;		/* index into the service's pool, -1 when detached */
+	int ready;
+	int exiting;		/* the master told it to stop: not a crash */
+	int64_t started_ns;
+	int64_t kill_at_ns;	/* SIGKILL if still alive then (0: never) */
+};
+
+struct control_client {
+	int fd;
+	char line[512];
+	size_t len;
+	int64_t deadline_ns;
+	int waiting_reload;	/* answered when the reload ends */
+};
+
+struct master {
+	const struct pf_handler *const *extra;
+	char *conf_path;
+	struct pf_config *conf;		/* of the serving generation */
+	struct generation *active, *starting, *draining;
+	unsigned next_gen;
+	struct listener listeners[MAX_LISTENERS];
+	int nlisteners;
+	struct worker_rec workers[SB_MAX_SLOTS];
+	int sig_fd;
+	int ready_pipe[2];
+	int control_fd;
+	char *control_path;		/* the socket file we created */
+	struct control_client clients[MAX_CONTROL_CLIENTS];
+	int reload_pending;		/* SIGHUPs coalesce into one */
+	char reload_result[1200];	/* "ok" or "failed: ..." of the last reload */
+	int stopping;			/* 1 graceful */
+	int64_t stop_deadline_ns;
+	int handed_over;		/* an upgraded master took our sockets */
+	pid_t pid;
+	int upgrade_fd;			/* read end: the new master's "ready" */
+	pid_t upgrade_child;
+	int64_t upgrade_deadline_ns;
+	int upgrade_notify_fd;		/* we are the new master: tell the old one */
+	int startup_failed;		/* the first generation never got ready */
+	int exit_now;			/* fast stop done */
+	int report_fd;			/* daemon mode: start-up outcome goes here */
+};
+
+/* spawn.c */
+int spawn_worker(struct master *m, struct generation *g, int svc, int pos);
+void spawn_reap(struct master *m);
+void spawn_maintain(struct master *m, struct generation *g, int64_t now);
+void spawn_signal_gen(struct master *m, struct generation *g, int sig, int64_t kill_at);
+void spawn_retire(struct master *m, int slot, int sig, int64_t kill_at);
+int spawn_gen_ready(struct master *m, struct generation *g);
+void spawn_read_ready(struct master *m);
+int64_t spawn_next_event(struct master *m, struct generation *g, int64_t now);
+void spawn_check_deadlines(struct master *m, int64_t now);
+void spawn_watchdog(struct master *m, int64_t now);
+
+/* master.c */
+struct generation *master_gen_create(struct master *m, struct pf_config *c, char *err, size_t len);
+int master_loop(struct master *m);
+void master_reload_done(struct master *m, int ok, const char *reason);
+void master_request_reload(struct master *m);
+int master_resize(struct master *m, const char *name, int delta, char *msg, size_t msglen);
+void master_gen_free(struct master *m, struct generation *g);
+
+/* pf_main.c */
+void master_report_startup(struct master *m, int ok);
+int pid_file_write(const char *path, pid_t pid);
+void pid_file_remove(const char *path, pid_t pid);
+
+/* upgrade.c: SIGUSR2 binary upgrade */
+void upgrade_start(struct master *m);
+void upgrade_readable(struct master *m);
+void upgrade_tick(struct master *m, int64_t now);
+void upgrade_started(struct master *m);	/* the new master is ready */
+int upgrade_inherit(struct master *m);		/* adopt inherited listeners */
+extern char *upgrade_exe, *upgrade_conf;
+
+/* control.c */
+int control_open(struct master *m, const char *path);
+void control_close(struct master *m, int unlink_path);
+void control_adopt(struct master *m, int fd, const char *path);
+int control_pollfds(struct master *m, struct pollfd *fds, int max);
+void control_handle(struct master *m, const struct pollfd *fds, int n);
+void control_reload_done(struct master *m, const char *result);
+int64_t control_next_deadline(struct master *m);
+
+/* notify.c: systemd's sd_notify protocol, without libsystemd */
+void notify_send(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);
+void notify_status(struct master *m);
+
+#endif /* PREFORK_MASTER_H */

@@ -1,0 +1,407 @@
+/*
+ * pf_main.c - pf_main(): the command line (-c -t -d -s -v -h), the pid
+ * file, daemon mode, and the master's start-up transaction: configuration,
+ * listeners, first generation ready, then the loop. Also the `-s` client
+ * side: signals by pid file, status and reload through the control socket.
+ */
+#include "master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef PF_SYSCONFDIR
+#define PF_SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONF PF_SYSCONFDIR "/prefork/server.conf"
+
+static void usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"usage: %s [-c FILE] [-t] [-d] [-s stop|quit|reload|reopen|status] [-v] [-h]\n"
+		"  -c FILE   configuration file (default %s)\n"
+		"  -t        test the configuration and exit (0 when valid, 1 otherwise)\n"
+		"  -d        run as a daemon (detach, log to syslog unless error_log is set)\n"
+		"  -s CMD    tell the running master: stop (fast), quit (graceful), reload,\n"
+		"            reopen (log files), status (print the scoreboard)\n"
+		"  -v        print the version\n"
+		"  -h        print this help\n",
+		prog, DEFAULT_CONF);
+}
+
+/* ---- pid file ---- */
+
+static pid_t pid_file_read(const char *path)
+{
+	char buf[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	long v = strtol(buf, NULL, 10);
+	return v > 0 && v < INT_MAX ? (pid_t)v : 0;
+}
+
+/* Written to a temporary file and renamed: readers never see half a pid. */
+int pid_file_write(const char *path, pid_t pid)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_warn("pid file %s", tmp);
+		return -1;
+	}
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+	if (write(fd, buf, (size_t)n) != n || close(fd) < 0 || rename(tmp, path) < 0) {
+		log_warn("pid file %s", path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Remove the pid file only while it still names us (an upgrade may own it). */
+void pid_file_remove(const char *path, pid_t pid)
+{
+	if (pid_file_read(path) == pid)
+		unlink(path);
+}
+
+static int pid_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+/* ---- -s: talk to a running master ---- */
+
+static int control_request(const char *path, const char *cmd)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "preforkd: control socket path too long: %s\n", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr, "preforkd: cannot connect to control socket %s: %s\n", path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	char line[256];
+	int n = snprintf(line, sizeof(line), "%s\n", cmd);
+	if (write(fd, line, (size_t)n) != n) {
+		fprintf(stderr, "preforkd: control socket %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Read the whole answer into out (NUL-terminated); -1 on timeout. */
+static int control_answer(int fd, struct buf *out, double timeout)
+{
+	int64_t deadline = util_now_ns() + (int64_t)(timeout * 1e9);
+	char chunk[4096];
+	for (;;) {
+		int64_t left = deadline - util_now_ns();
+		if (left <= 0)
+			return -1;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, (int)(left / 1000000) + 1) <= 0)
+			continue;
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		buf_append(out, chunk, (size_t)n);
+	}
+}
+
+static int send_command(struct pf_config *c, const char *cmd)
+{
+	static const struct { const char *name; int sig; } sigs[] = {
+		{ "stop", SIGINT }, { "quit", SIGTERM }, { "reload", SIGHUP }, { "reopen", SIGUSR1 },
+	};
+	if (strcmp(cmd, "status") == 0 || (strcmp(cmd, "reload") == 0 && c->control_socket)) {
+		if (!c->control_socket) {
+			fprintf(stderr, "preforkd: status needs the control socket (control_socket is \"\")\n");
+			return 1;
+		}
+		pid_t pid = pid_file_read(c->pid_file);
+		if (!pid_alive(pid)) {
+			fprintf(stderr, "preforkd: %s pid file %s%s\n", pid ? "stale" : "no",
+				c->pid_file, pid ? " (no such process)" : "");
+			return 1;
+		}
+		double timeout = strcmp(cmd, "reload") == 0 ? 3 * c->shutdown_timeout + 10 : 10;
+		int fd = control_request(c->control_socket, cmd);
+		if (fd < 0)
+			return 1;
+		struct buf b;
+		buf_init(&b);
+		int rc = control_answer(fd, &b, timeout);
+		close(fd);
+		if (rc < 0) {
+			fprintf(stderr, "preforkd: no answer from %s within %.0f s\n", c->control_socket, timeout);
+			buf_free(&b);
+			return 1;
+		}
+		const char *text = b.data ? b.data : "";
+		int ok = strcmp(cmd, "status") == 0 ? b.len > 0 : strncmp(text, "ok", 2) == 0;
+		fputs(text, ok ? stdout : stderr);
+		buf_free(&b);
+		return ok ? 0 : 1;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(sigs); i++) {
+		if (strcmp(cmd, sigs[i].name) != 0)
+			continue;
+		pid_t pid = pid_file_read(c->pid_file);
+		if (!pid) {
+			fprintf(stderr, "preforkd: no pid file %s (is preforkd running?)\n", c->pid_file);
+			return 1;
+		}
+		if (kill(pid, sigs[i].sig) < 0) {
+			fprintf(stderr, "preforkd: stale pid file %s: process %d: %s\n", c->pid_file,
+				(int)pid, strerror(errno));
+			return 1;
+		}
+		if (sigs[i].sig == SIGINT || sigs[i].sig == SIGTERM) {
+			/* Wait for the master to be gone, so scripts can go on safely. */
+			int64_t deadline = util_now_ns() + (int64_t)((c->shutdown_timeout + 5) * 1e9);
+			while (pid_alive(pid) && util_now_ns() < deadline)
+				poll(NULL, 0, 20);
+			if (pid_alive(pid)) {
+				fprintf(stderr, "preforkd: process %d still running\n", (int)pid);
+				return 1;
+			}
+		}
+		return 0;
+	}
+	fprintf(stderr, "preforkd: unknown -s command '%s' (stop, quit, reload, reopen, status)\n", cmd);
+	return 1;
+}
+
+/* ---- daemon mode ---- */
+
+/*
+ * Detach; the original process waits on a pipe for the daemon's start-up
+ * outcome and exits with it, so an init script sees a failed start.
+ */
+static int daemonize(int *report_fd)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		close(p[1]);
+		char c = 1;
+		ssize_t n;
+		do
+			n = read(p[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		int st;
+		waitpid(pid, &st, 0);
+		_exit(n == 1 && c == 0 ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") < 0)
+		return -1;
+	umask(022);
+	*report_fd = p[1];
+	return 0;
+}
+
+/* Tell the waiting foreground process how start-up ended (daemon mode). */
+void master_report_startup(struct master *m, int ok)
+{
+	if (m->report_fd < 0)
+		return;
+	char c = ok ? 0 : 1;
+	ssize_t w = write(m->report_fd, &c, 1);
+	(void)w;
+	close(m->report_fd);
+	m->report_fd = -1;
+}
+
+static void stdio_to_null(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+static char *find_exe(const char *argv0)
+{
+	char *p = NULL;
+	if (strchr(argv0, '/'))
+		p = realpath(argv0, NULL);
+	if (!p)
+		p = realpath("/proc/self/exe", NULL);
+	return p;
+}
+
+static void print_errors(struct errlist *e)
+{
+	for (int i = 0; i < e->count; i++)
+		fprintf(stderr, "%s\n", e->msgs[i]);
+}
+
+PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handlers)
+{
+	const char *conf_path = DEFAULT_CONF, *command = NULL;
+	int test = 0, daemon_mode = 0, opt;
+	const char *prog = argc > 0 ? argv[0] : "preforkd";
+
+	optind = 1;
+	while ((opt = getopt(argc, argv, "c:tds:vh")) != -1) {
+		switch (opt) {
+		case 'c': conf_path = optarg; break;
+		case 't': test = 1; break;
+		case 'd': daemon_mode = 1; break;
+		case 's': command = optarg; break;
+		case 'v': printf("preforkd (prefork) %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout, prog); return 0;
+		default: usage(stderr, prog); return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "preforkd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr, prog);
+		return 1;
+	}
+
+	if (command && !test) {
+		/* The master validates the file itself and reports the outcome. */
+		struct pf_config *pc = config_load_paths(conf_path);
+		int rc = send_command(pc, command);
+		config_free(pc);
+		return rc;
+	}
+
+	struct errlist errs = { 0 };
+	struct pf_config *c = config_load(conf_path, handlers, &errs);
+	if (!c) {
+		print_errors(&errs);
+		errlist_free(&errs);
+		return 1;
+	}
+	errlist_free(&errs);
+	if (test) {
+		printf("%s: configuration OK\n", conf_path);
+		config_free(c);
+		return 0;
+	}
+
+	/* ---- the master ---- */
+	static struct master m;
+	memset(&m, 0, sizeof(m));
+	m.extra = handlers;
+	m.control_fd = m.upgrade_fd = m.upgrade_notify_fd = -1;
+	for (int i = 0; i < MAX_CONTROL_CLIENTS; i++)
+		m.clients[i].fd = -1;
+	upgrade_exe = find_exe(prog);
+	upgrade_conf = realpath(conf_path, NULL);
+	m.conf_path = upgrade_conf ? upgrade_conf : util_xstrdup(conf_path);
+
+	int upgrading = upgrade_inherit(&m);
+	if (!upgrading) {
+		pid_t other = pid_file_read(c->pid_file);
+		if (other && other != getpid() && pid_alive(other)) {
+			fprintf(stderr, "preforkd: already running as process %d (pid file %s)\n",
+				(int)other, c->pid_file);
+			return 1;
+		}
+	}
+	const char *log_target = c->error_log;
+	if (daemon_mode && !log_target[0])
+		log_target = "syslog";
+	if (log_open(log_target, c->log_level) < 0) {
+		fprintf(stderr, "preforkd: cannot open error log %s: %s\n", log_target, strerror(errno));
+		return 1;
+	}
+	if (c->rlimit_nofile > 0) {
+		struct rlimit rl = { (rlim_t)c->rlimit_nofile, (rlim_t)c->rlimit_nofile };
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("rlimit_nofile %ld", c->rlimit_nofile);
+	}
+	if (c->user && geteuid() != 0)
+		log_warnx("'user' is ignored: not started as root");
+
+	if (scoreboard_create() < 0 || pipe2(m.ready_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_warn("start-up");
+		return 1;
+	}
+	m.sig_fd = signals_master_init();
+	if (m.sig_fd < 0) {
+		log_warn("signal pipe");
+		return 1;
+	}
+	m.conf = c;
+	char err[1024];
+	struct generation *g = master_gen_create(&m, c, err, sizeof(err));
+	if (!g) {
+		log_error("%s", err);
+		return 1;
+	}
+	g->startup = 1;
+
+	m.report_fd = -1;
+	if (daemon_mode && !upgrading) {
+		if (daemonize(&m.report_fd) < 0) {
+			log_warn("daemonize");
+			return 1;
+		}
+	}
+	m.pid = getpid();
+	if (!upgrading && pid_file_write(c->pid_file, m.pid) < 0)
+		return 1;
+	if (!m.control_path && c->control_socket && control_open(&m, c->control_socket) < 0)
+		log_error("continuing without a control socket");
+	if (daemon_mode)
+		stdio_to_null();
+
+	g->state = GEN_STARTING;
+	g->deadline_ns = util_now_ns() + (int64_t)(c->shutdown_timeout * 1e9);
+	spawn_maintain(&m, g, util_now_ns());
+	int rc = master_loop(&m);
+	master_report_startup(&m, rc == 0);
+
+	control_close(&m, 1);
+	pid_file_remove(m.conf->pid_file, m.pid);
+	log_info("exiting with status %d", rc);
+	return rc;
+}

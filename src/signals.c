@@ -1,0 +1,135 @@
+/*
+ * signals.c - every sigaction of the product. Handlers only record: they
+ * save errno, set a volatile sig_atomic_t flag, write a byte to the
+ * master's non-blocking close-on-exec self-pipe, and restore errno. The one
+ * exception is the worker's stop handler, which also closes the worker's
+ * copy of the listening socket (close(2) is async-signal-safe) so that an
+ * accept() entered just after the signal returns at once instead of
+ * sleeping.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+volatile sig_atomic_t sig_child, sig_stop_graceful, sig_stop_fast, sig_reload, sig_reopen,
+	sig_upgrade, sig_ttin, sig_ttou;
+volatile sig_atomic_t worker_stop, worker_reopen;
+
+static int self_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t worker_listen_fd = -1;
+
+static void master_handler(int sig)
+{
+	int saved = errno;
+	switch (sig) {
+	case SIGCHLD: sig_child = 1; break;
+	case SIGTERM:
+	case SIGQUIT: sig_stop_graceful = 1; break;
+	case SIGINT: sig_stop_fast = 1; break;
+	case SIGHUP: sig_reload = 1; break;
+	case SIGUSR1: sig_reopen = 1; break;
+	case SIGUSR2: sig_upgrade = 1; break;
+	case SIGTTIN: sig_ttin++; break;
+	case SIGTTOU: sig_ttou++; break;
+	}
+	if (self_pipe[1] >= 0) {
+		char c = (char)sig;
+		ssize_t w = write(self_pipe[1], &c, 1);
+		(void)w;
+	}
+	errno = saved;
+}
+
+static int set(int sig, void (*fn)(int), int flags)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sa.sa_flags = flags;
+	sigfillset(&sa.sa_mask);
+	return sigaction(sig, &sa, NULL);
+}
+
+int signals_master_init(void)
+{
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGQUIT, SIGINT, SIGHUP,
+				    SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU };
+	if (self_pipe[0] < 0 && pipe2(self_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_LEN(sigs); i++)
+		set(sigs[i], master_handler, SA_RESTART);
+	set(SIGPIPE, SIG_IGN, 0);
+	return self_pipe[0];
+}
+
+void signals_drain(void)
+{
+	char buf[256];
+	while (read(self_pipe[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+void signals_close_pipe(void)
+{
+	if (self_pipe[0] >= 0)
+		close(self_pipe[0]);
+	if (self_pipe[1] >= 0)
+		close(self_pipe[1]);
+	self_pipe[0] = self_pipe[1] = -1;
+}
+
+static void worker_stop_handler(int sig)
+{
+	int saved = errno;
+	(void)sig;
+	worker_stop = 1;
+	int fd = worker_listen_fd;
+	if (fd >= 0) {
+		worker_listen_fd = -1;
+		close(fd);
+	}
+	errno = saved;
+}
+
+static void worker_flag_handler(int sig)
+{
+	(void)sig;
+	worker_reopen = 1;
+}
+
+void signals_worker_set_listen_fd(int fd)
+{
+	worker_listen_fd = fd;
+}
+
+void signals_worker_init(int listen_fd)
+{
+	signals_close_pipe();
+	worker_listen_fd = listen_fd;
+	/* No SA_RESTART: a blocked accept() or poll() returns EINTR. */
+	set(SIGTERM, worker_stop_handler, 0);
+	set(SIGQUIT, worker_stop_handler, 0);
+	set(SIGUSR1, worker_flag_handler, 0);
+	set(SIGINT, SIG_DFL, 0);
+	set(SIGCHLD, SIG_DFL, 0);
+	set(SIGHUP, SIG_IGN, 0);
+	set(SIGUSR2, SIG_IGN, 0);
+	set(SIGTTIN, SIG_IGN, 0);
+	set(SIGTTOU, SIG_IGN, 0);
+	set(SIGPIPE, SIG_IGN, 0);
+}
+
+void signals_block_all(sigset_t *old)
+{
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, old);
+}
+
+void signals_restore(const sigset_t *old)
+{
+	sigprocmask(SIG_SETMASK, old, NULL);
+}

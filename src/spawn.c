@@ -1,0 +1,365 @@
+/*
+ * spawn.c - the master's side of a worker's life: fork it into a
+ * scoreboard slot and a pool place, read its "ready" message, reap it,
+ * refill its place with a back-off when it keeps dying, and keep each
+ * service's pool at its target (fixed, or sized by min/max spare).
+ * Entry points: spawn_worker, spawn_read_ready, spawn_reap,
+ * spawn_maintain, spawn_retire, spawn_signal_gen, spawn_check_deadlines.
+ */
+#include "master.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* In the child: close every descriptor that belongs to the master. */
+static void close_master_fds(struct master *m, int keep)
+{
+	for (int i = 0; i < m->nlisteners; i++)
+		if (m->listeners[i].fd >= 0 && m->listeners[i].fd != keep)
+			close(m->listeners[i].fd);
+	close(m->ready_pipe[0]);
+	if (m->control_fd >= 0)
+		close(m->control_fd);
+	for (int i = 0; i < MAX_CONTROL_CLIENTS; i++)
+		if (m->clients[i].fd >= 0)
+			close(m->clients[i].fd);
+	if (m->upgrade_fd >= 0)
+		close(m->upgrade_fd);
+	if (m->upgrade_notify_fd >= 0)
+		close(m->upgrade_notify_fd);
+}
+
+int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
+{
+	struct service *s = &g->svcs[svc];
+	int slot = scoreboard_alloc_slot();
+	if (slot < 0) {
+		log_error("service %s: no free scoreboard slot (%d in use)", s->conf->name, SB_MAX_SLOTS);
+		return -1;
+	}
+	struct sb_slot *sl = &scoreboard->slots[slot];
+	sl->svc = s->sb;
+	sl->generation = g->id;
+	sl->state = SB_STARTING;
+
+	struct pf_worker w = {
+		.svc = s->conf, .conf = g->conf, .generation = g->id, .slot = sl,
+		.slot_index = slot, .handler = s->conf->handler,
+	};
+	int lfd = m->listeners[s->listener].fd;
+	sigset_t old;
+	signals_block_all(&old);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close_master_fds(m, lfd);
+		worker_run(&w, lfd, m->ready_pipe[1], m->pid, &old);
+	}
+	signals_restore(&old);
+	if (pid < 0) {
+		log_warn("service %s: fork", s->conf->name);
+		scoreboard_free_slot(slot);
+		return -1;
+	}
+	sl->pid = pid;
+	struct worker_rec *r = &m->workers[slot];
+	memset(r, 0, sizeof(*r));
+	r->pid = pid;
+	r->gen = g;
+	r->svc = svc;
+	r->pos = pos;
+	r->started_ns = util_now_ns();
+	if (pos >= 0)
+		s->pos[pos].slot = slot;
+	g->live++;
+	scoreboard->svcs[s->sb].spawns++;
+	log_debug("service %s: worker %d started (generation %u, slot %d)", s->conf->name, (int)pid,
+		  g->id, slot);
+	return 0;
+}
+
+void spawn_read_ready(struct master *m)
+{
+	int32_t msg;
+	for (;;) {
+		ssize_t n = read(m->ready_pipe[0], &msg, sizeof(msg));
+		if (n != (ssize_t)sizeof(msg))
+			return;
+		if (msg >= 0 && msg < SB_MAX_SLOTS && m->workers[msg].pid)
+			m->workers[msg].ready = 1;
+	}
+}
+
+/* Ask the worker in `slot` to stop (SIGTERM: gracefully), SIGKILL at kill_at. */
+void spawn_retire(struct master *m, int slot, int sig, int64_t kill_at)
+{
+	struct worker_rec *r = &m->workers[slot];
+	if (!r->pid)
+		return;
+	if (!r->exiting || sig == SIGKILL)
+		kill(r->pid, sig);
+	r->exiting = 1;
+	if (kill_at && (!r->kill_at_ns || kill_at < r->kill_at_ns))
+		r->kill_at_ns = kill_at;
+	/* Its place is free for a successor as soon as it is told to go. */
+	if (r->pos >= 0 && r->gen) {
+		struct pool_pos *p = &r->gen->svcs[r->svc].pos[r->pos];
+		if (p->slot == slot)
+			p->slot = -1;
+		r->pos = -1;
+	}
+}
+
+void spawn_signal_gen(struct master *m, struct generation *g, int sig, int64_t kill_at)
+{
+	for (int i = 0; i < scoreboard->nslots; i++)
+		if (m->workers[i].pid && m->workers[i].gen == g)
+			spawn_retire(m, i, sig, kill_at);
+}
+
+int spawn_gen_ready(struct master *m, struct generation *g)
+{
+	for (int v = 0; v < g->nsvcs; v++) {
+		struct service *s = &g->svcs[v];
+		for (int p = 0; p < s->target; p++) {
+			int slot = s->pos[p].slot;
+			if (slot < 0 || !m->workers[slot].ready)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+static void describe_status(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d%s", WEXITSTATUS(status),
+			 WEXITSTATUS(status) == WORKER_EXIT_INIT ? " (handler init failed)" : "");
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "ended with status %d", status);
+}
+
+/* An unexpected death: refill the place, at once the first time, then with back-off. */
+static void crashed(struct worker_rec *r, const char *how, int64_t now)
+{
+	struct generation *g = r->gen;
+	struct service *s = &g->svcs[r->svc];
+	scoreboard->svcs[s->sb].crashes++;
+	log_error("service %s: worker %d %s", s->conf->name, (int)r->pid, how);
+	if (r->pos < 0)
+		return;
+	struct pool_pos *p = &s->pos[r->pos];
+	if (now - r->started_ns >= HEALTHY_RUN_NS)
+		p->crashes = 0;
+	int64_t delay = 0;
+	if (p->crashes > 0) {
+		delay = BACKOFF_FIRST_NS;
+		for (int i = 1; i < p->crashes && delay < BACKOFF_MAX_NS; i++)
+			delay *= 2;
+		if (delay > BACKOFF_MAX_NS)
+			delay = BACKOFF_MAX_NS;
+		log_warnx("service %s: restarting a crashed worker in %.1f s (crash %d in a row)",
+			  s->conf->name, (double)delay / 1e9, p->crashes + 1);
+	}
+	p->crashes++;
+	p->next_spawn_ns = now + delay;
+}
+
+void spawn_reap(struct master *m)
+{
+	int status;
+	pid_t pid;
+	int64_t now = util_now_ns();
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == m->upgrade_child) {
+			m->upgrade_child = 0;
+			continue;
+		}
+		int slot = -1;
+		for (int i = 0; i < scoreboard->nslots; i++)
+			if (m->workers[i].pid == pid) {
+				slot = i;
+				break;
+			}
+		if (slot < 0)
+			continue;
+		struct worker_rec *r = &m->workers[slot];
+		struct generation *g = r->gen;
+		char how[128], reason[512] = "";
+		describe_status(status, how, sizeof(how));
+		if (r->exiting)
+			log_debug("worker %d %s", (int)pid, how);
+		else if (g->state == GEN_STARTING && !r->ready)
+			/* A new generation that cannot get ready fails as a whole. */
+			snprintf(reason, sizeof(reason), "service %s: worker %d %s before it was ready",
+				 g->svcs[r->svc].conf->name, (int)pid, how);
+		else
+			crashed(r, how, now);
+		if (r->pos >= 0) {
+			struct pool_pos *p = &g->svcs[r->svc].pos[r->pos];
+			if (p->slot == slot)
+				p->slot = -1;
+		}
+		memset(r, 0, sizeof(*r));
+		scoreboard_free_slot(slot);
+		g->live--;
+		if (reason[0]) {
+			log_error("%s", reason);
+			master_reload_done(m, 0, reason);
+		} else if (g->live == 0 && g->state == GEN_DRAINING) {
+			master_gen_free(m, g);
+		}
+	}
+}
+
+static int count_idle(struct master *m, struct generation *g, int svc, int *live)
+{
+	int idle = 0;
+	*live = 0;
+	for (int i = 0; i < scoreboard->nslots; i++) {
+		struct worker_rec *r = &m->workers[i];
+		if (!r->pid || r->gen != g || r->svc != svc || r->exiting)
+			continue;
+		(*live)++;
+		int st = scoreboard->slots[i].state;
+		if (st == SB_IDLE || st == SB_STARTING)
+			idle++;
+	}
+	return idle;
+}
+
+/* Dynamic sizing, as Apache prefork: keep idle workers between min and max spare. */
+static void size_dynamic(struct master *m, struct generation *g, int v, int64_t now)
+{
+	struct service *s = &g->svcs[v];
+	const struct svc_conf *c = s->conf;
+	int live;
+	int idle = count_idle(m, g, v, &live);
+	if (now - s->last_spawn_ns < 1000000000LL / 4)
+		return;
+	if (idle < c->min_spare && s->target < c->max_workers) {
+		/* Grow 1, 2, 4, ... per step while the shortage lasts. */
+		int add = s->spawn_rate ? s->spawn_rate : 1;
+		if (s->target + add > c->max_workers)
+			add = c->max_workers - s->target;
+		s->target += add;
+		s->spawn_rate = s->spawn_rate ? (s->spawn_rate < 32 ? s->spawn_rate * 2 : 32) : 2;
+		s->last_spawn_ns = now;
+		log_info("service %s: %d idle < min_spare %d: growing to %d workers", c->name, idle,
+			 c->min_spare, s->target);
+	} else if (idle > c->max_spare && s->target > 1) {
+		/* Shrink one at a time, once a second. */
+		if (now - s->last_spawn_ns < 1000000000LL)
+			return;
+		s->target--;
+		s->spawn_rate = 0;
+		s->last_spawn_ns = now;
+		log_info("service %s: %d idle > max_spare %d: shrinking to %d workers", c->name, idle,
+			 c->max_spare, s->target);
+	} else {
+		s->spawn_rate = 0;
+	}
+}
+
+/* Pick the idle (or else the youngest) worker above the target to retire. */
+static void retire_surplus(struct master *m, struct generation *g, int v, int64_t now)
+{
+	struct service *s = &g->svcs[v];
+	int kill_after = g->conf->shutdown_timeout > 0;
+	for (int p = s->conf->max_workers - 1; p >= s->target; p--) {
+		int slot = s->pos[p].slot;
+		if (slot < 0)
+			continue;
+		spawn_retire(m, slot, SIGTERM,
+			     kill_after ? now + (int64_t)(g->conf->shutdown_timeout * 1e9) : 0);
+	}
+}
+
+void spawn_maintain(struct master *m, struct generation *g, int64_t now)
+{
+	if (!g || m->stopping)
+		return;
+	for (int v = 0; v < g->nsvcs; v++) {
+		struct service *s = &g->svcs[v];
+		if (g->state == GEN_ACTIVE && s->conf->dynamic)
+			size_dynamic(m, g, v, now);
+		int throttled = 0;
+		for (int p = 0; p < s->target; p++) {
+			struct pool_pos *pp = &s->pos[p];
+			if (pp->slot >= 0)
+				continue;
+			if (pp->next_spawn_ns > now) {
+				throttled = 1;
+				continue;
+			}
+			/* A starting generation is filled once; a death there fails it. */
+			if (g->state == GEN_STARTING && pp->crashes)
+				continue;
+			if (spawn_worker(m, g, v, p) < 0)
+				pp->next_spawn_ns = now + BACKOFF_FIRST_NS;
+		}
+		retire_surplus(m, g, v, now);
+		scoreboard->svcs[s->sb].throttled = throttled;
+		scoreboard->svcs[s->sb].target = s->target;
+	}
+}
+
+/* The earliest time something in g needs the master (0: nothing). */
+int64_t spawn_next_event(struct master *m, struct generation *g, int64_t now)
+{
+	int64_t next = 0;
+	(void)m;
+	(void)now;
+	if (!g)
+		return 0;
+	for (int v = 0; v < g->nsvcs; v++) {
+		struct service *s = &g->svcs[v];
+		for (int p = 0; p < s->target; p++)
+			if (s->pos[p].slot < 0 && s->pos[p].next_spawn_ns &&
+			    (!next || s->pos[p].next_spawn_ns < next))
+				next = s->pos[p].next_spawn_ns;
+	}
+	return next;
+}
+
+/* SIGKILL every worker past its deadline. */
+void spawn_check_deadlines(struct master *m, int64_t now)
+{
+	for (int i = 0; i < scoreboard->nslots; i++) {
+		struct worker_rec *r = &m->workers[i];
+		if (r->pid && r->kill_at_ns && now >= r->kill_at_ns) {
+			log_warnx("worker %d did not stop in time: killing it", (int)r->pid);
+			kill(r->pid, SIGKILL);
+			r->kill_at_ns = 0;
+		}
+	}
+}
+
+/* request_timeout: end a worker busy on one connection for too long. */
+void spawn_watchdog(struct master *m, int64_t now)
+{
+	for (int i = 0; i < scoreboard->nslots; i++) {
+		struct worker_rec *r = &m->workers[i];
+		if (!r->pid || r->exiting || !r->gen)
+			continue;
+		const struct svc_conf *c = r->gen->svcs[r->svc].conf;
+		struct sb_slot *s = &scoreboard->slots[i];
+		int64_t start = s->conn_start_ns;
+		if (c->request_timeout <= 0 || s->state != SB_BUSY || start <= 0)
+			continue;
+		double age = (double)(now - start) / 1e9;
+		if (age < c->request_timeout)
+			continue;
+		log_error("service %s: worker %d busy for %.1f s on %s (request_timeout %.1f s): ending it",
+			  c->name, (int)r->pid, age, s->peer, c->request_timeout);
+		scoreboard->svcs[r->gen->svcs[r->svc].sb].watchdog_kills++;
+		/* The replacement starts at once: watchdog kills are not crashes. */
+		spawn_retire(m, i, SIGTERM, now + 1000000000LL);
+	}
+}

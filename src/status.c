@@ -1,0 +1,135 @@
+/*
+ * status.c - render the scoreboard as text or JSON: one entry per worker
+ * (service, pid, generation, state, connections served, current connection
+ * age, peer) grouped by service, with per-service counters and totals.
+ * Used by the status handler and the master's control socket.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+static const char *const state_names[] = { "free", "starting", "idle", "busy", "exiting" };
+
+struct totals {
+	int workers, idle, busy, starting, exiting;
+	unsigned long long served;
+};
+
+static double busy_for(const struct sb_slot *s, int64_t now)
+{
+	int64_t start = s->conn_start_ns;
+	return (s->state == SB_BUSY && start > 0 && now > start) ? (double)(now - start) / 1e9 : 0.0;
+}
+
+static void count_service(int svc, struct totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (int i = 0; i < scoreboard->nslots; i++) {
+		const struct sb_slot *s = &scoreboard->slots[i];
+		if (s->state == SB_FREE || s->pid == 0 || (svc >= 0 && s->svc != svc))
+			continue;
+		t->workers++;
+		t->served += s->served;
+		switch (s->state) {
+		case SB_IDLE: t->idle++; break;
+		case SB_BUSY: t->busy++; break;
+		case SB_STARTING: t->starting++; break;
+		case SB_EXITING: t->exiting++; break;
+		}
+	}
+}
+
+static int render_text(struct buf *out, int64_t now)
+{
+	for (int v = 0; v < SB_MAX_SERVICES; v++) {
+		const struct sb_service *sv = &scoreboard->svcs[v];
+		if (!sv->used)
+			continue;
+		struct totals t;
+		count_service(v, &t);
+		buf_printf(out,
+			   "service %s listen=%s handler=%s target=%d workers=%d idle=%d busy=%d "
+			   "throttled=%s spawns=%llu crashes=%llu recycles=%llu watchdog_kills=%llu\n",
+			   sv->name, sv->listen, sv->handler, sv->target, t.workers, t.idle, t.busy,
+			   sv->throttled ? "yes" : "no", (unsigned long long)sv->spawns,
+			   (unsigned long long)sv->crashes, (unsigned long long)sv->recycles,
+			   (unsigned long long)sv->watchdog_kills);
+		for (int i = 0; i < scoreboard->nslots; i++) {
+			const struct sb_slot *s = &scoreboard->slots[i];
+			if (s->state == SB_FREE || s->pid == 0 || s->svc != v)
+				continue;
+			buf_printf(out, "  %s pid=%d generation=%u state=%s served=%llu busy_for=%.3f peer=%s\n",
+				   sv->name, (int)s->pid, s->generation, state_names[s->state],
+				   (unsigned long long)s->served, busy_for(s, now),
+				   s->state == SB_BUSY && s->peer[0] ? s->peer : "-");
+		}
+	}
+	struct totals t;
+	count_service(-1, &t);
+	return buf_printf(out, "total workers=%d idle=%d busy=%d starting=%d exiting=%d served=%llu\n",
+			  t.workers, t.idle, t.busy, t.starting, t.exiting, t.served);
+}
+
+/* Counts; `count_key` names the worker count ("workers" in totals). */
+static void json_totals(struct buf *out, const struct totals *t, const char *count_key)
+{
+	buf_printf(out, "\"%s\": %d, \"idle\": %d, \"busy\": %d, \"starting\": %d, "
+		   "\"exiting\": %d, \"served\": %llu", count_key, t->workers, t->idle, t->busy,
+		   t->starting, t->exiting, t->served);
+}
+
+static int render_json(struct buf *out, int64_t now)
+{
+	int first_svc = 1;
+	buf_printf(out, "{\"generation\": %u, \"services\": [", scoreboard->generation);
+	for (int v = 0; v < SB_MAX_SERVICES; v++) {
+		const struct sb_service *sv = &scoreboard->svcs[v];
+		if (!sv->used)
+			continue;
+		struct totals t;
+		count_service(v, &t);
+		buf_printf(out, "%s{\"name\": ", first_svc ? "" : ", ");
+		first_svc = 0;
+		buf_json_string(out, sv->name);
+		buf_printf(out, ", \"listen\": ");
+		buf_json_string(out, sv->listen);
+		buf_printf(out, ", \"handler\": ");
+		buf_json_string(out, sv->handler);
+		buf_printf(out, ", \"target\": %d, \"throttled\": %s, \"spawns\": %llu, \"crashes\": %llu, "
+			   "\"recycles\": %llu, \"watchdog_kills\": %llu, ",
+			   sv->target, sv->throttled ? "true" : "false", (unsigned long long)sv->spawns,
+			   (unsigned long long)sv->crashes, (unsigned long long)sv->recycles,
+			   (unsigned long long)sv->watchdog_kills);
+		json_totals(out, &t, "workers_total");
+		buf_printf(out, ", \"workers\": [");
+		int first = 1;
+		for (int i = 0; i < scoreboard->nslots; i++) {
+			const struct sb_slot *s = &scoreboard->slots[i];
+			if (s->state == SB_FREE || s->pid == 0 || s->svc != v)
+				continue;
+			buf_printf(out, "%s{\"pid\": %d, \"generation\": %u, \"state\": \"%s\", "
+				   "\"served\": %llu, \"busy_for\": %.3f, \"bytes_in\": %llu, "
+				   "\"bytes_out\": %llu, \"peer\": ",
+				   first ? "" : ", ", (int)s->pid, s->generation, state_names[s->state],
+				   (unsigned long long)s->served, busy_for(s, now),
+				   (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out);
+			buf_json_string(out, s->state == SB_BUSY ? s->peer : "");
+			buf_printf(out, "}");
+			first = 0;
+		}
+		buf_printf(out, "]}");
+	}
+	struct totals t;
+	count_service(-1, &t);
+	buf_printf(out, "], \"totals\": {");
+	json_totals(out, &t, "workers");
+	return buf_printf(out, "}}\n");
+}
+
+int status_render(struct buf *out, int json)
+{
+	if (!scoreboard)
+		return buf_printf(out, json ? "{\"services\": [], \"totals\": {}}\n" : "no scoreboard\n");
+	int64_t now = util_now_ns();
+	return json ? render_json(out, now) : render_text(out, now);
+}

@@ -1,0 +1,171 @@
+/*
+ * worker.c - a worker's life after fork: reset signals, run the handler's
+ * init, tell the master it is ready, then block in accept() on its
+ * service's socket, hand each connection to the handler, close it, and
+ * loop until told to stop, the master dies, or max_requests is reached.
+ * Entry point: worker_run.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+
+/* Root only: chroot, then drop to user/group for good. */
+static int drop_privileges(const struct pf_config *c)
+{
+	if (geteuid() != 0 || !c->user)
+		return 0;
+	struct passwd *pw = getpwnam(c->user);
+	if (!pw) {
+		log_error("unknown user '%s'", c->user);
+		return -1;
+	}
+	gid_t gid = pw->pw_gid;
+	if (c->group) {
+		struct group *gr = getgrnam(c->group);
+		if (!gr) {
+			log_error("unknown group '%s'", c->group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	if (c->chroot && (chroot(c->chroot) < 0 || chdir("/") < 0)) {
+		log_warn("chroot %s", c->chroot);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
+		log_warn("cannot drop privileges to %s", c->user);
+		return -1;
+	}
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		log_error("privileges could be regained after dropping them to %s", c->user);
+		return -1;
+	}
+	return 0;
+}
+
+/* max_requests plus 0-10% jitter, so workers do not all recycle at once. */
+static uint64_t recycle_limit(long max_requests)
+{
+	if (max_requests <= 0)
+		return 0;
+	unsigned seed = (unsigned)getpid() ^ (unsigned)util_now_ns();
+	uint64_t jitter = (uint64_t)max_requests * (uint64_t)(rand_r(&seed) % 1001) / 10000;
+	return (uint64_t)max_requests + jitter;
+}
+
+static void reopen_logs(struct pf_worker *w)
+{
+	worker_reopen = 0;
+	if (log_reopen() < 0)
+		log_warn("reopen error log");
+	if (w->handler->reopen)
+		w->handler->reopen(w, w->state);
+}
+
+void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
+		const sigset_t *mask)
+{
+	const struct svc_conf *svc = w->svc;
+	struct sb_slot *slot = w->slot;
+	char role[96];
+
+	signals_worker_init(lfd);
+	snprintf(role, sizeof(role), "worker %s", svc->name);
+	log_set_role(role);
+	/* When the master dies, even by SIGKILL, stop like on SIGTERM. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master_pid)
+		worker_stop = 1;
+	slot->pid = getpid();
+	slot->started_ns = util_now_ns();
+	signals_restore(mask);
+
+	struct pf_settings st;
+	settings_init(&st, svc->block, w->conf->file, w->conf->dir, svc->line, NULL);
+	if (w->handler->init && w->handler->init(w, &st, &w->state) != 0) {
+		log_error("handler %s: init failed", w->handler->name);
+		_exit(WORKER_EXIT_INIT);
+	}
+	if (drop_privileges(w->conf) < 0)
+		_exit(WORKER_EXIT_INIT);
+
+	slot->state = SB_IDLE;
+	int32_t msg = w->slot_index;
+	if (write(ready_fd, &msg, sizeof(msg)) != sizeof(msg))
+		log_warn("tell the master this worker is ready");
+	close(ready_fd);
+
+	uint64_t limit = recycle_limit(svc->max_requests);
+	int accept_errors = 0;
+	while (!worker_stop) {
+		if (worker_reopen)
+			reopen_logs(w);
+		if (limit && slot->served >= limit) {
+			log_debug("recycling after %llu connections", (unsigned long long)slot->served);
+			break;
+		}
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			switch (errno) {
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+				continue;
+			case EBADF:
+			case EINVAL:
+				/* The stop handler closed our listening socket. */
+				if (worker_stop)
+					goto out;
+				log_warn("accept");
+				goto out;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				/* Out of descriptors or memory: say so once per burst, back off. */
+				if (accept_errors++ == 0)
+					log_warn("accept (backing off until it recovers)");
+				poll(NULL, 0, 100);
+				continue;
+			default:
+				log_warn("accept");
+				poll(NULL, 0, 10);
+				continue;
+			}
+		}
+		if (accept_errors) {
+			log_info("accept recovered after %d failures", accept_errors);
+			accept_errors = 0;
+		}
+		struct pf_conn conn;
+		conn_init(&conn, fd, w, (struct sockaddr *)&ss, sl);
+		slot->conn_start_ns = util_now_ns();
+		memcpy(slot->peer, conn.peer, sizeof(slot->peer) - 1);
+		slot->state = SB_BUSY;
+		if (log_get_level() >= PF_LOG_DEBUG)
+			log_debug("accept() = %d from %s", fd, conn.peer);
+		w->handler->handle(&conn, w->state);
+		close(fd);
+		if (log_get_level() >= PF_LOG_DEBUG)
+			log_debug("close(%d) peer %s", fd, conn.peer);
+		slot->served++;
+		slot->conn_start_ns = 0;
+		slot->state = SB_IDLE;
+	}
+out:
+	slot->state = SB_EXITING;
+	if (w->handler->fini)
+		w->handler->fini(w, w->state);
+	_exit(0);
+}
