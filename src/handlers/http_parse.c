@@ -1,0 +1,614 @@
+/*
+ * http_parse.c - an incremental HTTP/1.x request-head parser, and the HTTP
+ * date formats. Pure: no I/O, no allocation, no global state, so that it
+ * can be unit-tested line by line and fuzzed.
+ *
+ * Entry points: http_parse_init, http_parse_request, http_parse_date,
+ * http_parse_format_date, http_parse_format_clf_date, http_parse_str_eq.
+ */
+#include "handlers/http_parse.h"
+
+#include <limits.h>
+#include <string.h>
+
+/* tchar of RFC 9110: the characters of a method or a header name. */
+static const unsigned char token_chars[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
+	['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
+/* Bits kept while the header lines are read. */
+enum {
+	SEEN_HOST = 1,
+	SEEN_CLOSE = 2,
+	SEEN_KEEP_ALIVE = 4,
+	SEEN_CONTENT_LENGTH = 8,
+};
+
+static int lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+static int mem_ieq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
+int http_parse_str_eq(struct http_str s, const char *lit)
+{
+	size_t n = strlen(lit);
+	return s.len == n && mem_ieq(s.ptr, lit, n);
+}
+
+void http_parse_init(struct http_request *req, size_t max_size)
+{
+	memset(req, 0, sizeof(*req));
+	req->content_length = -1;
+	req->max_size = max_size;
+}
+
+static enum http_parse_status fail(struct http_request *req, int status)
+{
+	req->status = status;
+	return HTTP_PARSE_ERROR;
+}
+
+/* Parse up to 3 decimal digits; returns the count used, 0 when none. */
+static size_t parse_small_number(const char *p, size_t len, int *out)
+{
+	size_t i = 0;
+	int v = 0;
+	while (i < len && i < 3 && p[i] >= '0' && p[i] <= '9')
+		v = v * 10 + (p[i++] - '0');
+	*out = v;
+	return i;
+}
+
+/*
+ * Absolute-form ("http://host/path"): keep the authority as the host and
+ * the rest as the target. Returns 0, or -1 when it is not a URI at all.
+ */
+static int split_absolute_form(struct http_request *req)
+{
+	const char *t = req->target.ptr;
+	size_t len = req->target.len, i = 0;
+
+	while (i < len && ((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
+			   (i > 0 && ((t[i] >= '0' && t[i] <= '9') || t[i] == '+' ||
+				      t[i] == '-' || t[i] == '.'))))
+		i++;
+	if (i == 0 || len - i < 3 || memcmp(t + i, "://", 3) != 0)
+		return -1;
+	if (!((i == 4 && mem_ieq(t, "http", 4)) || (i == 5 && mem_ieq(t, "https", 5))))
+		return -1;
+	size_t auth = i + 3, end = auth;
+	while (end < len && t[end] != '/' && t[end] != '?')
+		end++;
+	if (end == auth)
+		return -1;
+	req->host.ptr = t + auth;
+	req->host.len = end - auth;
+	if (end == len || t[end] == '?') {
+		/* "http://host" and "http://host?q" mean the root. */
+		static const char slash[] = "/";
+		if (end == len) {
+			req->target.ptr = slash;
+			req->target.len = 1;
+			return 0;
+		}
+		return -1;
+	}
+	req->target.ptr = t + end;
+	req->target.len = len - end;
+	return 0;
+}
+
+/* METHOD SP TARGET SP HTTP/D.D, without its line end. */
+static enum http_parse_status parse_request_line(struct http_request *req, const char *p,
+						 size_t len)
+{
+	size_t i = 0;
+
+	req->request_line.ptr = p;
+	req->request_line.len = len;
+
+	while (i < len && token_chars[(unsigned char)p[i]])
+		i++;
+	if (i == 0 || i == len || p[i] != ' ')
+		return fail(req, 400);
+	req->method_name.ptr = p;
+	req->method_name.len = i;
+	if (i == 3 && memcmp(p, "GET", 3) == 0)
+		req->method = HTTP_METHOD_GET;
+	else if (i == 4 && memcmp(p, "HEAD", 4) == 0)
+		req->method = HTTP_METHOD_HEAD;
+	else
+		req->method = HTTP_METHOD_OTHER;
+
+	size_t t = ++i;
+	while (i < len) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == ' ')
+			break;
+		if (c < 0x21 || c == 0x7f)
+			return fail(req, 400);
+		i++;
+	}
+	if (i == t || i == len)
+		return fail(req, 400);	/* no target, or HTTP/0.9 */
+	req->target.ptr = p + t;
+	req->target.len = i - t;
+	i++;
+
+	/* HTTP-version: "HTTP/" major "." minor. */
+	const char *v = p + i;
+	size_t vlen = len - i, n;
+	if (vlen < 8 || memcmp(v, "HTTP/", 5) != 0)
+		return fail(req, 400);
+	n = parse_small_number(v + 5, vlen - 5, &req->version_major);
+	if (n == 0 || 5 + n >= vlen || v[5 + n] != '.')
+		return fail(req, 400);
+	size_t m = parse_small_number(v + 6 + n, vlen - 6 - n, &req->version_minor);
+	if (m == 0 || 6 + n + m != vlen)
+		return fail(req, 400);
+	if (req->version_major != 1)
+		return fail(req, 505);
+
+	if (req->target.ptr[0] != '/' &&
+	    !(req->target.len == 1 && req->target.ptr[0] == '*') &&
+	    split_absolute_form(req) < 0)
+		return fail(req, 400);
+	return HTTP_PARSE_INCOMPLETE;
+}
+
+/* The tokens of a Connection header: close, keep-alive. */
+static void parse_connection(const char *v, size_t len, int *seen)
+{
+	size_t i = 0;
+	while (i < len) {
+		while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		size_t s = i;
+		while (i < len && v[i] != ',' && v[i] != ' ' && v[i] != '\t')
+			i++;
+		if (i - s == 5 && mem_ieq(v + s, "close", 5))
+			*seen |= SEEN_CLOSE;
+		else if (i - s == 10 && mem_ieq(v + s, "keep-alive", 10))
+			*seen |= SEEN_KEEP_ALIVE;
+	}
+}
+
+/*
+ * Content-Length: 1*DIGIT, or a list of identical values. Values too large
+ * to matter are clamped, so the handler answers 413 rather than 400.
+ */
+static int parse_content_length(struct http_request *req, const char *v, size_t len,
+				 int *seen)
+{
+	size_t i = 0;
+	while (i < len) {
+		long long value = 0;
+		size_t s = i;
+		while (i < len && v[i] >= '0' && v[i] <= '9') {
+			if (value < LLONG_MAX / 100)
+				value = value * 10 + (v[i] - '0');
+			i++;
+		}
+		if (i == s)
+			return -1;
+		if ((*seen & SEEN_CONTENT_LENGTH) && value != req->content_length)
+			return -1;
+		req->content_length = value;
+		*seen |= SEEN_CONTENT_LENGTH;
+		while (i < len && (v[i] == ' ' || v[i] == '\t'))
+			i++;
+		if (i < len) {
+			if (v[i] != ',')
+				return -1;
+			i++;
+			while (i < len && (v[i] == ' ' || v[i] == '\t'))
+				i++;
+			if (i == len)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* One "name: value" line, without its line end. */
+static enum http_parse_status parse_header_line(struct http_request *req, const char *p,
+						size_t len, int *seen)
+{
+	size_t i = 0;
+
+	/* A line folded onto the previous one (obs-fold) is refused. */
+	while (i < len && token_chars[(unsigned char)p[i]])
+		i++;
+	if (i == 0 || i == len || p[i] != ':')
+		return fail(req, 400);
+	const char *name = p;
+	size_t nlen = i++;
+
+	while (i < len && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	size_t vend = len;
+	while (vend > i && (p[vend - 1] == ' ' || p[vend - 1] == '\t'))
+		vend--;
+	for (size_t k = i; k < vend; k++) {
+		unsigned char c = (unsigned char)p[k];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return fail(req, 400);
+	}
+	const char *v = p + i;
+	size_t vlen = vend - i;
+
+	switch (nlen) {
+	case 4:
+		if (mem_ieq(name, "host", 4)) {
+			if (*seen & SEEN_HOST)
+				return fail(req, 400);
+			*seen |= SEEN_HOST;
+			/* An absolute-form target's authority wins over Host. */
+			if (req->host.ptr == NULL) {
+				req->host.ptr = v;
+				req->host.len = vlen;
+			}
+		}
+		break;
+	case 10:
+		if (mem_ieq(name, "connection", 10))
+			parse_connection(v, vlen, seen);
+		break;
+	case 14:
+		if (mem_ieq(name, "content-length", 14) &&
+		    parse_content_length(req, v, vlen, seen) < 0)
+			return fail(req, 400);
+		break;
+	case 17:
+		if (mem_ieq(name, "if-modified-since", 17)) {
+			req->if_modified_since.ptr = v;
+			req->if_modified_since.len = vlen;
+		} else if (mem_ieq(name, "transfer-encoding", 17)) {
+			req->chunked = 1;
+		}
+		break;
+	default:
+		break;
+	}
+	return HTTP_PARSE_INCOMPLETE;
+}
+
+/* The head is complete: settle what depends on all the headers together. */
+static enum http_parse_status finish(struct http_request *req, int seen)
+{
+	/* Both framings at once is how requests are smuggled: refuse. */
+	if (req->chunked && req->content_length >= 0)
+		return fail(req, 400);
+	if (req->version_minor >= 1)
+		req->keep_alive = !(seen & SEEN_CLOSE);
+	else
+		req->keep_alive = (seen & SEEN_KEEP_ALIVE) && !(seen & SEEN_CLOSE);
+	return HTTP_PARSE_DONE;
+}
+
+/*
+ * Lines end in LF, optionally preceded by CR; a CR anywhere else is an
+ * error. Limits count from the first byte of buf, so that the handler, whose
+ * buffer holds max_size bytes, always gets an answer once it is full: a
+ * request line that does not fit is 414, a head that does not fit is 431.
+ */
+enum http_parse_status http_parse_request(struct http_request *req, const char *buf,
+					  size_t len)
+{
+	int seen = 0;
+
+	/* Empty lines before the request line are ignored (RFC 9112 2.2). */
+	if (!req->have_request_line) {
+		size_t h = req->head_start;
+		for (;;) {
+			if (h < len && buf[h] == '\n') {
+				h++;
+			} else if (h < len && buf[h] == '\r') {
+				if (h + 1 == len)
+					break;
+				if (buf[h + 1] != '\n')
+					return fail(req, 400);
+				h += 2;
+			} else {
+				break;
+			}
+		}
+		req->head_start = h;
+		if (req->line_start < h)
+			req->line_start = h;
+		if (req->scanned < h)
+			req->scanned = h;
+	}
+
+	seen = req->seen;
+	size_t pos = req->scanned;
+	for (;;) {
+		const char *nl = pos < len ? memchr(buf + pos, '\n', len - pos) : NULL;
+		if (nl == NULL) {
+			req->scanned = len;
+			if (len >= req->max_size)
+				return fail(req, req->have_request_line ? 431 : 414);
+			req->seen = seen;
+			return HTTP_PARSE_INCOMPLETE;
+		}
+		size_t end = (size_t)(nl - buf);	/* index of the LF */
+		size_t ls = req->line_start;
+		size_t llen = end - ls;
+		if (llen > 0 && buf[end - 1] == '\r')
+			llen--;
+		if (memchr(buf + ls, '\r', llen) != NULL)
+			return fail(req, 400);
+		pos = end + 1;
+		req->scanned = pos;
+		req->line_start = pos;
+
+		if (!req->have_request_line) {
+			if (pos > req->max_size) {
+				req->request_line.ptr = buf + ls;
+				req->request_line.len = llen;
+				return fail(req, 414);
+			}
+			req->have_request_line = 1;
+			if (parse_request_line(req, buf + ls, llen) == HTTP_PARSE_ERROR)
+				return HTTP_PARSE_ERROR;
+			continue;
+		}
+		if (pos > req->max_size)
+			return fail(req, 431);
+		if (llen == 0) {
+			req->consumed = pos;
+			return finish(req, seen);
+		}
+		if (parse_header_line(req, buf + ls, llen, &seen) == HTTP_PARSE_ERROR)
+			return HTTP_PARSE_ERROR;
+	}
+}
+
+/* ---- dates ---- */
+
+static const char wkday_names[7][4] = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" };
+static const char month_names[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+static const char *const weekday_long[7] = { "Monday", "Tuesday", "Wednesday", "Thursday",
+					     "Friday", "Saturday", "Sunday" };
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static long long days_from_civil(long long y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	long long era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (long long)doe - 719468;
+}
+
+static void civil_from_days(long long z, long long *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	long long era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (long long)yoe + era * 400 + (*m <= 2);
+}
+
+static int days_in_month(long long y, unsigned m)
+{
+	static const unsigned char mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return mdays[m - 1];
+}
+
+/* A cursor over the date text. */
+struct scan {
+	const char *p;
+	size_t len, i;
+};
+
+static int scan_lit(struct scan *s, const char *lit)
+{
+	size_t n = strlen(lit);
+	if (s->len - s->i < n || memcmp(s->p + s->i, lit, n) != 0)
+		return -1;
+	s->i += n;
+	return 0;
+}
+
+/* Exactly `digits` decimal digits. */
+static int scan_num(struct scan *s, int digits, int *out)
+{
+	int v = 0;
+	if (s->len - s->i < (size_t)digits)
+		return -1;
+	for (int k = 0; k < digits; k++) {
+		char c = s->p[s->i + k];
+		if (c < '0' || c > '9')
+			return -1;
+		v = v * 10 + (c - '0');
+	}
+	s->i += digits;
+	*out = v;
+	return 0;
+}
+
+static int scan_month(struct scan *s, int *out)
+{
+	if (s->len - s->i < 3)
+		return -1;
+	for (int m = 0; m < 12; m++)
+		if (memcmp(s->p + s->i, month_names[m], 3) == 0) {
+			s->i += 3;
+			*out = m + 1;
+			return 0;
+		}
+	return -1;
+}
+
+static int scan_time(struct scan *s, int *h, int *mi, int *sec)
+{
+	if (scan_num(s, 2, h) < 0 || scan_lit(s, ":") < 0 || scan_num(s, 2, mi) < 0 ||
+	    scan_lit(s, ":") < 0 || scan_num(s, 2, sec) < 0)
+		return -1;
+	return 0;
+}
+
+int http_parse_date(const char *text, size_t len, time_t *out)
+{
+	struct scan s = { text, len, 0 };
+	int year = 0, month = 0, day = 0, hour = 0, min = 0, sec = 0;
+	size_t comma;
+
+	for (comma = 0; comma < len && comma < 10 && text[comma] != ','; comma++)
+		;
+	if (comma == len || text[comma] != ',')
+		comma = 0;	/* no comma: the asctime form */
+	if (comma == 3) {
+		/* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
+		s.i = 4;
+		if (scan_lit(&s, " ") < 0 || scan_num(&s, 2, &day) < 0 || scan_lit(&s, " ") < 0 ||
+		    scan_month(&s, &month) < 0 || scan_lit(&s, " ") < 0 ||
+		    scan_num(&s, 4, &year) < 0 || scan_lit(&s, " ") < 0 ||
+		    scan_time(&s, &hour, &min, &sec) < 0 || scan_lit(&s, " GMT") < 0)
+			return -1;
+	} else if (comma > 3) {
+		/* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
+		int known = 0;
+		for (int k = 0; k < 7; k++)
+			if (strlen(weekday_long[k]) == comma &&
+			    memcmp(text, weekday_long[k], comma) == 0)
+				known = 1;
+		s.i = comma + 1;
+		if (!known || scan_lit(&s, " ") < 0 || scan_num(&s, 2, &day) < 0 ||
+		    scan_lit(&s, "-") < 0 || scan_month(&s, &month) < 0 ||
+		    scan_lit(&s, "-") < 0 || scan_num(&s, 2, &year) < 0 || scan_lit(&s, " ") < 0 ||
+		    scan_time(&s, &hour, &min, &sec) < 0 || scan_lit(&s, " GMT") < 0)
+			return -1;
+		year += year < 70 ? 2000 : 1900;
+	} else {
+		/* asctime: Sun Nov  6 08:49:37 1994 */
+		s.i = 3;
+		if (len < 3 || scan_lit(&s, " ") < 0 || scan_month(&s, &month) < 0 ||
+		    scan_lit(&s, " ") < 0)
+			return -1;
+		if (s.i < len && s.p[s.i] == ' ') {
+			s.i++;
+			if (scan_num(&s, 1, &day) < 0)
+				return -1;
+		} else if (scan_num(&s, 2, &day) < 0) {
+			return -1;
+		}
+		if (scan_lit(&s, " ") < 0 || scan_time(&s, &hour, &min, &sec) < 0 ||
+		    scan_lit(&s, " ") < 0 || scan_num(&s, 4, &year) < 0)
+			return -1;
+	}
+	if (s.i != len)
+		return -1;
+	if (day < 1 || day > days_in_month(year, (unsigned)month) || hour > 23 || min > 59 ||
+	    sec > 60)
+		return -1;
+	if (sec == 60)
+		sec = 59;
+	long long days = days_from_civil(year, (unsigned)month, (unsigned)day);
+	*out = (time_t)(days * 86400 + hour * 3600 + min * 60 + sec);
+	return 0;
+}
+
+static void put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* Split t into calendar fields; years outside 0..9999 are clamped. */
+static void split_time(time_t t, long long *days, long long *y, unsigned *mo, unsigned *d,
+		       unsigned *h, unsigned *mi, unsigned *s)
+{
+	long long tt = (long long)t;
+	long long secs = tt % 86400;
+	*days = tt / 86400;
+	if (secs < 0) {
+		secs += 86400;
+		(*days)--;
+	}
+	civil_from_days(*days, y, mo, d);
+	if (*y < 0 || *y > 9999) {
+		*y = *y < 0 ? 0 : 9999;
+		*days = 0;
+	}
+	*h = (unsigned)(secs / 3600);
+	*mi = (unsigned)(secs / 60 % 60);
+	*s = (unsigned)(secs % 60);
+}
+
+void http_parse_format_date(time_t t, char out[HTTP_DATE_LEN + 1])
+{
+	long long days, y;
+	unsigned mo, d, h, mi, s;
+	split_time(t, &days, &y, &mo, &d, &h, &mi, &s);
+	long long wd = days % 7;
+	if (wd < 0)
+		wd += 7;
+	memcpy(out, wkday_names[wd], 3);
+	memcpy(out + 3, ", ", 2);
+	put2(out + 5, d);
+	out[7] = ' ';
+	memcpy(out + 8, month_names[mo - 1], 3);
+	out[11] = ' ';
+	put2(out + 12, (unsigned)(y / 100));
+	put2(out + 14, (unsigned)(y % 100));
+	out[16] = ' ';
+	put2(out + 17, h);
+	out[19] = ':';
+	put2(out + 20, mi);
+	out[22] = ':';
+	put2(out + 23, s);
+	memcpy(out + 25, " GMT", 5);
+}
+
+void http_parse_format_clf_date(time_t t, char out[HTTP_CLF_DATE_LEN + 1])
+{
+	long long days, y;
+	unsigned mo, d, h, mi, s;
+	split_time(t, &days, &y, &mo, &d, &h, &mi, &s);
+	out[0] = '[';
+	put2(out + 1, d);
+	out[3] = '/';
+	memcpy(out + 4, month_names[mo - 1], 3);
+	out[7] = '/';
+	put2(out + 8, (unsigned)(y / 100));
+	put2(out + 10, (unsigned)(y % 100));
+	out[12] = ':';
+	put2(out + 13, h);
+	out[15] = ':';
+	put2(out + 16, mi);
+	out[18] = ':';
+	put2(out + 19, s);
+	memcpy(out + 21, " +0000]", 8);
+}

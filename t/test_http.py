@@ -1,0 +1,706 @@
+"""test_http.py - the built-in http handler, end to end.
+
+Each test starts a real preforkd with an `http` service on a free loopback
+port and a document root made in a temporary folder, then talks to it with
+raw sockets (to control every byte) and with prefork-client --http.
+"""
+import os
+import re
+import signal
+import socket
+import time
+
+import harness
+
+INDEX = b"<html><body>index</body></html>\n"
+SUB_INDEX = b"<p>sub index</p>\n"
+SECRET = b"outside the root\n"
+
+
+class Response:
+    def __init__(self, status, reason, headers, body, raw_head):
+        self.status = status
+        self.reason = reason
+        self.headers = headers      # lower-case name -> value
+        self.body = body
+        self.raw_head = raw_head
+
+    def __repr__(self):
+        return "<%d %s %r %r>" % (self.status, self.reason, self.headers, self.body[:80])
+
+
+class Conn:
+    """A raw HTTP connection that reads responses framed by Content-Length."""
+
+    def __init__(self, addr, timeout=5.0):
+        self.sock = harness.connect(addr, timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed with %d bytes pending" % len(self.buf))
+        self.buf += chunk
+
+    def read_response(self, head=False):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = raw.decode("latin-1").split("\r\n")
+        version, status, reason = lines[0].split(" ", 2)
+        assert version == "HTTP/1.1", lines[0]
+        headers = {}
+        for line in lines[1:]:
+            name, value = line.split(":", 1)
+            assert name.lower() not in headers, "duplicate header %s" % name
+            headers[name.lower()] = value.strip()
+        status = int(status)
+        length = 0
+        if not head and status != 304:
+            length = int(headers["content-length"])
+        while len(self.buf) < length:
+            self._fill()
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return Response(status, reason, headers, body, raw)
+
+    def at_eof(self, timeout=5.0):
+        """True when the server closed the connection and sent nothing more."""
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            return True
+        if data:
+            raise AssertionError("unexpected bytes: %r" % data[:200])
+        return True
+
+    def close(self):
+        self.sock.close()
+
+
+def request(addr, raw, head=False):
+    """One request on a new connection; returns the response."""
+    c = Conn(addr)
+    try:
+        c.send(raw)
+        return c.read_response(head=head)
+    finally:
+        c.close()
+
+
+def get(addr, path, extra=""):
+    return request(addr, ("GET %s HTTP/1.1\r\nHost: test\r\n%sConnection: close\r\n\r\n"
+                          % (path, extra)).encode("latin-1"))
+
+
+def make_root(base):
+    root = os.path.join(base, "www")
+    os.makedirs(os.path.join(root, "sub"))
+    os.makedirs(os.path.join(root, "noindex"))
+    files = {
+        "index.html": INDEX,
+        "a.txt": b"hello\n",
+        "style.css": b"body{}\n",
+        "app.js": b"1;\n",
+        "data.json": b"{}\n",
+        "img.png": b"\x89PNG\r\n\x1a\n",
+        "pic.JPG": b"\xff\xd8\xff",
+        "icon.svg": b"<svg/>",
+        "font.woff2": b"wOF2",
+        "mod.wasm": b"\0asm",
+        "unknown.xyz": b"???",
+        "noext": b"plain",
+        "hello world.txt": b"spaces\n",
+        "sub/index.html": SUB_INDEX,
+        "sub/page.html": b"<p>page</p>\n",
+        "noindex/file.txt": b"x\n",
+    }
+    for name, data in files.items():
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(data)
+    with open(os.path.join(base, "secret.txt"), "wb") as f:
+        f.write(SECRET)
+    os.symlink("../secret.txt", os.path.join(root, "link_out"))
+    os.symlink(os.path.join(base, "secret.txt"), os.path.join(root, "link_abs"))
+    os.symlink("..", os.path.join(root, "dir_out"))
+    os.symlink("a.txt", os.path.join(root, "link_in"))
+    return root
+
+
+def start(http_extra="", svc_extra="", workers=2, top_extra=""):
+    """preforkd with one http service; returns (server, "127.0.0.1:PORT", root)."""
+    base = harness.tmpdir()
+    os.chmod(base, 0o755)
+    root = make_root(base)
+    port = harness.free_port()
+    addr = "127.0.0.1:%d" % port
+    conf = """
+%s
+services = (
+  {
+    name = "web";
+    listen = "%s";
+    handler = "http";
+    workers = %d;
+    %s
+    http = {
+      root = "www";
+      index = "index.html";
+      %s
+    };
+  }
+);
+""" % (top_extra, addr, workers, svc_extra, http_extra)
+    srv = harness.Server(conf, folder=base)
+    srv.start(wait_for=[addr])
+    srv.wait_workers(workers)
+    return srv, addr, root
+
+
+# ---- 200, Content-Type, index, HEAD ----
+
+def test_get_file_has_length_type_date_server_last_modified():
+    srv, addr, root = start()
+    r = get(addr, "/a.txt")
+    assert r.status == 200, r
+    assert r.body == b"hello\n"
+    assert r.headers["content-length"] == "6"
+    assert r.headers["content-type"] == "text/plain"
+    assert r.headers["server"] == "preforkd"
+    date_re = r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$"
+    assert re.match(date_re, r.headers["date"]), r.headers["date"]
+    assert re.match(date_re, r.headers["last-modified"]), r.headers["last-modified"]
+    mtime = os.stat(os.path.join(root, "a.txt")).st_mtime
+    assert r.headers["last-modified"] == time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                                        time.gmtime(mtime))
+    assert r.headers["connection"] == "close"
+
+
+def test_content_type_by_extension():
+    srv, addr, _ = start()
+    want = {
+        "/index.html": "text/html",
+        "/style.css": "text/css",
+        "/app.js": "application/javascript",
+        "/data.json": "application/json",
+        "/img.png": "image/png",
+        "/pic.JPG": "image/jpeg",
+        "/icon.svg": "image/svg+xml",
+        "/font.woff2": "font/woff2",
+        "/mod.wasm": "application/wasm",
+        "/unknown.xyz": "application/octet-stream",
+        "/noext": "application/octet-stream",
+        "/": "text/html",
+    }
+    for path, ctype in want.items():
+        r = get(addr, path)
+        assert r.status == 200, (path, r)
+        assert r.headers["content-type"] == ctype, (path, r.headers)
+
+
+def test_index_file_and_directory_redirect():
+    srv, addr, _ = start()
+    assert get(addr, "/").body == INDEX
+    assert get(addr, "/sub/").body == SUB_INDEX
+    assert get(addr, "/sub/?x=1").body == SUB_INDEX
+    r = get(addr, "/sub")
+    assert r.status == 301, r
+    assert r.headers["location"] == "/sub/"
+    r = get(addr, "/sub?q=1")
+    assert r.status == 301 and r.headers["location"] == "/sub/?q=1", r
+    # A file named like a directory does not exist.
+    assert get(addr, "/a.txt/").status == 404
+    # Percent-encoded names are decoded.
+    assert get(addr, "/hello%20world.txt").body == b"spaces\n"
+
+
+def test_head_sends_headers_without_body():
+    srv, addr, root = start()
+    c = Conn(addr)
+    c.send(b"HEAD /index.html HTTP/1.1\r\nHost: t\r\n\r\n")
+    r = c.read_response(head=True)
+    assert r.status == 200, r
+    assert r.headers["content-length"] == str(len(INDEX))
+    assert r.headers["content-type"] == "text/html"
+    # No body followed: the next response starts right after the head.
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+    r = c.read_response()
+    assert r.status == 200 and r.body == b"hello\n", r
+    c.send(b"HEAD /missing HTTP/1.1\r\nHost: t\r\n\r\n")
+    r = c.read_response(head=True)
+    assert r.status == 404 and int(r.headers["content-length"]) > 0, r
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert c.read_response().body == b"hello\n"
+    assert c.at_eof()
+
+
+def test_large_file_is_sent_whole():
+    srv, addr, root = start()
+    data = os.urandom(300 * 1024 + 7)
+    with open(os.path.join(root, "big.bin"), "wb") as f:
+        f.write(data)
+    c = Conn(addr)
+    for _ in range(2):
+        c.send(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200
+        assert r.headers["content-length"] == str(len(data))
+        assert r.body == data
+    c.close()
+
+
+# ---- conditional requests ----
+
+def test_if_modified_since_gives_304():
+    srv, addr, root = start()
+    r = get(addr, "/a.txt")
+    lm = r.headers["last-modified"]
+    c = Conn(addr)
+    c.send(("GET /a.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: %s\r\n\r\n" % lm).encode())
+    r = c.read_response()
+    assert r.status == 304, r
+    assert r.body == b""
+    assert r.headers["last-modified"] == lm
+    # Older than the file: the full answer.
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n"
+           b"If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n")
+    r = c.read_response()
+    assert r.status == 200 and r.body == b"hello\n", r
+    # A date that cannot be parsed is ignored.
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: yesterday\r\n\r\n")
+    assert c.read_response().status == 200
+    # The file changes: modified again.
+    os.utime(os.path.join(root, "a.txt"), (time.time() + 5, time.time() + 5))
+    c.send(("GET /a.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: %s\r\n\r\n" % lm).encode())
+    assert c.read_response().status == 200
+    c.close()
+
+
+# ---- connections: keep-alive, pipelining, close ----
+
+def test_keepalive_two_requests_on_one_connection():
+    srv, addr, _ = start()
+    c = Conn(addr)
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+    r1 = c.read_response()
+    assert r1.status == 200 and r1.headers["connection"] == "keep-alive", r1
+    c.send(b"GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n")
+    r2 = c.read_response()
+    assert r2.status == 200 and r2.body == INDEX
+    c.close()
+
+
+def test_pipelining_three_requests_in_one_write():
+    srv, addr, _ = start()
+    c = Conn(addr)
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n"
+           b"HEAD /index.html HTTP/1.1\r\nHost: t\r\n\r\n"
+           b"GET /sub/page.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    r1 = c.read_response()
+    r2 = c.read_response(head=True)
+    r3 = c.read_response()
+    assert (r1.status, r1.body) == (200, b"hello\n"), r1
+    assert r2.status == 200 and r2.headers["content-length"] == str(len(INDEX)), r2
+    assert (r3.status, r3.body) == (200, b"<p>page</p>\n"), r3
+    assert r3.headers["connection"] == "close"
+    assert c.at_eof()
+
+
+def test_request_split_across_writes():
+    srv, addr, _ = start()
+    c = Conn(addr)
+    raw = b"GET /a.txt HTTP/1.1\r\nHost: t\r\nX-Long: " + b"v" * 300 + b"\r\n\r\n"
+    for i in range(0, len(raw), 7):
+        c.send(raw[i:i + 7])
+        time.sleep(0.001)
+    assert c.read_response().body == b"hello\n"
+    c.close()
+
+
+def test_http10_closes_unless_keepalive_asked():
+    srv, addr, _ = start()
+    c = Conn(addr)
+    c.send(b"GET /a.txt HTTP/1.0\r\n\r\n")
+    r = c.read_response()
+    assert r.status == 200 and r.headers["connection"] == "close"
+    assert c.at_eof()
+    c = Conn(addr)
+    c.send(b"GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    r = c.read_response()
+    assert r.headers["connection"] == "keep-alive", r
+    c.send(b"GET /a.txt HTTP/1.0\r\n\r\n")
+    assert c.read_response().status == 200
+    assert c.at_eof()
+
+
+def test_connection_close_is_honoured():
+    srv, addr, _ = start()
+    c = Conn(addr)
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    r = c.read_response()
+    assert r.headers["connection"] == "close"
+    assert c.at_eof()
+
+
+# ---- errors ----
+
+def test_404_for_missing_file_keeps_connection():
+    srv, addr, _ = start()
+    c = Conn(addr)
+    c.send(b"GET /nope.html HTTP/1.1\r\nHost: t\r\n\r\n")
+    r = c.read_response()
+    assert r.status == 404, r
+    assert r.headers["content-type"] == "text/html"
+    assert b"404" in r.body
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert c.read_response().status == 200
+    c.close()
+
+
+def test_403_for_directory_without_index():
+    srv, addr, _ = start()
+    assert get(addr, "/noindex/").status == 403
+    assert get(addr, "/noindex/file.txt").status == 200
+
+
+def test_403_for_unreadable_file():
+    if os.geteuid() == 0:
+        # Root reads everything: serve as nobody, whose reads the modes bound.
+        import pwd
+        try:
+            pwd.getpwnam("nobody")
+        except KeyError:
+            raise harness.Skip("running as root and there is no user nobody")
+        srv, addr, root = start(top_extra='user = "nobody";')
+    else:
+        srv, addr, root = start()
+    path = os.path.join(root, "locked.txt")
+    with open(path, "wb") as f:
+        f.write(b"no\n")
+    os.chmod(path, 0)
+    r = get(addr, "/locked.txt")
+    assert r.status == 403, r
+    assert get(addr, "/a.txt").status == 200
+
+
+def test_405_for_other_methods_with_allow():
+    srv, addr, _ = start()
+    c = Conn(addr)
+    for method in (b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"BREW"):
+        c.send(method + b" /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+        r = c.read_response()
+        assert r.status == 405, (method, r)
+        assert r.headers["allow"] == "GET, HEAD"
+    # The bodies were skipped: the connection still speaks HTTP.
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert c.read_response().body == b"hello\n"
+    c.close()
+
+
+def test_413_for_large_body():
+    srv, addr, _ = start()
+    c = Conn(addr)
+    c.send(b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000\r\n\r\n"
+           + b"x" * 65536)
+    r = c.read_response()
+    assert r.status == 413, r
+    assert r.headers["connection"] == "close"
+    c.close()
+
+
+def test_414_for_long_request_line():
+    srv, addr, _ = start(http_extra="max_header_size = 1024;")
+    c = Conn(addr)
+    c.send(b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+    r = c.read_response()
+    assert r.status == 414, r
+    assert r.headers["connection"] == "close"
+    assert c.at_eof()
+
+
+def test_431_for_large_header_section():
+    srv, addr, _ = start(http_extra="max_header_size = 1024;")
+    c = Conn(addr)
+    c.send(b"GET / HTTP/1.1\r\nHost: t\r\n" + b"X-Pad: " + b"p" * 600 + b"\r\n"
+           + b"X-Pad2: " + b"p" * 600 + b"\r\n\r\n")
+    r = c.read_response()
+    assert r.status == 431, r
+    assert r.headers["connection"] == "close"
+    assert c.at_eof()
+    # Just under the limit is fine.
+    r = get(addr, "/a.txt", extra="X-Pad: " + "p" * 800 + "\r\n")
+    assert r.status == 200, r
+
+
+def test_505_for_unsupported_version():
+    srv, addr, _ = start()
+    for version in (b"HTTP/2.0", b"HTTP/3.0", b"HTTP/0.9"):
+        r = request(addr, b"GET / " + version + b"\r\nHost: t\r\n\r\n")
+        assert r.status == 505, (version, r)
+        assert r.headers["connection"] == "close"
+
+
+def test_400_for_malformed_requests():
+    srv, addr, _ = start()
+    bad = [
+        b"GARBAGE\r\n\r\n",
+        b"GET /\r\n\r\n",
+        b"GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+        b"GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"GET nopath HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+    ]
+    for raw in bad:
+        r = request(addr, raw)
+        assert r.status == 400, (raw, r)
+        assert r.headers["connection"] == "close"
+
+
+def test_408_when_head_is_not_complete_in_time():
+    srv, addr, _ = start(http_extra="header_timeout = 0.5;")
+    # Silent from accept.
+    c = Conn(addr)
+    t0 = time.monotonic()
+    r = c.read_response()
+    assert r.status == 408, r
+    assert r.headers["connection"] == "close"
+    assert 0.3 < time.monotonic() - t0 < 3.0
+    assert c.at_eof()
+    # A client trickling one byte at a time gets no more time.
+    c = Conn(addr)
+    t0 = time.monotonic()
+    got = None
+    for b in b"GET / HTTP/1.1\r\nX-Slow: " + b"s" * 100:
+        try:
+            c.send(bytes([b]))
+        except OSError:
+            break
+        c.sock.settimeout(0.1)
+        try:
+            got = c.sock.recv(65536)
+        except socket.timeout:
+            continue
+        c.buf += got
+        break
+    c.sock.settimeout(5)
+    r = c.read_response()
+    assert r.status == 408, r
+    assert time.monotonic() - t0 < 3.0
+
+
+def test_header_timeout_runs_from_first_byte_of_later_requests():
+    srv, addr, _ = start(http_extra="header_timeout = 0.5; keepalive_timeout = 3.0;")
+    c = Conn(addr)
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert c.read_response().status == 200
+    # Idle longer than header_timeout but within keepalive_timeout: still open.
+    time.sleep(1.0)
+    c.send(b"GET /a.txt HTTP/1.1\r\n")
+    t0 = time.monotonic()
+    r = c.read_response()
+    assert r.status == 408, r
+    assert 0.3 < time.monotonic() - t0 < 2.5
+
+
+def test_idle_keepalive_connection_closed_silently():
+    srv, addr, _ = start(http_extra="keepalive_timeout = 0.5;")
+    c = Conn(addr)
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert c.read_response().status == 200
+    t0 = time.monotonic()
+    assert c.at_eof()
+    assert 0.3 < time.monotonic() - t0 < 3.0
+
+
+# ---- never outside the root ----
+
+def test_traversal_attempts_are_refused():
+    srv, addr, _ = start()
+    cases = {
+        "/../secret.txt": 400,
+        "/sub/../../secret.txt": 400,
+        "/%2e%2e/secret.txt": 400,
+        "/%2E%2E/secret.txt": 400,
+        "/.%2e/secret.txt": 400,
+        "/sub%2f..%2f..%2fsecret.txt": 400,
+        "/..%2fsecret.txt": 400,
+        "/a.txt%00.html": 400,
+        "/%00": 400,
+        "/link_out": 403,
+        "/link_abs": 403,
+        "/dir_out/secret.txt": 403,
+    }
+    for path, status in cases.items():
+        r = request(addr, ("GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                           % path).encode())
+        assert r.status == status, (path, r)
+        assert SECRET not in r.body
+    # "." and ".." that stay inside the root are resolved.
+    assert get(addr, "/sub/../a.txt").body == b"hello\n"
+    assert get(addr, "/./sub/./page.html").body == b"<p>page</p>\n"
+    # A link that stays inside the root is followed.
+    assert get(addr, "/link_in").body == b"hello\n"
+
+
+# ---- access log, workers, client ----
+
+CLF = re.compile(r'^(\S+) - - \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] '
+                 r'"([^"]*)" (\d{3}) (\d+|-)$')
+
+
+def test_access_log_in_common_log_format():
+    srv, addr, _ = start(http_extra='access_log = "access.log";')
+    log = os.path.join(srv.dir, "access.log")
+    get(addr, "/a.txt")
+    get(addr, "/missing")
+    request(addr, b"HEAD /index.html HTTP/1.1\r\nConnection: close\r\n\r\n", head=True)
+    request(addr, b'GET /"quoted" HTTP/1.1\r\nConnection: close\r\n\r\n')
+
+    def lines():
+        try:
+            with open(log) as f:
+                return f.read().splitlines()
+        except OSError:
+            return []
+    got = harness.wait_until(lambda: len(lines()) >= 4 and lines(), what="4 log lines")
+    parsed = [CLF.match(line) for line in got]
+    assert all(parsed), got
+    assert [p.group(1) for p in parsed] == ["127.0.0.1"] * 4
+    assert parsed[0].group(3) == "GET /a.txt HTTP/1.1"
+    assert (parsed[0].group(4), parsed[0].group(5)) == ("200", "6")
+    assert parsed[1].group(3) == "GET /missing HTTP/1.1" and parsed[1].group(4) == "404"
+    assert parsed[2].group(3) == "HEAD /index.html HTTP/1.1"
+    assert (parsed[2].group(4), parsed[2].group(5)) == ("200", "0")
+    assert parsed[3].group(4) == "404" and '"' not in parsed[3].group(3)
+
+
+def test_access_log_reopened_on_sigusr1():
+    srv, addr, _ = start(http_extra='access_log = "access.log";')
+    log = os.path.join(srv.dir, "access.log")
+    get(addr, "/a.txt")
+    harness.wait_until(lambda: os.path.exists(log) and os.path.getsize(log) > 0,
+                       what="first log line")
+    os.rename(log, log + ".1")
+    srv.signal(signal.SIGUSR1)
+    # Each worker reopens; poll until a request lands in the new file.
+    def reopened():
+        get(addr, "/a.txt")
+        return os.path.exists(log) and os.path.getsize(log) > 0
+    harness.wait_until(reopened, what="a line in the reopened access log")
+
+
+def test_workers_survive_bad_requests():
+    srv, addr, _ = start(http_extra="max_header_size = 512; header_timeout = 0.3;")
+    before = srv.workers()
+    raws = [
+        b"\x00\x01\x02\r\n\r\n",
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"GET /" + b"x" * 1000 + b" HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n",
+        b"GET /%zz HTTP/1.1\r\n\r\n",
+        b"GET /../../etc/passwd HTTP/1.1\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ]
+    for raw in raws * 3:
+        c = Conn(addr)
+        try:
+            c.send(raw)
+            c.read_response()
+        except (EOFError, OSError):
+            pass
+        finally:
+            c.close()
+    # Half a request, then a hang-up; and a silent connection.
+    c = Conn(addr)
+    c.send(b"GET / HT")
+    c.close()
+    c = Conn(addr)
+    c.read_response()
+    c.close()
+    assert get(addr, "/a.txt").status == 200
+    srv.wait_workers(len(before))
+    assert srv.workers() == before
+
+
+def test_prefork_client_http():
+    if not os.path.exists(harness.CLIENT):
+        raise harness.Skip("no prefork-client")
+    srv, addr, _ = start()
+    p = harness.client("--http", "/a.txt", addr)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"hello\n"
+    p = harness.client("-i", "--http", "/index.html", addr)
+    assert p.returncode == 0, p.stderr
+    head, body = p.stdout.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n"), head
+    assert b"Content-Type: text/html" in head
+    assert body == INDEX
+    p = harness.client("-i", "--http", "/missing", addr)
+    assert p.stdout.startswith(b"HTTP/1.1 404 "), p.stdout
+
+
+def test_prefork_client_load_keepalive():
+    if not os.path.exists(harness.CLIENT):
+        raise harness.Skip("no prefork-client")
+    srv, addr, _ = start()
+    p = harness.client("-c", "4", "-n", "2000", "--keepalive", "--http", "/a.txt", addr,
+                       timeout=60)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+
+
+# ---- stop and configuration ----
+
+def test_graceful_stop_answers_next_request_with_close():
+    srv, addr, _ = start(http_extra="keepalive_timeout = 5.0;", workers=1)
+    c = Conn(addr)
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+    r = c.read_response()
+    assert r.headers["connection"] == "keep-alive"
+    srv.signal(signal.SIGTERM)
+    time.sleep(0.3)
+    c.send(b"GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n")
+    r = c.read_response()
+    assert r.status == 200 and r.body == INDEX
+    assert r.headers["connection"] == "close", r
+    assert c.at_eof()
+    assert srv.wait_exit() == 0
+
+
+def test_config_root_must_be_a_directory():
+    d = harness.tmpdir()
+    conf = os.path.join(d, "server.conf")
+    port = harness.free_port()
+    with open(os.path.join(d, "file"), "w") as f:
+        f.write("x")
+    cases = [
+        ('http = { index = "index.html"; };', "missing required key 'root'"),
+        ('http = { root = "nowhere"; };', "nowhere"),
+        ('http = { root = "file"; };', "is not a directory"),
+        ('http = { root = "."; max_header_size = 10; };', "max_header_size"),
+        ('http = { root = "."; index = "a/b"; };', "'index'"),
+        ('http = { root = "."; bogus = 1; };', "bogus"),
+    ]
+    for block, message in cases:
+        with open(conf, "w") as f:
+            f.write('services = ({ name = "w"; listen = "127.0.0.1:%d"; handler = "http";\n'
+                    '  %s });\n' % (port, block))
+        p = harness.preforkd("-t", "-c", conf)
+        err = p.stderr.decode()
+        assert p.returncode == 1, (block, err)
+        assert re.search(r"server\.conf:\d+: ", err), (block, err)
+        assert message in err, (block, message, err)
+    with open(conf, "w") as f:
+        f.write('services = ({ name = "w"; listen = "127.0.0.1:%d"; handler = "http";\n'
+                '  http = { root = "."; access_log = "log"; }; });\n' % port)
+    p = harness.preforkd("-t", "-c", conf)
+    assert p.returncode == 0, p.stderr
+
+
+harness.main(globals())
