@@ -210,6 +210,7 @@ struct sb_slot {
 	volatile uint64_t served;
 	volatile uint64_t bytes_in, bytes_out;
 	volatile int64_t conn_start_ns;	/* monotonic; 0 when idle */
+	volatile int recycle;	/* max_requests reached: retire me when it suits */
 	int64_t started_ns;
 	char peer[64];
 } __attribute__((aligned(64)));

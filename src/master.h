@@ -55,6 +55,7 @@ struct worker_rec {
 	int pos;		/* index into the service's pool, -1 when detached */
 	int ready;
 	int exiting;		/* the master told it to stop: not a crash */
+	int recycling;		/* retired for max_requests */
 	int64_t started_ns;
 	int64_t kill_at_ns;	/* SIGKILL if still alive then (0: never) */
 };

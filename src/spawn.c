@@ -281,6 +281,30 @@ static void retire_surplus(struct master *m, struct generation *g, int v, int64_
 	}
 }
 
+/* max_requests: retire one asking worker per service at a time. */
+static void recycle_one(struct master *m, struct generation *g, int v, int64_t now)
+{
+	int candidate = -1;
+	for (int i = 0; i < scoreboard->nslots; i++) {
+		struct worker_rec *r = &m->workers[i];
+		if (!r->pid || r->gen != g || r->svc != v)
+			continue;
+		if (r->recycling)
+			return;		/* one is already on its way out */
+		if (!r->exiting && scoreboard->slots[i].recycle && candidate < 0)
+			candidate = i;
+	}
+	if (candidate < 0)
+		return;
+	struct service *s = &g->svcs[v];
+	m->workers[candidate].recycling = 1;
+	scoreboard->svcs[s->sb].recycles++;
+	log_info("service %s: recycling worker %d after %llu connections", s->conf->name,
+		 (int)m->workers[candidate].pid,
+		 (unsigned long long)scoreboard->slots[candidate].served);
+	spawn_retire(m, candidate, SIGTERM, now + (int64_t)(g->conf->shutdown_timeout * 1e9));
+}
+
 void spawn_maintain(struct master *m, struct generation *g, int64_t now)
 {
 	if (!g || m->stopping)
@@ -289,6 +313,8 @@ void spawn_maintain(struct master *m, struct generation *g, int64_t now)
 		struct service *s = &g->svcs[v];
 		if (g->state == GEN_ACTIVE && s->conf->dynamic)
 			size_dynamic(m, g, v, now);
+		if (g->state == GEN_ACTIVE && s->conf->max_requests > 0)
+			recycle_one(m, g, v, now);
 		int throttled = 0;
 		for (int p = 0; p < s->target; p++) {
 			struct pool_pos *pp = &s->pos[p];

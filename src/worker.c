@@ -109,9 +109,15 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 	while (!worker_stop) {
 		if (worker_reopen)
 			reopen_logs(w);
-		if (limit && slot->served >= limit) {
-			log_debug("recycling after %llu connections", (unsigned long long)slot->served);
-			break;
+		/*
+		 * max_requests reached: ask the master, which staggers recycling so
+		 * a service loses at most one worker at a time, and serve on until
+		 * it says so.
+		 */
+		if (limit && slot->served >= limit && !slot->recycle) {
+			log_debug("asking to be recycled after %llu connections",
+				  (unsigned long long)slot->served);
+			slot->recycle = 1;
 		}
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
