@@ -264,6 +264,18 @@ struct pf_conn {
 void conn_init(struct pf_conn *c, int fd, struct pf_worker *w,
 	       const struct sockaddr *sa, socklen_t salen);
 
+/* ---- proxy.c: PROXY protocol v1 and v2 ---- */
+
+struct proxy_result {
+	int local;		/* keep the real peer (LOCAL, UNKNOWN, AF_UNSPEC) */
+	struct sockaddr_storage src;
+	socklen_t src_len;
+};
+/* The header's length (> 0), 0 when more bytes are needed, -1 when invalid. */
+int proxy_parse(const unsigned char *buf, size_t len, struct proxy_result *out);
+/* Consume exactly the header from fd within timeout seconds; 0 or -1. */
+int proxy_read_header(int fd, double timeout, struct proxy_result *out);
+
 /* ---- worker.c ---- */
 
 /* Runs in the child after fork; never returns. */

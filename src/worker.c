@@ -154,6 +154,24 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 			log_info("accept recovered after %d failures", accept_errors);
 			accept_errors = 0;
 		}
+		if (svc->proxy_protocol) {
+			/* A trusted balancer speaks first; anything else is dropped unanswered. */
+			struct proxy_result pr;
+			double t = svc->read_timeout < 5.0 ? svc->read_timeout : 5.0;
+			slot->state = SB_BUSY;
+			slot->conn_start_ns = util_now_ns();
+			if (proxy_read_header(fd, t, &pr) < 0) {
+				log_debug("closing a connection without a valid PROXY header");
+				close(fd);
+				slot->conn_start_ns = 0;
+				slot->state = SB_IDLE;
+				continue;
+			}
+			if (!pr.local) {
+				memcpy(&ss, &pr.src, sizeof(ss));
+				sl = pr.src_len;
+			}
+		}
 		struct pf_conn conn;
 		conn_init(&conn, fd, w, (struct sockaddr *)&ss, sl);
 		slot->conn_start_ns = util_now_ns();

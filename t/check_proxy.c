@@ -1,0 +1,154 @@
+/*
+ * check_proxy.c - the PROXY protocol parser: v1 and v2 headers, partial
+ * input, exact header length (the client's bytes after it are untouched),
+ * and malformed headers.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *peer_of(const struct proxy_result *r, char *buf, size_t len)
+{
+	return addr_format_sockaddr((const struct sockaddr *)&r->src, r->src_len, buf, len, 1);
+}
+
+struct v1_case {
+	const char *text;
+	int result;		/* expected return: header length, 0 or -1 */
+	const char *peer;	/* NULL: local */
+};
+
+static const struct v1_case v1[] = {
+	{ "PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\nGET /", 45, "192.0.2.1:56324" },
+	{ "PROXY TCP6 2001:db8::1 2001:db8::2 4000 80\r\n", 44, "[2001:db8::1]:4000" },
+	{ "PROXY UNKNOWN\r\n", 15, NULL },
+	{ "PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n", 35, NULL },
+	{ "PROXY TCP4 192.0.2.1 198.51.100.2 56324", 0, NULL },	/* more to come */
+	{ "PROX", 0, NULL },
+	{ "PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\n", 0, NULL },	/* LF alone is not the end */
+	{ "GET / HTTP/1.1\r\n", -1, NULL },
+	{ "PROXY TCP4 192.0.2.1 198.51.100.2 56324 65536\r\n", -1, NULL },
+	{ "PROXY TCP4 192.0.2.1 198.51.100.2 056324 443\r\n", -1, NULL },
+	{ "PROXY TCP4 2001:db8::1 198.51.100.2 1 2\r\n", -1, NULL },
+	{ "PROXY TCP4 192.0.2.1 198.51.100.2 1\r\n", -1, NULL },
+	{ "PROXY UDP4 192.0.2.1 198.51.100.2 1 2\r\n", -1, NULL },
+	{ "PROXY TCP4  192.0.2.1 198.51.100.2 1 2\r\n", -1, NULL },
+	{ "PROXY TCP4 192.0.2.1 198.51.100.2 -1 2\r\n", -1, NULL },
+};
+
+START_TEST(test_v1)
+{
+	const struct v1_case *c = &v1[_i];
+	struct proxy_result r;
+	memset(&r, 0, sizeof(r));
+	int got = proxy_parse((const unsigned char *)c->text, strlen(c->text), &r);
+	ck_assert_msg(got == c->result, "case %d (%s): got %d want %d", _i, c->text, got, c->result);
+	if (got > 0) {
+		char buf[80];
+		if (c->peer) {
+			ck_assert_int_eq(r.local, 0);
+			ck_assert_str_eq(peer_of(&r, buf, sizeof(buf)), c->peer);
+		} else {
+			ck_assert_int_eq(r.local, 1);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_v1_too_long_without_crlf)
+{
+	char line[200];
+	memset(line, 'A', sizeof(line));
+	memcpy(line, "PROXY ", 6);
+	struct proxy_result r;
+	ck_assert_int_eq(proxy_parse((unsigned char *)line, sizeof(line), &r), -1);
+}
+END_TEST
+
+static size_t v2_header(unsigned char *b, int cmd, int fam, const void *addr, size_t alen)
+{
+	static const unsigned char sig[12] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
+					       0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A };
+	memcpy(b, sig, 12);
+	b[12] = (unsigned char)(0x20 | cmd);
+	b[13] = (unsigned char)fam;
+	b[14] = (unsigned char)(alen >> 8);
+	b[15] = (unsigned char)alen;
+	memcpy(b + 16, addr, alen);
+	return 16 + alen;
+}
+
+START_TEST(test_v2_ipv4_and_split)
+{
+	unsigned char a[12], b[64];
+	inet_pton(AF_INET, "203.0.113.7", a);
+	inet_pton(AF_INET, "10.0.0.1", a + 4);
+	a[8] = 0x1F; a[9] = 0x90;	/* 8080 */
+	a[10] = 0x00; a[11] = 0x50;
+	size_t n = v2_header(b, 1, 0x11, a, sizeof(a));
+	memcpy(b + n, "hello", 5);
+	struct proxy_result r;
+	/* Every prefix is "more to come"; the whole is exactly the header. */
+	for (size_t k = 1; k < n; k++)
+		ck_assert_msg(proxy_parse(b, k, &r) == 0, "prefix %zu", k);
+	ck_assert_int_eq(proxy_parse(b, n + 5, &r), (int)n);
+	ck_assert_int_eq(r.local, 0);
+	char buf[80];
+	ck_assert_str_eq(peer_of(&r, buf, sizeof(buf)), "203.0.113.7:8080");
+}
+END_TEST
+
+START_TEST(test_v2_ipv6_local_and_tlvs)
+{
+	unsigned char a[36 + 7], b[128];
+	memset(a, 0, sizeof(a));
+	inet_pton(AF_INET6, "2001:db8::5", a);
+	a[32] = 0x01; a[33] = 0xBB;	/* 443 */
+	/* TLVs after the addresses are skipped with the header. */
+	size_t n = v2_header(b, 1, 0x21, a, sizeof(a));
+	struct proxy_result r;
+	ck_assert_int_eq(proxy_parse(b, n, &r), (int)n);
+	char buf[80];
+	ck_assert_str_eq(peer_of(&r, buf, sizeof(buf)), "[2001:db8::5]:443");
+	n = v2_header(b, 0, 0x00, a, 0);
+	ck_assert_int_eq(proxy_parse(b, n, &r), 16);
+	ck_assert_int_eq(r.local, 1);
+}
+END_TEST
+
+START_TEST(test_v2_malformed)
+{
+	unsigned char a[12] = { 0 }, b[64];
+	struct proxy_result r;
+	size_t n = v2_header(b, 1, 0x11, a, 8);		/* too short for IPv4 */
+	ck_assert_int_eq(proxy_parse(b, n, &r), -1);
+	n = v2_header(b, 2, 0x11, a, 12);		/* unknown command */
+	ck_assert_int_eq(proxy_parse(b, n, &r), -1);
+	n = v2_header(b, 1, 0x11, a, 12);
+	b[12] = 0x11;					/* version 1 in a v2 signature */
+	ck_assert_int_eq(proxy_parse(b, n, &r), -1);
+	n = v2_header(b, 1, 0x51, a, 12);		/* unknown family */
+	ck_assert_int_eq(proxy_parse(b, n, &r), -1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("proxy");
+	TCase *tc = tcase_create("proxy");
+	tcase_add_loop_test(tc, test_v1, 0, (int)ARRAY_LEN(v1));
+	tcase_add_test(tc, test_v1_too_long_without_crlf);
+	tcase_add_test(tc, test_v2_ipv4_and_split);
+	tcase_add_test(tc, test_v2_ipv6_local_and_tlvs);
+	tcase_add_test(tc, test_v2_malformed);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
