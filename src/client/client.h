@@ -55,7 +55,7 @@ struct client_opts {
 struct target_addr {
 	struct sockaddr_storage ta_sa;
 	socklen_t ta_len;
-	char      ta_text[128];	/* numeric, for messages: 127.0.0.1:80, [::1]:80, unix:/p */
+	char      ta_text[272];	/* numeric, for messages: 127.0.0.1:80, [::1]:80, unix:/p */
 };
 
 /* A parsed HOST:PORT, [V6]:PORT or unix:PATH. */

@@ -51,6 +51,7 @@ struct load_conn {
 	bool      lc_queued;		/* on the worker's pending list */
 	bool      lc_reused;		/* this socket already served a request */
 	bool      lc_retried;		/* this request was already retried once */
+	bool      lc_peer_closed;	/* the server's FIN has been seen */
 	struct load_conn *lc_next;	/* pending list */
 	uint64_t  lc_start_ns;
 	uint64_t  lc_deadline_ns;
@@ -131,7 +132,7 @@ static void request_ok(struct load_worker *w, struct load_conn *c, bool keep)
 	hist_record(&w->lw_hist, trace_now() - c->lc_start_ns);
 	w->lw_ok++;
 	publish(w, total_errors(w));
-	if (keep && w->lw_shared->ls_keepalive && c->lc_fd >= 0) {
+	if (keep && w->lw_shared->ls_keepalive && c->lc_fd >= 0 && !c->lc_peer_closed) {
 		c->lc_reused = true;
 	} else {
 		conn_close(c);
@@ -209,6 +210,7 @@ static int conn_open(struct load_worker *w, struct load_conn *c)
 	}
 	c->lc_fd = fd;
 	c->lc_reused = false;
+	c->lc_peer_closed = false;
 	c->lc_state = rc == 0 ? LC_ACTIVE : LC_CONNECTING;
 	return 0;
 }
@@ -367,7 +369,7 @@ static void conn_eof(struct load_worker *w, struct load_conn *c)
 }
 
 /* Read what has arrived, until the socket is drained or the request ends. */
-static void conn_recv(struct load_worker *w, struct load_conn *c)
+static void conn_recv(struct load_worker *w, struct load_conn *c, uint32_t ev)
 {
 	bool http = w->lw_shared->ls_http;
 
@@ -392,9 +394,10 @@ static void conn_recv(struct load_worker *w, struct load_conn *c)
 		/*
 		 * Edge-triggered: a short read emptied the socket, and any byte
 		 * that arrives later raises a new edge. A full buffer may have
-		 * left more behind.
+		 * left more behind, and when the peer has closed (its edge
+		 * came with these bytes) only one more read sees the end.
 		 */
-		if ((size_t)n < room)
+		if ((size_t)n < room && !(ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
 			return;
 	}
 }
@@ -427,8 +430,10 @@ static void conn_event(struct load_worker *w, struct load_conn *c, uint32_t ev)
 	} else {
 		return;		/* a stale event for a socket already closed */
 	}
+	if (ev & (EPOLLRDHUP | EPOLLHUP))
+		c->lc_peer_closed = true;
 	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		conn_recv(w, c);
+		conn_recv(w, c, ev);
 }
 
 /* Fail every request that has run past its deadline. */
