@@ -309,6 +309,26 @@ def test_pipelining_three_requests_in_one_write():
     assert c.at_eof()
 
 
+def test_busy_keepalive_client_does_not_starve_queued_ones():
+    srv, addr, _ = start(workers=1)
+    busy = Conn(addr)
+    busy.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert busy.read_response().status == 200
+    # The only worker is on `busy`; this one waits in the backlog.
+    queued = Conn(addr)
+    queued.send(b"GET /index.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    for n in range(1000):
+        busy.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        r = busy.read_response()
+        if r.headers["connection"] == "close":
+            break
+    else:
+        raise AssertionError("a keep-alive connection was never closed")
+    assert busy.at_eof()
+    r = queued.read_response()
+    assert r.status == 200 and r.body == INDEX
+
+
 def test_request_split_across_writes():
     srv, addr, _ = start()
     c = Conn(addr)

@@ -33,6 +33,13 @@
 #define HTTP_SMALL_FILE (32 * 1024)
 /* A request body up to this size is read and discarded; larger ones get 413. */
 #define HTTP_MAX_BODY (1024 * 1024)
+/*
+ * Requests served on one connection before it is closed (as Apache's
+ * MaxKeepAliveRequests): a worker serves one connection at a time, so a
+ * busy keep-alive client must not keep the connections queued behind it in
+ * the listen backlog waiting forever.
+ */
+#define HTTP_KEEPALIVE_REQUESTS 100
 /* After an error that closes the connection, how long to drain the client. */
 #define HTTP_LINGER_SECONDS 2.0
 #define HTTP_LINGER_BYTES (1024 * 1024)
@@ -706,7 +713,8 @@ static int http_handle(struct pf_conn *conn, void *arg)
 	double accepted = now_mono();
 	struct http_request req;
 
-	for (int first = 1;; first = 0) {
+	for (int served = 0;; served++) {
+		int first = served == 0;
 		enum http_parse_status r = read_head(&hc, &req, first, accepted);
 		if (r == HTTP_PARSE_INCOMPLETE)
 			return 0;
@@ -727,6 +735,7 @@ static int http_handle(struct pf_conn *conn, void *arg)
 		 * the client learns it from Connection: close, not from an error.
 		 */
 		int keep_alive = req.keep_alive && st->conf.keepalive_timeout > 0 &&
+				 served + 1 < HTTP_KEEPALIVE_REQUESTS &&
 				 !(w && pf_worker_stopping(w));
 		int head_only = req.method == HTTP_METHOD_HEAD;
 
