@@ -9,18 +9,24 @@
 #include <string.h>
 #include <strings.h>
 
+#define BARE_WAIT 1.0	/* seconds a silent client waits for the text form */
+
 static int status_check(const struct pf_settings *s)
 {
 	(void)s;
 	return 0;
 }
 
-/* Read until a blank line ends an HTTP head, or the first line otherwise. */
+/*
+ * Read until a blank line ends an HTTP head, or the first line otherwise.
+ * A client that sends nothing at all gets the text form after a second.
+ */
 static size_t read_request(struct pf_conn *c, char *buf, size_t cap)
 {
 	size_t len = 0;
 	while (len < cap - 1) {
-		ssize_t n = pf_conn_read(c, buf + len, cap - 1 - len);
+		ssize_t n = len ? pf_conn_read(c, buf + len, cap - 1 - len)
+				: pf_conn_read_timeout(c, buf, cap - 1, BARE_WAIT);
 		if (n <= 0)
 			break;
 		len += (size_t)n;
