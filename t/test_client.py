@@ -7,7 +7,9 @@ the client's claims (request counts, connection reuse) from the other side.
 """
 import json
 import os
+import pty
 import random
+import select
 import signal
 import socket
 import struct
@@ -278,7 +280,7 @@ def test_oneshot_reset_is_one_line():
 
 def test_oneshot_bad_address_and_unknown_host():
     r = harness.client("-m", "x", "no-port-here")
-    assert r.returncode != 0
+    assert r.returncode == 1, r
     assert "bad address" in one_line(r.stderr)
     r = harness.client("-m", "x", "host.invalid:80")
     assert r.returncode == 1
@@ -566,6 +568,43 @@ def test_load_sigint_stops_with_summary():
         s = json.loads(out)
         assert s["requests"] > 0 and s["errors"] == 0, s
         assert s["duration_s"] < 10, s
+
+
+def test_load_progress_only_on_a_terminal():
+    with TServer(echo) as srv:
+        master, slave = pty.openpty()
+        try:
+            p = harness.spawn([harness.CLIENT, "-c", "2", "-d", "2.5", "--keepalive", srv.addr],
+                              stdout=subprocess.PIPE, stderr=slave)
+            os.close(slave)
+            slave = -1
+            out, _ = p.communicate(timeout=15)
+            assert p.returncode == 0, out
+            assert out.startswith(b"requests "), out
+            seen = b""
+            while select.select([master], [], [], 0.5)[0]:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            # About once a second: two updates in 2.5 s, then the line is cleared.
+            assert seen.count(b"requests ") >= 2, seen
+            assert seen.endswith(b"\r\033[K"), seen
+        finally:
+            os.close(master)
+            if slave >= 0:
+                os.close(slave)
+
+
+def test_load_http_chunked_keepalive():
+    with TServer(http_server(body=b"0123456789" * 50, chunked=True)) as srv:
+        r, s = load_json("-c", 2, "-n", 60, "--keepalive", "--http", "/c", srv.addr)
+        assert r.returncode == 0, r
+        assert s["requests"] == 60 and s["errors"] == 0, s
+        assert srv.accepts <= 3, srv.accepts
 
 
 harness.main(globals())

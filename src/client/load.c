@@ -282,7 +282,7 @@ int load_run(const struct client_opts *o)
 	memset(&sh, 0, sizeof(sh));
 	if (target_parse(o->target, &tg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", CLIENT_NAME, err);
-		return CLIENT_EXIT_USAGE;
+		return CLIENT_EXIT_FAIL;
 	}
 	n = target_resolve(&tg, addrs, TARGET_MAX_ADDRS, err, sizeof(err));
 	if (n < 0) {

@@ -196,8 +196,7 @@ static int conn_open(struct load_worker *w, struct load_conn *c)
 	if (rc < 0 && errno != EINPROGRESS) {
 		err = errno;
 		close(fd);
-		/* A unix socket with a full backlog says EAGAIN. */
-		errno = err == EAGAIN ? ECONNREFUSED : err;
+		errno = err;
 		return -1;
 	}
 	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -247,6 +246,10 @@ static void conn_start(struct load_worker *w, struct load_conn *c)
 		return;
 	if (atomic_load_explicit(&sh->ls_stop, memory_order_relaxed) || now >= sh->ls_end_ns)
 		goto retire;
+	if (c->lc_state == LC_RETRY && now >= c->lc_deadline_ns) {
+		request_fail(w, c, LOAD_ERR_TIMEOUT);
+		return;
+	}
 	if (c->lc_state != LC_RETRY) {
 		if (sh->ls_total != 0 &&
 		    atomic_fetch_add_explicit(&sh->ls_issued, 1,
@@ -262,6 +265,16 @@ static void conn_start(struct load_worker *w, struct load_conn *c)
 	httpresp_init(&c->lc_resp);
 	if (c->lc_fd < 0) {
 		if (conn_open(w, c) < 0) {
+			/*
+			 * A unix socket whose backlog is full says EAGAIN where
+			 * TCP would wait: try again on the next turn, within
+			 * the request's deadline.
+			 */
+			if (errno == EAGAIN && sh->ls_addr.ta_sa.ss_family == AF_UNIX) {
+				c->lc_state = LC_RETRY;
+				push_pending(w, c);
+				return;
+			}
 			request_fail(w, c, kind_of_errno(errno));
 			return;
 		}

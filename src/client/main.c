@@ -65,9 +65,10 @@ static void usage(FILE *f)
 "  -h, --help            this text\n"
 "  -V, --version         the version\n"
 "\n"
-"Exit status: 0 on success; 1 when the exchange failed (a one-line reason is\n"
-"printed on stderr) or, in load mode, when any request failed or none\n"
-"completed; 2 for a bad command line; 3 for --fail and an HTTP error status.\n"
+"Exit status: 0 on success; 1 when the address is bad or the exchange failed\n"
+"(a one-line reason is printed on stderr) or, in load mode, when any request\n"
+"failed or none completed; 2 for bad options; 3 for --fail and an HTTP error\n"
+"status.\n"
 "With --http, any complete response (whatever its status) is a success.\n",
 		CLIENT_NAME, CLIENT_NAME, CLIENT_NAME);
 }

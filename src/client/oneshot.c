@@ -379,7 +379,7 @@ int oneshot_run(const struct client_opts *o)
 	httpresp_init(&s.os_resp);
 	if (target_parse(o->target, &s.os_target, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", CLIENT_NAME, err);
-		return CLIENT_EXIT_USAGE;
+		return CLIENT_EXIT_FAIL;
 	}
 	addrs = calloc(TARGET_MAX_ADDRS, sizeof(*addrs));
 	s.os_in = malloc(IO_CHUNK);
