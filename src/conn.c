@@ -64,11 +64,19 @@ static int wait_fd(int fd, short events, double timeout)
 	}
 }
 
+/*
+ * A request-response client is usually not done when the server finishes
+ * writing: once a read has had to wait, the next one polls first, which
+ * saves the recv() that would only say EAGAIN.
+ */
 PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
-	for (;;) {
+	if (c->expect_wait && wait_fd(c->fd, POLLIN, timeout) < 0)
+		return -1;
+	for (int waited = c->expect_wait;; waited = 1) {
 		ssize_t n = recv(c->fd, buf, len, 0);
 		if (n >= 0) {
+			c->expect_wait = waited;
 			if (c->slot)
 				c->slot->bytes_in += (uint64_t)n;
 			return n;
@@ -79,6 +87,71 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, do
 			return -1;
 		if (wait_fd(c->fd, POLLIN, timeout) < 0)
 			return -1;
+	}
+}
+
+/* Does a worker of this service sit idle in accept()? */
+static int service_has_idle_worker(const struct pf_worker *w)
+{
+	for (int i = 0; i < scoreboard->nslots; i++) {
+		const struct sb_slot *s = &scoreboard->slots[i];
+		if (s->svc == w->sb_service && s->state == SB_IDLE && s->pid)
+			return 1;
+	}
+	return 0;
+}
+
+PF_API int pf_worker_pending(const struct pf_worker *w)
+{
+	int lfd = signals_worker_listen_fd();
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	if (!w || lfd < 0 || worker_stop)
+		return 0;
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) && !service_has_idle_worker(w);
+}
+
+/*
+ * Between two requests of a kept-alive connection: wait for the client, but
+ * give the connection up (EAGAIN) when another client queues for this
+ * service and no worker is free to take it, so idle keep-alive connections
+ * cannot starve a pre-fork pool.
+ */
+PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, double timeout)
+{
+	int lfd = signals_worker_listen_fd();
+	if (lfd < 0 || !c->worker || worker_stop)
+		return pf_conn_read_timeout(c, buf, len, timeout);
+	int64_t deadline = util_now_ns() + (int64_t)(timeout * 1e9);
+	for (;;) {
+		int64_t left = deadline - util_now_ns();
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN }, { .fd = lfd, .events = POLLIN } };
+		int n = poll(p, worker_stop ? 1 : 2, (int)((left + 999999) / 1000000));
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n <= 0)
+			continue;
+		if (p[0].revents) {
+			c->expect_wait = 0;
+			return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
+		}
+		if (p[1].revents & POLLIN) {
+			if (!service_has_idle_worker(c->worker)) {
+				errno = EAGAIN;
+				return -1;
+			}
+			/* An idle worker will take it: watch only our client for a moment. */
+			struct pollfd q = { .fd = c->fd, .events = POLLIN };
+			if (poll(&q, 1, 5) > 0) {
+				c->expect_wait = 0;
+				return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
+			}
+		}
+		if (p[1].revents & (POLLERR | POLLHUP | POLLNVAL))
+			return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
 	}
 }
 

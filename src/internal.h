@@ -191,6 +191,7 @@ void signals_worker_init(int listen_fd);
 extern volatile sig_atomic_t worker_stop, worker_reopen;
 /* Worker: the stop handler closes this fd so a pending accept() returns. */
 void signals_worker_set_listen_fd(int fd);
+int signals_worker_listen_fd(void);	/* -1 once the stop handler closed it */
 void signals_close_pipe(void);
 void signals_block_all(sigset_t *old);
 void signals_restore(const sigset_t *old);
@@ -247,6 +248,7 @@ struct pf_worker {
 	unsigned generation;
 	struct sb_slot *slot;
 	int slot_index;
+	int sb_service;			/* index into scoreboard->svcs */
 	const struct pf_handler *handler;
 	void *state;
 };
@@ -260,6 +262,7 @@ struct pf_conn {
 	socklen_t peer_len;
 	char peer[80];
 	char peer_host[64];
+	int expect_wait;		/* the last read had to wait: poll first */
 };
 void conn_init(struct pf_conn *c, int fd, struct pf_worker *w,
 	       const struct sockaddr *sa, socklen_t salen);

@@ -112,6 +112,15 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *conn, void *buf, size_t len,
 				    double timeout);
 
 /*
+ * For the wait between two requests of a kept-alive connection: as
+ * pf_conn_read_timeout, but returns -1 with errno EAGAIN when another
+ * client is queued for this service and no worker is free to take it. The
+ * handler should then close this idle connection, so that a pre-fork pool
+ * is not starved by idle keep-alive clients.
+ */
+PF_API ssize_t pf_conn_read_idle(struct pf_conn *conn, void *buf, size_t len, double timeout);
+
+/*
  * Write all `len` bytes, each wait for buffer space bounded by
  * write_timeout. Returns `len` or -1 with errno set.
  */
@@ -138,6 +147,8 @@ PF_API struct pf_worker *pf_conn_worker(struct pf_conn *conn);
 
 /* Non-zero once the worker has been told to stop or retire gracefully. */
 PF_API int pf_worker_stopping(const struct pf_worker *worker);
+/* Non-zero when a client waits in the accept queue and no worker is idle. */
+PF_API int pf_worker_pending(const struct pf_worker *worker);
 PF_API const char *pf_worker_service(const struct pf_worker *worker);
 PF_API unsigned pf_worker_generation(const struct pf_worker *worker);
 

@@ -100,6 +100,11 @@ static void worker_flag_handler(int sig)
 	worker_reopen = 1;
 }
 
+int signals_worker_listen_fd(void)
+{
+	return worker_listen_fd;
+}
+
 void signals_worker_set_listen_fd(int fd)
 {
 	worker_listen_fd = fd;

@@ -15,6 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Dynamic sizing: at most one growth step per quarter second. */
+#define DYNAMIC_STEP_NS 250000000LL
+/* request_timeout: SIGTERM, then SIGKILL this much later. */
+#define WATCHDOG_GRACE_NS 1000000000LL
+
 /* In the child: close every descriptor that belongs to the master. */
 static void close_master_fds(struct master *m, int keep)
 {
@@ -48,7 +53,7 @@ int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 
 	struct pf_worker w = {
 		.svc = s->conf, .conf = g->conf, .generation = g->id, .slot = sl,
-		.slot_index = slot, .handler = s->conf->handler,
+		.slot_index = slot, .sb_service = s->sb, .handler = s->conf->handler,
 	};
 	int lfd = m->listeners[s->listener].fd;
 	sigset_t old;
@@ -81,6 +86,11 @@ int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 	return 0;
 }
 
+/*
+ * Drain the workers' pipe: a slot number says that worker reached accept();
+ * -1 - slot only wakes the master, which then finds in the scoreboard what
+ * needs doing (a worker reached max_requests, spare workers ran short).
+ */
 void spawn_read_ready(struct master *m)
 {
 	int32_t msg;
@@ -164,8 +174,8 @@ static void crashed(struct worker_rec *r, const char *how, int64_t now)
 			delay *= 2;
 		if (delay > BACKOFF_MAX_NS)
 			delay = BACKOFF_MAX_NS;
-		log_warnx("service %s: restarting a crashed worker in %.1f s (crash %d in a row)",
-			  s->conf->name, (double)delay / 1e9, p->crashes + 1);
+		log_warnx("service %s: throttled: restarting a crashed worker in %.1f s "
+			  "(crash %d in a row)", s->conf->name, (double)delay / 1e9, p->crashes + 1);
 	}
 	p->crashes++;
 	p->next_spawn_ns = now + delay;
@@ -218,6 +228,13 @@ void spawn_reap(struct master *m)
 	}
 }
 
+static int slot_idle(struct master *m, int slot)
+{
+	int st = scoreboard->slots[slot].state;
+	return !m->workers[slot].exiting && (st == SB_IDLE || st == SB_STARTING);
+}
+
+/* Idle (or starting) workers of g's service v; *live gets all its workers not told to go. */
 static int count_idle(struct master *m, struct generation *g, int svc, int *live)
 {
 	int idle = 0;
@@ -227,27 +244,60 @@ static int count_idle(struct master *m, struct generation *g, int svc, int *live
 		if (!r->pid || r->gen != g || r->svc != svc || r->exiting)
 			continue;
 		(*live)++;
-		int st = scoreboard->slots[i].state;
-		if (st == SB_IDLE || st == SB_STARTING)
+		if (slot_idle(m, i))
 			idle++;
 	}
 	return idle;
 }
 
-/* Dynamic sizing, as Apache prefork: keep idle workers between min and max spare. */
+/*
+ * Workers of the draining generation's service of the same name: they still
+ * hold processes (and connections), so they count towards max_workers.
+ */
+static int draining_live(struct master *m, struct generation *g, int v)
+{
+	struct generation *d = m->draining;
+	if (!d || d == g)
+		return 0;
+	const char *name = g->svcs[v].conf->name;
+	int n = 0;
+	for (int i = 0; i < scoreboard->nslots; i++) {
+		struct worker_rec *r = &m->workers[i];
+		if (r->pid && r->gen == d && strcmp(d->svcs[r->svc].conf->name, name) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* Is some place of the service in crash back-off? */
+static int svc_throttled(struct service *s, int64_t now)
+{
+	for (int p = 0; p < s->conf->max_workers; p++)
+		if (s->pos[p].next_spawn_ns > now || s->pos[p].crashes >= 2)
+			return 1;
+	return 0;
+}
+
+/*
+ * Dynamic sizing, as Apache prefork: keep idle workers between min and max
+ * spare. A shortage grows the target by 1, 2, 4, ... (capped at 32) every
+ * quarter second while it lasts; a surplus shrinks it by one a second.
+ * Growth stops at max_workers counting a draining generation's workers,
+ * and while workers keep crashing (growing would only fork more of them).
+ */
 static void size_dynamic(struct master *m, struct generation *g, int v, int64_t now)
 {
 	struct service *s = &g->svcs[v];
 	const struct svc_conf *c = s->conf;
 	int live;
 	int idle = count_idle(m, g, v, &live);
-	if (now - s->last_spawn_ns < 1000000000LL / 4)
+	if (now - s->last_spawn_ns < DYNAMIC_STEP_NS)
 		return;
-	if (idle < c->min_spare && s->target < c->max_workers) {
-		/* Grow 1, 2, 4, ... per step while the shortage lasts. */
+	int room = c->max_workers - draining_live(m, g, v) - s->target;
+	if (idle < c->min_spare && room > 0 && !svc_throttled(s, now)) {
 		int add = s->spawn_rate ? s->spawn_rate : 1;
-		if (s->target + add > c->max_workers)
-			add = c->max_workers - s->target;
+		if (add > room)
+			add = room;
 		s->target += add;
 		s->spawn_rate = s->spawn_rate ? (s->spawn_rate < 32 ? s->spawn_rate * 2 : 32) : 2;
 		s->last_spawn_ns = now;
@@ -267,7 +317,23 @@ static void size_dynamic(struct master *m, struct generation *g, int v, int64_t 
 	}
 }
 
-/* Pick the idle (or else the youngest) worker above the target to retire. */
+/* Swap places a and b of a service (worker and back-off move together). */
+static void swap_places(struct master *m, struct service *s, int a, int b)
+{
+	struct pool_pos tmp = s->pos[a];
+	s->pos[a] = s->pos[b];
+	s->pos[b] = tmp;
+	if (s->pos[a].slot >= 0)
+		m->workers[s->pos[a].slot].pos = a;
+	if (s->pos[b].slot >= 0)
+		m->workers[s->pos[b].slot].pos = b;
+}
+
+/*
+ * Retire the workers in places at or above the target. A busy one there
+ * first trades places with an idle one below the target, so that shrinking
+ * retires idle workers and lets busy ones serve on.
+ */
 static void retire_surplus(struct master *m, struct generation *g, int v, int64_t now)
 {
 	struct service *s = &g->svcs[v];
@@ -276,12 +342,23 @@ static void retire_surplus(struct master *m, struct generation *g, int v, int64_
 		int slot = s->pos[p].slot;
 		if (slot < 0)
 			continue;
+		for (int q = 0; q < s->target && !slot_idle(m, slot); q++) {
+			int other = s->pos[q].slot;
+			if (other >= 0 && slot_idle(m, other)) {
+				swap_places(m, s, p, q);
+				slot = other;
+			}
+		}
 		spawn_retire(m, slot, SIGTERM,
 			     kill_after ? now + (int64_t)(g->conf->shutdown_timeout * 1e9) : 0);
 	}
 }
 
-/* max_requests: retire one asking worker per service at a time. */
+/*
+ * max_requests: retire one asking worker per service at a time, and only
+ * once the previous one has exited and its successor is ready, so that a
+ * service never has more than one worker missing on account of recycling.
+ */
 static void recycle_one(struct master *m, struct generation *g, int v, int64_t now)
 {
 	int candidate = -1;
@@ -289,8 +366,8 @@ static void recycle_one(struct master *m, struct generation *g, int v, int64_t n
 		struct worker_rec *r = &m->workers[i];
 		if (!r->pid || r->gen != g || r->svc != v)
 			continue;
-		if (r->recycling)
-			return;		/* one is already on its way out */
+		if (r->recycling || (!r->ready && !r->exiting))
+			return;		/* one is on its way out, or a successor starting */
 		if (!r->exiting && scoreboard->slots[i].recycle && candidate < 0)
 			candidate = i;
 	}
@@ -305,6 +382,44 @@ static void recycle_one(struct master *m, struct generation *g, int v, int64_t n
 	spawn_retire(m, candidate, SIGTERM, now + (int64_t)(g->conf->shutdown_timeout * 1e9));
 }
 
+/*
+ * Start a worker in every empty place below the target whose back-off is
+ * over. Places beyond the configured start size are only filled while the
+ * service, draining generation included, stays within max_workers.
+ */
+static void fill_places(struct master *m, struct generation *g, int v, int64_t now)
+{
+	struct service *s = &g->svcs[v];
+	int live = -1;
+	for (int p = 0; p < s->target; p++) {
+		struct pool_pos *pp = &s->pos[p];
+		if (pp->slot >= 0) {
+			/* A worker that has run healthily for a while clears its place's back-off. */
+			struct worker_rec *r = &m->workers[pp->slot];
+			if (pp->crashes && r->ready && now - r->started_ns >= HEALTHY_RUN_NS)
+				pp->crashes = 0;
+			continue;
+		}
+		if (pp->next_spawn_ns > now)
+			continue;
+		/* A starting generation is filled once; a death there fails it. */
+		if (g->state == GEN_STARTING && pp->crashes)
+			continue;
+		if (p >= s->conf->workers) {
+			if (live < 0) {
+				count_idle(m, g, v, &live);
+				live += draining_live(m, g, v);
+			}
+			if (live >= s->conf->max_workers)
+				continue;
+		}
+		if (spawn_worker(m, g, v, p) < 0)
+			pp->next_spawn_ns = now + BACKOFF_FIRST_NS;
+		else if (live >= 0)
+			live++;
+	}
+}
+
 void spawn_maintain(struct master *m, struct generation *g, int64_t now)
 {
 	if (!g || m->stopping)
@@ -315,24 +430,21 @@ void spawn_maintain(struct master *m, struct generation *g, int64_t now)
 			size_dynamic(m, g, v, now);
 		if (g->state == GEN_ACTIVE && s->conf->max_requests > 0)
 			recycle_one(m, g, v, now);
-		int throttled = 0;
-		for (int p = 0; p < s->target; p++) {
-			struct pool_pos *pp = &s->pos[p];
-			if (pp->slot >= 0)
-				continue;
-			if (pp->next_spawn_ns > now) {
-				throttled = 1;
-				continue;
-			}
-			/* A starting generation is filled once; a death there fails it. */
-			if (g->state == GEN_STARTING && pp->crashes)
-				continue;
-			if (spawn_worker(m, g, v, p) < 0)
-				pp->next_spawn_ns = now + BACKOFF_FIRST_NS;
-		}
+		fill_places(m, g, v, now);
 		retire_surplus(m, g, v, now);
-		scoreboard->svcs[s->sb].throttled = throttled;
-		scoreboard->svcs[s->sb].target = s->target;
+		if (g->state != GEN_ACTIVE)
+			continue;
+		struct sb_service *sv = &scoreboard->svcs[s->sb];
+		int throttled = svc_throttled(s, now);
+		if (throttled != sv->throttled) {
+			if (throttled)
+				log_warnx("service %s: throttled: workers keep crashing, "
+					  "restarting them with a back-off", s->conf->name);
+			else
+				log_info("service %s: no longer throttled", s->conf->name);
+		}
+		sv->throttled = throttled;
+		sv->target = s->target;
 	}
 }
 
@@ -340,16 +452,33 @@ void spawn_maintain(struct master *m, struct generation *g, int64_t now)
 int64_t spawn_next_event(struct master *m, struct generation *g, int64_t now)
 {
 	int64_t next = 0;
-	(void)m;
-	(void)now;
 	if (!g)
 		return 0;
 	for (int v = 0; v < g->nsvcs; v++) {
 		struct service *s = &g->svcs[v];
 		for (int p = 0; p < s->target; p++)
-			if (s->pos[p].slot < 0 && s->pos[p].next_spawn_ns &&
+			if (s->pos[p].slot < 0 && s->pos[p].next_spawn_ns > now &&
 			    (!next || s->pos[p].next_spawn_ns < next))
 				next = s->pos[p].next_spawn_ns;
+		/* request_timeout: the watchdog acts when the oldest connection reaches it. */
+		if (s->conf->request_timeout > 0)
+			for (int i = 0; i < scoreboard->nslots; i++) {
+				struct worker_rec *r = &m->workers[i];
+				int64_t start = scoreboard->slots[i].conn_start_ns;
+				if (!r->pid || r->gen != g || r->svc != v || r->exiting || start <= 0 ||
+				    scoreboard->slots[i].state != SB_BUSY)
+					continue;
+				int64_t due = start + (int64_t)(s->conf->request_timeout * 1e9);
+				if (due > now && (!next || due < next))
+					next = due;
+			}
+		/* While idle workers are short, the next growth step is due soon. */
+		int live;
+		if (s->conf->dynamic && count_idle(m, g, v, &live) < s->conf->min_spare) {
+			int64_t step = s->last_spawn_ns + DYNAMIC_STEP_NS;
+			if (step > now && (!next || step < next))
+				next = step;
+		}
 	}
 	return next;
 }
@@ -385,7 +514,10 @@ void spawn_watchdog(struct master *m, int64_t now)
 		log_error("service %s: worker %d busy for %.1f s on %s (request_timeout %.1f s): ending it",
 			  c->name, (int)r->pid, age, s->peer, c->request_timeout);
 		scoreboard->svcs[r->gen->svcs[r->svc].sb].watchdog_kills++;
-		/* The replacement starts at once: watchdog kills are not crashes. */
-		spawn_retire(m, i, SIGTERM, now + 1000000000LL);
+		/* SIGKILL after a grace period; watchdog kills are not crashes. */
+		spawn_retire(m, i, SIGTERM, now + WATCHDOG_GRACE_NS);
+		/* The replacement starts at once, in the place just vacated. */
+		if (r->gen->state == GEN_ACTIVE)
+			fill_places(m, r->gen, r->svc, now);
 	}
 }

@@ -34,12 +34,12 @@
 /* A request body up to this size is read and discarded; larger ones get 413. */
 #define HTTP_MAX_BODY (1024 * 1024)
 /*
- * Requests served on one connection before it is closed (as Apache's
- * MaxKeepAliveRequests): a worker serves one connection at a time, so a
- * busy keep-alive client must not keep the connections queued behind it in
- * the listen backlog waiting forever.
+ * Requests served on one connection before it is closed (as nginx's
+ * keepalive_requests). Queued clients do not wait for it: an idle
+ * kept-alive connection yields as soon as one queues with no free worker
+ * (pf_conn_read_idle), and a busy one checks every 16 requests.
  */
-#define HTTP_KEEPALIVE_REQUESTS 100
+#define HTTP_KEEPALIVE_REQUESTS 1000
 /* After an error that closes the connection, how long to drain the client. */
 #define HTTP_LINGER_SECONDS 2.0
 #define HTTP_LINGER_BYTES (1024 * 1024)
@@ -663,7 +663,9 @@ static enum http_parse_status read_head(struct http_conn *hc, struct http_reques
 				      st->conf.keepalive_timeout;
 		if (wait < 0.001)
 			wait = 0.001;
-		ssize_t n = pf_conn_read_timeout(hc->conn, st->in, st->max_header, wait);
+		/* An idle kept-alive connection yields to clients queued with no free worker. */
+		ssize_t n = first ? pf_conn_read_timeout(hc->conn, st->in, st->max_header, wait)
+				  : pf_conn_read_idle(hc->conn, st->in, st->max_header, wait);
 		if (n < 0 && errno == ETIMEDOUT && first) {
 			req->status = 408;
 			return HTTP_PARSE_ERROR;
@@ -737,6 +739,9 @@ static int http_handle(struct pf_conn *conn, void *arg)
 		int keep_alive = req.keep_alive && st->conf.keepalive_timeout > 0 &&
 				 served + 1 < HTTP_KEEPALIVE_REQUESTS &&
 				 !(w && pf_worker_stopping(w));
+		/* A client that never pauses still yields, now and then, to a queue. */
+		if (keep_alive && (served & 15) == 15 && w && pf_worker_pending(w))
+			keep_alive = 0;
 		int head_only = req.method == HTTP_METHOD_HEAD;
 
 		if (req.content_length > HTTP_MAX_BODY) {
