@@ -72,7 +72,7 @@ static size_t choose_address(const struct target_addr *addrs, size_t n, double t
 		if (rc < 0 && errno == EINPROGRESS) {
 			struct pollfd p = { .fd = fd, .events = POLLOUT };
 
-			if (poll(&p, 1, (int)(timeout_s * 1000)) != 1 ||
+			if (poll(&p, 1, timeout_s > 1e6 ? 1000000000 : (int)(timeout_s * 1000)) != 1 ||
 			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
 				err = ETIMEDOUT;
 		} else if (rc < 0) {

@@ -144,7 +144,8 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 	o->timeout_s = 10.0;
 	o->conns = 1;
 	o->threads = 1;
-	while ((c = getopt_long(argc, argv, "m:T:ifvc:n:d:j:khV", long_options, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:T:ifvc:n:d:j:khV", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			o->message = optarg;
@@ -200,9 +201,15 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 		case 'V':
 			printf("%s %s\n", CLIENT_NAME, PACKAGE_VERSION);
 			return 1;
+		case ':':
+			return bad_usage("option %s needs a value", argv[optind - 1]);
 		default:
-			fprintf(stderr, "Try '%s -h' for more information.\n", CLIENT_NAME);
-			return -1;
+			if (optopt != 0) {
+				char opt[3] = { '-', (char)optopt, '\0' };
+
+				return bad_usage("unknown option %s", opt);
+			}
+			return bad_usage("unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)

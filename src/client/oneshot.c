@@ -120,8 +120,9 @@ static int connect_one(struct oneshot *s, const struct target_addr *a, int *err)
 		*err = errno;
 	}
 	if (trace_enabled())
-		trace_print(t0, "connect(%s) = %s%s", a->ta_text, *err ? "-1 " : "0",
-			    *err == ETIMEDOUT ? "(timed out)" : *err ? strerror(*err) : "");
+		trace_print(t0, "connect(%s) = %s%s%s", a->ta_text, *err ? "-1 (" : "0",
+			    *err == ETIMEDOUT ? "timed out" : *err ? strerror(*err) : "",
+			    *err ? ")" : "");
 	if (*err != 0) {
 		trace_close(fd);
 		return -1;
@@ -326,7 +327,7 @@ static int exchange(struct oneshot *s)
 			return fail("poll", s->os_peer->ta_text, strerror(errno));
 		}
 		if (rc == 0)
-			return fail(pending && s->os_eof ? "write" : "read", s->os_peer->ta_text,
+			return fail(pending ? "write" : "read", s->os_peer->ta_text,
 				    timeout_text(s, tbuf, sizeof(tbuf)));
 		if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !s->os_eof) {
 			if (receive_some(s) < 0)
