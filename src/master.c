@@ -133,6 +133,8 @@ struct generation *master_gen_create(struct master *m, struct pf_config *conf, c
 	return g;
 }
 
+static void services_unpublish(struct master *m);
+
 /* Publish a generation's services (name, real address, handler) to the scoreboard. */
 static void gen_publish(struct master *m, struct generation *g)
 {
@@ -143,7 +145,13 @@ static void gen_publish(struct master *m, struct generation *g)
 		snprintf(sv->handler, sizeof(sv->handler), "%s", s->conf->handler_name);
 		sv->target = s->target;
 	}
-	/* Services no generation has any more leave the status. */
+	services_unpublish(m);
+	scoreboard->generation = g->id;
+}
+
+/* Services no generation has any more leave the status. */
+static void services_unpublish(struct master *m)
+{
 	for (int i = 0; i < SB_MAX_SERVICES; i++) {
 		struct sb_service *sv = &scoreboard->svcs[i];
 		if (!sv->used)
@@ -157,7 +165,6 @@ static void gen_publish(struct master *m, struct generation *g)
 		if (!found)
 			sv->used = 0;
 	}
-	scoreboard->generation = g->id;
 }
 
 void master_gen_free(struct master *m, struct generation *g)
@@ -170,6 +177,9 @@ void master_gen_free(struct master *m, struct generation *g)
 		m->starting = NULL;
 	if (m->active == g)
 		m->active = NULL;
+	/* A drained or failed generation may have been the last user of a listener. */
+	listeners_prune(m, NULL);
+	services_unpublish(m);
 	for (int v = 0; v < g->nsvcs; v++)
 		free(g->svcs[v].pos);
 	free(g->svcs);
@@ -292,7 +302,7 @@ static void reload_start(struct master *m)
 	errlist_free(&errs);
 	struct generation *g = master_gen_create(m, c, reason, sizeof(reason));
 	if (!g) {
-		config_free(c);
+		/* master_gen_create's failure path already freed c with its generation. */
 		log_error("reload failed: %s", reason);
 		snprintf(m->reload_result, sizeof(m->reload_result), "failed: %s", reason);
 		control_reload_done(m, m->reload_result);

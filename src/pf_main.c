@@ -82,9 +82,23 @@ void pid_file_remove(const char *path, pid_t pid)
 		unlink(path);
 }
 
+/* A zombie is not alive: its parent (a shell, init) may reap it only later. */
 static int pid_alive(pid_t pid)
 {
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
+		return 0;
+	char path[64], stat[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	ssize_t n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	stat[n] = '\0';
+	const char *paren = strrchr(stat, ')');
+	return !(paren && paren[1] == ' ' && paren[2] == 'Z');
 }
 
 /* ---- -s: talk to a running master ---- */
@@ -400,7 +414,12 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 	int rc = master_loop(&m);
 	master_report_startup(&m, rc == 0);
 
-	control_close(&m, 1);
+	/*
+	 * A new master of an upgrade that never got ready (it still holds the
+	 * pipe to tell the old one) leaves the control socket file to the old
+	 * master, which keeps serving on it.
+	 */
+	control_close(&m, m.upgrade_notify_fd < 0);
 	pid_file_remove(m.conf->pid_file, m.pid);
 	log_info("exiting with status %d", rc);
 	return rc;

@@ -97,6 +97,10 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 	}
 	if (drop_privileges(w->conf) < 0)
 		_exit(WORKER_EXIT_INIT);
+	/* A change of credentials clears the parent-death signal: set it again. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master_pid)
+		worker_stop = 1;
 
 	slot->state = SB_IDLE;
 	int32_t msg = w->slot_index;

@@ -1,0 +1,211 @@
+"""test_control.py - the master's control socket: owner-only, `status` in
+text and JSON, `reload`, `workers NAME +N|-N` within 1..max_workers,
+errors, answering while every worker is busy, removed at stop, and
+disabled by control_socket = ""."""
+import json
+import os
+import re
+import signal
+import socket
+import stat
+
+import harness
+
+
+def svc(name, listen, handler="echo", **kw):
+    body = 'name = "%s"; listen = "%s"; handler = "%s";' % (name, listen, handler)
+    for k, v in kw.items():
+        body += " %s = %s;" % (k, '"%s"' % v if isinstance(v, str) else v)
+    return "{ %s }" % body
+
+
+def config(*services, **top):
+    lines = ['%s = %s;' % (k, '"%s"' % v if isinstance(v, str) else v) for k, v in top.items()]
+    lines.append("services = (\n  %s\n);" % ",\n  ".join(services))
+    return "\n".join(lines) + "\n"
+
+
+def control(srv, line, timeout=30):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(srv.control)
+    s.sendall(line.encode() + b"\n")
+    out = harness.recv_all(s).decode()
+    s.close()
+    return out
+
+
+def rewrite(srv, text):
+    tmp = srv.conf + ".new"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, srv.conf)
+
+
+def echo_once(addr, data):
+    s = harness.connect(addr)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    out = harness.recv_all(s)
+    s.close()
+    return out
+
+
+def start(workers=2, **svc_kw):
+    port = harness.free_port()
+    addr = "127.0.0.1:%d" % port
+    srv = harness.Server(config(svc("echo", addr, workers=workers, **svc_kw)))
+    srv.start(wait_for=[addr])
+    srv.wait_workers(workers)
+    return srv, addr
+
+
+def test_control_socket_is_owner_only():
+    srv, addr = start()
+    harness.wait_until(lambda: os.path.exists(srv.control), 10, what="control socket")
+    st = os.stat(srv.control)
+    assert stat.S_ISSOCK(st.st_mode)
+    assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+    assert st.st_uid == os.geteuid()
+
+
+def test_status_text_lists_every_worker_pid():
+    srv, addr = start(workers=3)
+    kids = srv.workers()
+    text = control(srv, "status")
+    for k in kids:
+        assert re.search(r"\b%d\b" % k, text), (k, text)
+    assert "echo" in text and addr in text, text
+    # -s status prints the same scoreboard.
+    r = harness.preforkd("-c", srv.conf, "-s", "status")
+    assert r.returncode == 0, r
+    for k in kids:
+        assert re.search(r"\b%d\b" % k, r.stdout.decode())
+
+
+def test_status_json_has_the_documented_shape_and_the_worker_pids():
+    port, sport = harness.free_port(), harness.free_port()
+    addr, saddr = "127.0.0.1:%d" % port, "127.0.0.1:%d" % sport
+    srv = harness.Server(config(svc("echo", addr, workers=3), svc("stat", saddr, handler="status",
+                                                                 workers=1)))
+    srv.start(wait_for=[addr, saddr])
+    kids = srv.wait_workers(4)
+
+    def echo_served():
+        doc = json.loads(control(srv, "status json"))
+        return sum(w["served"] for s in doc["services"] if s["name"] == "echo" for w in s["workers"])
+    # Start's readiness probes were connections too; count from here.
+    before = harness.wait_until(lambda: (lambda n: (n,) if n else None)(echo_served()), 10,
+                                what="the readiness probe counted")[0]
+    for i in range(5):
+        assert echo_once(addr, b"n%d" % i) == b"n%d" % i
+    # served is counted once the worker is done with the connection.
+    harness.wait_until(lambda: echo_served() == before + 5, 10, what="served + 5")
+    doc = json.loads(control(srv, "status json"))
+    assert isinstance(doc["services"], list), doc
+    by_name = {s["name"]: s for s in doc["services"]}
+    assert set(by_name) == {"echo", "stat"}, doc
+    s = by_name["echo"]
+    assert s["listen"] == addr and s["handler"] == "echo", s
+    assert by_name["stat"]["listen"] == saddr and by_name["stat"]["handler"] == "status"
+    for w in s["workers"]:
+        for key, typ in (("pid", int), ("generation", int), ("state", str), ("served", int),
+                         ("busy_for", (int, float))):
+            assert isinstance(w[key], typ), (key, w)
+        assert w["state"] == "idle", w
+        assert w["generation"] == 1
+        assert w["busy_for"] == 0
+    pids = sorted(w["pid"] for sv in doc["services"] for w in sv["workers"])
+    assert pids == kids, (pids, kids)
+    assert isinstance(doc["totals"], dict) and doc["totals"], doc
+    # `status json` is the status handler's JSON: same services, same workers.
+    handler_doc = json.loads(echo_once(saddr, b"json\n").decode())
+    assert {sv["name"] for sv in handler_doc["services"]} == {"echo", "stat"}
+    assert sorted(w["pid"] for sv in handler_doc["services"] for w in sv["workers"]) == kids
+    assert set(handler_doc["totals"]) == set(doc["totals"])
+
+
+def test_reload_command_answers_ok_or_failed_with_the_reason():
+    srv, addr = start(workers=2)
+    old = srv.workers()
+    rewrite(srv, config(svc("echo", addr, workers=3)))
+    assert control(srv, "reload") == "ok\n"
+    new = srv.wait_workers(3)
+    assert not set(new) & set(old)
+    rewrite(srv, config(svc("echo", addr, workers=3, backlog=0)))
+    answer = control(srv, "reload")
+    assert answer.startswith("failed: ") and answer.endswith("\n"), answer
+    assert "%s:" % srv.conf in answer and "backlog" in answer, answer
+    assert srv.wait_workers(3) == new
+
+
+def test_workers_command_grows_shrinks_and_stays_within_limits():
+    srv, addr = start(workers=2, max_workers=5)
+    assert control(srv, "workers echo +2") == "ok echo 4\n"
+    srv.wait_workers(4)
+    assert control(srv, "workers echo -2") == "ok echo 2\n"
+    srv.wait_workers(2)
+    assert control(srv, "workers echo +10") == "ok echo 5\n"
+    srv.wait_workers(5)
+    assert control(srv, "workers echo -10") == "ok echo 1\n"
+    srv.wait_workers(1)
+    assert echo_once(addr, b"one left") == b"one left"
+    answer = control(srv, "workers nosuch +1")
+    assert answer.startswith("error: "), answer
+    assert control(srv, "workers echo 3").startswith("error: ")
+    assert control(srv, "frobnicate").startswith("error: ")
+    srv.wait_workers(1)
+
+
+def test_control_answers_while_every_worker_is_busy():
+    srv, addr = start(workers=2, read_timeout=60)
+    kids = srv.workers()
+    held = []
+    for i in range(2):
+        s = harness.connect(addr, timeout=10)
+        s.sendall(b"hold")
+        assert s.recv(10) == b"hold"
+        held.append(s)
+    doc = json.loads(control(srv, "status json", timeout=5))
+    states = sorted(w["state"] for w in doc["services"][0]["workers"])
+    assert states == ["busy", "busy"], doc
+    assert all(w["busy_for"] >= 0 for w in doc["services"][0]["workers"])
+    text = control(srv, "status", timeout=5)
+    for k in kids:
+        assert str(k) in text
+    assert control(srv, "workers echo +1", timeout=5) == "ok echo 3\n"
+    srv.wait_workers(3, idle=False)
+    for s in held:
+        s.close()
+
+
+def test_control_socket_is_removed_at_stop():
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        srv, addr = start(workers=1)
+        assert os.path.exists(srv.control)
+        srv.signal(sig)
+        assert srv.wait_exit() == 0
+        assert not os.path.exists(srv.control), "control socket left after %s" % sig
+
+
+def test_empty_control_socket_disables_it():
+    port = harness.free_port()
+    addr = "127.0.0.1:%d" % port
+    srv = harness.Server(config(svc("echo", addr, workers=1), control_socket=""))
+    srv.start(wait_for=[addr])
+    srv.wait_workers(1)
+    assert not os.path.exists(srv.control)
+    socks = [f for f in os.listdir(srv.dir) if stat.S_ISSOCK(os.stat(os.path.join(srv.dir, f)).st_mode)]
+    assert socks == [], socks
+    # No unix socket of the master's at all.
+    with open("/proc/net/unix") as f:
+        assert srv.dir not in f.read()
+    r = harness.preforkd("-c", srv.conf, "-s", "status")
+    assert r.returncode == 1, r
+    assert len(r.stderr.decode().strip().splitlines()) == 1, r.stderr
+    # Signals still work.
+    srv.signal(signal.SIGTERM)
+    assert srv.wait_exit() == 0
+
+
+harness.main(globals())

@@ -1,0 +1,381 @@
+"""test_reload.py - SIGHUP and `-s reload`: a valid change starts a new
+generation on the same listening sockets; an invalid file, a port taken by
+someone else or a handler whose init fails leaves the old generation
+serving untouched; services come and go; reloads under load lose no
+request; at most two generations live at once."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import harness
+
+
+# Under `make check-valgrind` (PREFORK_VALGRIND) every preforkd runs slower:
+# upper time bounds stretch, lower ones stay.
+VALGRIND = list(getattr(harness, "VALGRIND", []))
+SLOW = 10 if VALGRIND else 1
+
+
+def svc(name, listen, handler="echo", **kw):
+    body = 'name = "%s"; listen = "%s"; handler = "%s";' % (name, listen, handler)
+    for k, v in kw.items():
+        body += " %s = %s;" % (k, '"%s"' % v if isinstance(v, str) else v)
+    return "{ %s }" % body
+
+
+def config(*services, **top):
+    lines = ['%s = %s;' % (k, '"%s"' % v if isinstance(v, str) else v) for k, v in top.items()]
+    lines.append("services = (\n  %s\n);" % ",\n  ".join(services))
+    return "\n".join(lines) + "\n"
+
+
+def rewrite(srv, text):
+    """Replace the configuration atomically: the master never reads half a file."""
+    tmp = srv.conf + ".new"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, srv.conf)
+
+
+def outcomes(srv):
+    out = srv.output()
+    return len(re.findall(r"reload succeeded", out)), len(re.findall(r"reload failed", out))
+
+
+def sighup_and_wait(srv, timeout=20):
+    """Send SIGHUP, wait for the reload's outcome in the log; True when it succeeded."""
+    ok0, bad0 = outcomes(srv)
+    srv.signal(signal.SIGHUP)
+    ok, bad = harness.wait_until(lambda: (lambda o: o if o != (ok0, bad0) else None)(outcomes(srv)),
+                                 timeout, what="the outcome of the reload in the log")
+    return ok > ok0
+
+
+def echo_once(addr, data, timeout=10):
+    s = harness.connect(addr, timeout=timeout)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    out = harness.recv_all(s)
+    s.close()
+    return out
+
+
+def control(srv, line, timeout=30):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(srv.control)
+    s.sendall(line.encode() + b"\n")
+    out = harness.recv_all(s).decode()
+    s.close()
+    return out
+
+
+def status(srv):
+    return json.loads(control(srv, "status json"))
+
+
+def socket_inodes(pid):
+    out = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            out.add(int(link[8:-1]))
+    return out
+
+
+def listen_inode(port):
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
+                return int(fields[9])
+    return None
+
+
+def build_failinit(folder):
+    """Compile t/modules/failinit.c (a handler whose init fails) into folder."""
+    src = os.path.join(harness.SRCDIR, "t", "modules", "failinit.c")
+    out = os.path.join(folder, "failinit.so")
+    r = subprocess.run(["cc", "-shared", "-fPIC", "-I" + os.path.join(harness.SRCDIR, "src"),
+                        "-o", out, src], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert r.returncode == 0, "cannot build %s:\n%s" % (src, r.stdout.decode())
+    return out
+
+
+def start(text, workers, wait_for):
+    srv = harness.Server(text)
+    srv.start(wait_for=wait_for)
+    srv.wait_workers(workers)
+    return srv
+
+
+def test_reload_applies_new_worker_count_on_the_same_listening_socket():
+    port = harness.free_port()
+    addr = "127.0.0.1:%d" % port
+    srv = start(config(svc("echo", addr, workers=2)), 2, [addr])
+    old = srv.workers()
+    inode = listen_inode(port)
+    assert inode in socket_inodes(srv.pid)
+    assert all(inode in socket_inodes(k) for k in old)
+    rewrite(srv, config(svc("echo", addr, workers=3)))
+    assert sighup_and_wait(srv), srv.output()
+    new = srv.wait_workers(3)
+    assert not set(new) & set(old), "old workers still there: %s / %s" % (old, new)
+    assert listen_inode(port) == inode, "the listening socket was replaced"
+    assert inode in socket_inodes(srv.pid)
+    assert all(inode in socket_inodes(k) for k in new)
+    assert echo_once(addr, b"gen 2") == b"gen 2"
+    gens = {w["generation"] for w in status(srv)["services"][0]["workers"]}
+    assert len(gens) == 1 and gens != {1}, gens
+
+
+def test_reload_with_invalid_file_keeps_the_old_generation():
+    port = harness.free_port()
+    addr = "127.0.0.1:%d" % port
+    srv = start(config(svc("echo", addr, workers=2)), 2, [addr])
+    old = srv.workers()
+    rewrite(srv, 'services = (\n  { name = "echo"; listen = "%s"; handler = "echo";\n'
+                 '    wokers = 3; }\n);\n' % addr)
+    assert not sighup_and_wait(srv)
+    assert "reload failed: %s:3: unknown key 'wokers'" % srv.conf in srv.output(), srv.output()
+    assert srv.wait_workers(2) == old
+    assert echo_once(addr, b"still old") == b"still old"
+    # A syntax error too.
+    rewrite(srv, 'services = ( { name = "echo" \n')
+    assert not sighup_and_wait(srv)
+    assert re.search(r"reload failed: %s:\d+: " % re.escape(srv.conf), srv.output())
+    assert srv.wait_workers(2) == old
+    assert echo_once(addr, b"still old") == b"still old"
+
+
+def test_s_reload_exits_0_once_the_new_generation_serves_and_1_with_the_reason():
+    port = harness.free_port()
+    addr = "127.0.0.1:%d" % port
+    srv = start(config(svc("echo", addr, workers=2)), 2, [addr])
+    old = srv.workers()
+    rewrite(srv, config(svc("echo", addr, workers=3)))
+    r = harness.preforkd("-c", srv.conf, "-s", "reload", timeout=60)
+    assert r.returncode == 0, r
+    # When -s reload returns, the new generation already serves.
+    doc = status(srv)
+    fresh = [w for w in doc["services"][0]["workers"]
+             if w["pid"] not in old and w["state"] in ("idle", "busy")]
+    assert len(fresh) == 3, doc
+    srv.wait_workers(3)
+    mid = srv.workers()
+    rewrite(srv, config(svc("echo", addr, workers=2, backlog=-5)))
+    r = harness.preforkd("-c", srv.conf, "-s", "reload", timeout=60)
+    assert r.returncode == 1, r
+    err = r.stderr.decode()
+    assert srv.conf in err and "backlog" in err, err
+    assert srv.wait_workers(3) == mid
+    assert echo_once(addr, b"ok") == b"ok"
+
+
+def test_reload_fails_when_a_new_port_is_taken_and_old_generation_serves():
+    port = harness.free_port()
+    addr = "127.0.0.1:%d" % port
+    srv = start(config(svc("echo", addr, workers=2)), 2, [addr])
+    old = srv.workers()
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    taken = blocker.getsockname()[1]
+    try:
+        rewrite(srv, config(svc("echo", addr, workers=2),
+                            svc("other", "127.0.0.1:%d" % taken, workers=1)))
+        assert not sighup_and_wait(srv)
+        assert "127.0.0.1:%d" % taken in srv.output()
+        assert srv.wait_workers(2) == old
+        assert echo_once(addr, b"old gen") == b"old gen"
+        r = harness.preforkd("-c", srv.conf, "-s", "reload", timeout=60)
+        assert r.returncode == 1, r
+        assert "127.0.0.1:%d" % taken in r.stderr.decode(), r.stderr
+        assert srv.wait_workers(2) == old
+        assert [s["name"] for s in status(srv)["services"]] == ["echo"]
+        # Moving the service itself to the taken port fails the same way.
+        rewrite(srv, config(svc("echo", "127.0.0.1:%d" % taken, workers=2)))
+        assert not sighup_and_wait(srv)
+        assert srv.wait_workers(2) == old
+        assert echo_once(addr, b"old gen") == b"old gen"
+    finally:
+        blocker.close()
+
+
+def test_reload_adds_and_removes_services():
+    pa, pb, pc = harness.free_port(), harness.free_port(), harness.free_port()
+    srv = harness.Server(config(svc("a", "127.0.0.1:%d" % pa, workers=1),
+                                svc("b", "127.0.0.1:%d" % pb, workers=1),
+                                svc("u", "unix:u.sock", workers=1)))
+    upath = os.path.join(srv.dir, "u.sock")
+    srv.start(wait_for=["127.0.0.1:%d" % pa, "127.0.0.1:%d" % pb, "unix:" + upath])
+    srv.wait_workers(3, idle=False)
+    inode_a = listen_inode(pa)
+    rewrite(srv, config(svc("a", "127.0.0.1:%d" % pa, workers=1),
+                        svc("c", "127.0.0.1:%d" % pc, workers=2)))
+    assert sighup_and_wait(srv), srv.output()
+    srv.wait_workers(3)
+    assert echo_once("127.0.0.1:%d" % pc, b"to c") == b"to c"
+    assert echo_once("127.0.0.1:%d" % pa, b"to a") == b"to a"
+    assert listen_inode(pa) == inode_a
+    # Removed services: their sockets are closed (connections refused) and
+    # the unix socket file is removed.
+    harness.wait_until(lambda: not harness.can_connect("127.0.0.1:%d" % pb), 10,
+                       what="removed port %d to refuse" % pb)
+    try:
+        harness.connect("127.0.0.1:%d" % pb, timeout=2).close()
+        raise AssertionError("port %d still accepts" % pb)
+    except ConnectionRefusedError:
+        pass
+    harness.wait_until(lambda: not os.path.exists(upath), 10, what="u.sock to be removed")
+    names = sorted(s["name"] for s in status(srv)["services"])
+    assert names == ["a", "c"], names
+
+
+def run_load(addr, stop, results):
+    """Keep prefork-client busy against addr until stop is set; collect its JSON summaries."""
+    while not stop.is_set():
+        r = harness.client("-c", 8, "-d", 1, "-m", "ping\n", "--json", addr, timeout=60)
+        try:
+            results.append(json.loads(r.stdout.decode()))
+        except ValueError:
+            results.append({"requests": 0, "errors": 1,
+                            "errors_by_kind": {"unparsable": r.stdout.decode() + r.stderr.decode()}})
+
+
+def test_reload_under_load_loses_no_request():
+    if not os.access(harness.CLIENT, os.X_OK):
+        raise AssertionError("prefork-client not found at %r" % harness.CLIENT)
+    port = harness.free_port()
+    addr = "127.0.0.1:%d" % port
+    confs = [config(svc("echo", addr, workers=n), shutdown_timeout=10) for n in (2, 3)]
+    srv = start(confs[0], 2, [addr])
+    inode = listen_inode(port)
+    stop = threading.Event()
+    results = []
+    loader = threading.Thread(target=run_load, args=(addr, stop, results))
+    loader.start()
+    try:
+        harness.wait_until(lambda: sum(w["served"] for w in status(srv)["services"][0]["workers"]) > 0,
+                           10, what="load to arrive")
+        t0 = time.monotonic()
+        for i in range(50):
+            rewrite(srv, confs[(i + 1) % 2])
+            assert sighup_and_wait(srv), "reload %d failed:\n%s" % (i + 1, srv.output()[-3000:])
+            assert time.monotonic() - t0 < 120 * SLOW, "50 reloads take too long"
+    finally:
+        stop.set()
+        loader.join(timeout=60)
+    assert results, "the client never ran"
+    total = sum(r["requests"] for r in results)
+    errors = sum(r["errors"] for r in results)
+    kinds = [r["errors_by_kind"] for r in results if r["errors"]]
+    assert errors == 0, "%d failed requests out of %d: %s" % (errors, total, kinds)
+    assert total > 100, total
+    assert listen_inode(port) == inode
+    ok, bad = outcomes(srv)
+    assert (ok, bad) == (50, 0), (ok, bad)
+    srv.wait_workers(2)
+
+
+def test_reload_with_failing_handler_init_keeps_old_generation():
+    port, pf = harness.free_port(), harness.free_port()
+    addr = "127.0.0.1:%d" % port
+    srv = start(config(svc("echo", addr, workers=2), shutdown_timeout=5), 2, [addr])
+    build_failinit(srv.dir)
+    old = srv.workers()
+    broken = config(svc("echo", addr, workers=3),
+                    svc("broken", "127.0.0.1:%d" % pf, handler="failinit",
+                        module="failinit.so", workers=2),
+                    shutdown_timeout=5)
+    assert harness.preforkd("-t", "-c", srv.conf).returncode == 0
+    rewrite(srv, broken)
+    assert harness.preforkd("-t", "-c", srv.conf).returncode == 0, "-t loads the module"
+    t0 = time.monotonic()
+    assert not sighup_and_wait(srv)
+    assert time.monotonic() - t0 < 5 * SLOW, "the failure was not noticed before shutdown_timeout"
+    assert srv.wait_workers(2) == old
+    assert echo_once(addr, b"old") == b"old"
+    harness.wait_until(lambda: not harness.can_connect("127.0.0.1:%d" % pf), 10,
+                       what="the new service's socket to be closed")
+    r = harness.preforkd("-c", srv.conf, "-s", "reload", timeout=60)
+    assert r.returncode == 1, r
+    assert "failinit" in r.stderr.decode() or "broken" in r.stderr.decode(), r.stderr
+    assert srv.wait_workers(2) == old
+    assert echo_once(addr, b"old") == b"old"
+    # The old generation was not touched: its workers still serve the status as generation 1,
+    # and the service that never got ready is not in the status.
+    doc = status(srv)
+    gens = {w["generation"] for s in doc["services"] for w in s["workers"]}
+    assert gens == {1}, gens
+    assert [s["name"] for s in doc["services"]] == ["echo"], doc
+
+
+def test_reload_while_draining_keeps_at_most_two_generations():
+    port = harness.free_port()
+    addr = "127.0.0.1:%d" % port
+    srv = start(config(svc("echo", addr, workers=1, read_timeout=60), shutdown_timeout=2),
+                1, [addr])
+    # Hold gen 1's only worker on a connection that never ends.
+    held = harness.connect(addr, timeout=10)
+    held.sendall(b"x")
+    assert held.recv(10) == b"x"
+    rewrite(srv, config(svc("echo", addr, workers=2, read_timeout=60), shutdown_timeout=2))
+    assert sighup_and_wait(srv)
+    t0 = time.monotonic()
+    rewrite(srv, config(svc("echo", addr, workers=1, read_timeout=60), shutdown_timeout=2))
+    srv.signal(signal.SIGHUP)
+    max_gens = 0
+    while time.monotonic() - t0 < 15 * SLOW:
+        doc = status(srv)
+        gens = {w["generation"] for s in doc["services"] for w in s["workers"]}
+        max_gens = max(max_gens, len(gens))
+        if outcomes(srv)[0] >= 2:
+            break
+        time.sleep(0.02)
+    elapsed = time.monotonic() - t0
+    assert outcomes(srv) == (2, 0), srv.output()
+    assert max_gens <= 2, "%d generations at once" % max_gens
+    # The drain of generation 1 was bounded by shutdown_timeout (2 s).
+    assert elapsed < 2 + 5 * SLOW, elapsed
+    held.settimeout(5)
+    try:
+        assert held.recv(10) == b""
+    except ConnectionResetError:
+        pass
+    held.close()
+    srv.wait_workers(1)
+    assert echo_once(addr, b"gen 3") == b"gen 3"
+
+
+def test_several_sighups_during_a_reload_make_one_more_reload():
+    port = harness.free_port()
+    addr = "127.0.0.1:%d" % port
+    srv = start(config(svc("echo", addr, workers=2)), 2, [addr])
+    rewrite(srv, config(svc("echo", addr, workers=3)))
+    for _ in range(5):
+        srv.signal(signal.SIGHUP)
+    harness.wait_until(lambda: outcomes(srv)[0] >= 1, 20, what="a reload to succeed")
+
+    def settled():
+        doc = status(srv)
+        ws = doc["services"][0]["workers"]
+        return (len(ws) == 3 and len({w["generation"] for w in ws}) == 1
+                and all(w["state"] == "idle" for w in ws)
+                and outcomes(srv)[0] == len(re.findall(r"reloading", srv.output())))
+    harness.wait_until(settled, 20, what="reloads to settle")
+    started = len(re.findall(r"reloading", srv.output()))
+    assert 1 <= started <= 2, "%d reloads for 5 SIGHUPs" % started
+    assert outcomes(srv) == (started, 0)
+    srv.wait_workers(3)
+
+
+harness.main(globals())
