@@ -214,6 +214,17 @@ def test_oneshot_empty_message_half_closes():
         assert r.stdout == b""
 
 
+def test_oneshot_closed_stdin_sends_nothing():
+    # The socket must not take descriptor 0 and be read as standard input.
+    with TServer(echo) as srv:
+        r = subprocess.run([harness.CLIENT, srv.addr], preexec_fn=lambda: os.close(0),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+        assert r.returncode == 0, r
+        assert r.stdout == b""
+        wait_until(lambda: srv.requests, what="server to see the close")
+        assert srv.requests == [0]
+
+
 def test_oneshot_megabyte_round_trip_is_byte_exact():
     data = random.Random(7).randbytes(1 << 20)
     with TServer(echo) as srv:

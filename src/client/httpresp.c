@@ -193,6 +193,7 @@ ssize_t httpresp_head(struct httpresp *r, const char *buf, size_t len)
 		r->hr_state = HR_DONE;
 	} else if (chunked && !other_coding) {
 		r->hr_state = HR_CHUNK_SIZE;
+	/* NOLINTNEXTLINE(bugprone-branch-clone): like the last case, but a rule of its own */
 	} else if (chunked || other_coding) {
 		r->hr_state = HR_BODY_EOF;
 		r->hr_close = true;

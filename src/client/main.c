@@ -7,6 +7,7 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -61,6 +62,10 @@ static void usage(FILE *f)
 "  -j, --threads N       threads, each with one event loop (default 1)\n"
 "  -T, --timeout SECONDS the time one request may take (default 10)\n"
 "      --json            print the summary as one JSON object\n"
+"\n"
+"-n and -d may be combined: the run ends at whichever comes first. While it\n"
+"runs, a progress line is drawn on stderr once a second if that is a terminal;\n"
+"SIGINT (Ctrl-C) ends it early and prints the summary of what completed.\n"
 "\n"
 "  -h, --help            this text\n"
 "  -V, --version         the version\n"
@@ -254,11 +259,25 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 	return 0;
 }
 
+/*
+ * Started with a standard descriptor closed, the first socket would take
+ * its number and be mistaken for it (stdin read from the socket itself).
+ */
+static void open_std_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
+			exit(CLIENT_EXIT_FAIL);
+}
+
 int main(int argc, char **argv)
 {
 	struct client_opts opts;
 	int rc;
 
+	open_std_fds();
 	signal(SIGPIPE, SIG_IGN);
 	rc = parse_args(argc, argv, &opts);
 	if (rc != 0)

@@ -344,7 +344,8 @@ static int exchange(struct oneshot *s)
 		}
 		if ((p[0].revents & (POLLOUT | POLLERR)) && pending && send_some(s) < 0)
 			return -1;
-		if (np == 2 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) && read_stdin(s) < 0)
+		if (np == 2 && (p[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) &&
+		    read_stdin(s) < 0)
 			return -1;
 	}
 	return 0;
