@@ -515,7 +515,9 @@ def test_load_timeout_counted():
 
 def test_load_json_shape():
     with TServer(echo) as srv:
-        r, s = load_json("-c", 2, "-n", 50, "--keepalive", srv.addr)
+        r, s = load_json("-c", 2, "-j", 2, "-n", 50, "--keepalive", srv.addr)
+        assert r.returncode == 0, r
+        assert s["threads"] == 2, s
         for key in ("requests", "errors", "errors_by_kind", "rps", "latency_ms",
                     "duration_s", "connections"):
             assert key in s, key

@@ -175,7 +175,7 @@ static void report_text(const struct client_opts *o, const struct load_totals *t
 	uint64_t requests = t->lt_ok + t->lt_errors;
 	int k;
 
-	printf("requests    %llu  in %.2f s, %u connection%s, %u thread%s, %llu connect%s\n",
+	printf("requests    %llu  in %.3f s, %u connection%s, %u thread%s, %llu connect%s\n",
 	       (unsigned long long)requests, t->lt_duration_s,
 	       o->conns, o->conns == 1 ? "" : "s", o->threads, o->threads == 1 ? "" : "s",
 	       (unsigned long long)t->lt_connects, t->lt_connects == 1 ? "" : "s");
