@@ -465,6 +465,7 @@ static void tick(struct master *m, int64_t now)
 			reload_start(m);
 	}
 	upgrade_tick(m, now);
+	notify_tick(m, now);
 }
 
 static int64_t next_deadline(struct master *m, int64_t now)

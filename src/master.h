@@ -129,6 +129,7 @@ void upgrade_tick(struct master *m, int64_t now);
 void upgrade_started(struct master *m);	/* the new master is ready */
 int upgrade_inherit(struct master *m);		/* adopt inherited listeners */
 extern char *upgrade_exe, *upgrade_conf;
+extern int upgrade_daemon;			/* started with -d: so is the new master */
 
 /* control.c */
 int control_open(struct master *m, const char *path);
@@ -142,5 +143,6 @@ int64_t control_next_deadline(struct master *m);
 /* notify.c: systemd's sd_notify protocol, without libsystemd */
 void notify_send(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);
 void notify_status(struct master *m);
+void notify_tick(struct master *m, int64_t now);	/* STATUS= on change, at most 1/s */
 
 #endif /* PREFORK_MASTER_H */

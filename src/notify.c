@@ -1,7 +1,8 @@
 /*
  * notify.c - systemd's readiness protocol without libsystemd: when
  * NOTIFY_SOCKET is set, send datagrams such as "READY=1" or "STATUS=..." to
- * it (a path, or an abstract socket when it starts with '@').
+ * it (a path, or an abstract socket when it starts with '@'). Entry points:
+ * notify_send, notify_status, notify_tick (STATUS= when the pool changes).
  */
 #include "master.h"
 
@@ -41,13 +42,10 @@ void notify_send(const char *fmt, ...)
 	close(fd);
 }
 
-/* STATUS= line with the pool's idle and busy counts. */
-void notify_status(struct master *m)
+/* The STATUS= text: the pool's idle and busy counts, the last reload's result. */
+static void status_text(struct master *m, char *out, size_t len)
 {
 	int idle = 0, busy = 0;
-	(void)m;
-	if (!getenv("NOTIFY_SOCKET"))
-		return;
 	for (int i = 0; i < scoreboard->nslots; i++) {
 		int st = scoreboard->slots[i].state;
 		if (scoreboard->slots[i].pid == 0)
@@ -55,6 +53,35 @@ void notify_status(struct master *m)
 		idle += st == SB_IDLE;
 		busy += st == SB_BUSY;
 	}
-	notify_send("STATUS=workers idle %d busy %d; last reload: %s", idle, busy,
-		    m->reload_result[0] ? m->reload_result : "none");
+	snprintf(out, len, "STATUS=workers: %d idle, %d busy; last reload: %s", idle, busy,
+		 m->reload_result[0] ? m->reload_result : "none");
+}
+
+static char last_status[sizeof(((struct master *)0)->reload_result) + 100];
+static int64_t last_status_ns;
+
+void notify_status(struct master *m)
+{
+	if (!getenv("NOTIFY_SOCKET"))
+		return;
+	status_text(m, last_status, sizeof(last_status));
+	last_status_ns = util_now_ns();
+	notify_send("%s", last_status);
+}
+
+/*
+ * On every turn of the master loop: a STATUS= line when the counts or the
+ * last reload's result changed, at most once a second.
+ */
+void notify_tick(struct master *m, int64_t now)
+{
+	if (!getenv("NOTIFY_SOCKET") || (last_status_ns && now - last_status_ns < 1000000000LL))
+		return;
+	char text[sizeof(last_status)];
+	status_text(m, text, sizeof(text));
+	if (strcmp(text, last_status) == 0)
+		return;
+	memcpy(last_status, text, sizeof(last_status));
+	last_status_ns = now;
+	notify_send("%s", text);
 }

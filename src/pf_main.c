@@ -11,6 +11,8 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -217,8 +219,46 @@ static int send_command(struct pf_config *c, const char *cmd)
 /* ---- daemon mode ---- */
 
 /*
- * Detach; the original process waits on a pipe for the daemon's start-up
- * outcome and exits with it, so an init script sees a failed start.
+ * In the original process: wait for the daemon's start-up outcome (one
+ * byte, 0 for ready, then on failure the reason up to a newline) and exit
+ * with it, so that an init script or a terminal sees a failed start.
+ */
+static PF_NORETURN void daemon_wait(int fd, pid_t child)
+{
+	/* The master's handlers record and restart: let ^C end this wait. */
+	static const int sigs[] = { SIGINT, SIGTERM, SIGQUIT, SIGHUP };
+	for (size_t i = 0; i < ARRAY_LEN(sigs); i++)
+		signal(sigs[i], SIG_DFL);
+	char msg[1400];
+	size_t len = 0;
+	while (len < sizeof(msg) - 1) {
+		ssize_t n = read(fd, msg + len, sizeof(msg) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (msg[0] == 0 || memchr(msg, '\n', len))
+			break;
+	}
+	msg[len] = '\0';
+	int st;
+	waitpid(child, &st, 0);
+	if (len > 0 && msg[0] == 0)
+		_exit(0);
+	char *nl = strchr(msg + (len > 0), '\n');
+	if (nl)
+		*nl = '\0';
+	fprintf(stderr, "preforkd: %s\n",
+		len > 1 ? msg + 1 : "the daemon exited before it was ready (see the error log)");
+	_exit(1);
+}
+
+/*
+ * Detach (fork, setsid, fork, chdir /); the original process waits on a
+ * pipe for the daemon's start-up outcome and exits with it. Standard I/O
+ * is left alone: start-up errors still reach the terminal until
+ * stdio_to_null.
  */
 static int daemonize(int *report_fd)
 {
@@ -230,14 +270,7 @@ static int daemonize(int *report_fd)
 		return -1;
 	if (pid > 0) {
 		close(p[1]);
-		char c = 1;
-		ssize_t n;
-		do
-			n = read(p[0], &c, 1);
-		while (n < 0 && errno == EINTR);
-		int st;
-		waitpid(pid, &st, 0);
-		_exit(n == 1 && c == 0 ? 0 : 1);
+		daemon_wait(p[0], pid);
 	}
 	close(p[0]);
 	if (setsid() < 0)
@@ -255,15 +288,47 @@ static int daemonize(int *report_fd)
 }
 
 /* Tell the waiting foreground process how start-up ended (daemon mode). */
-void master_report_startup(struct master *m, int ok)
+static void report_outcome(struct master *m, const char *failure)
 {
 	if (m->report_fd < 0)
 		return;
-	char c = ok ? 0 : 1;
-	ssize_t w = write(m->report_fd, &c, 1);
+	char msg[1400];
+	int n = failure ? snprintf(msg, sizeof(msg), "%c%s\n", 1, failure) : 1;
+	if (!failure)
+		msg[0] = 0;
+	if (n > (int)sizeof(msg) - 1) {
+		n = (int)sizeof(msg) - 1;
+		msg[n - 1] = '\n';
+	}
+	ssize_t w = write(m->report_fd, msg, (size_t)n);
 	(void)w;
 	close(m->report_fd);
 	m->report_fd = -1;
+}
+
+/*
+ * Called by the master loop when the first generation is ready (or not).
+ * A failure is reported once the master has stopped its workers (the
+ * reason is then in reload_result): the start-up command returns when the
+ * ports are free again.
+ */
+void master_report_startup(struct master *m, int ok)
+{
+	if (ok)
+		report_outcome(m, NULL);
+}
+
+/* Start-up errors reach the terminal even when the log goes elsewhere. */
+static void PF_PRINTF_ATTR(2, 3) startup_error(const char *log_target, const char *fmt, ...)
+{
+	char msg[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_error("%s", msg);
+	if (log_target[0])
+		fprintf(stderr, "preforkd: %s\n", msg);
 }
 
 static void stdio_to_null(void)
@@ -357,38 +422,51 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 		if (other && other != getpid() && pid_alive(other)) {
 			fprintf(stderr, "preforkd: already running as process %d (pid file %s)\n",
 				(int)other, c->pid_file);
+			config_free(c);
 			return 1;
 		}
 	}
+	/*
+	 * With -d and error_log = "", the log goes to syslog, but only once
+	 * detached: until then errors are printed on the terminal.
+	 */
 	const char *log_target = c->error_log;
-	if (daemon_mode && !log_target[0])
-		log_target = "syslog";
+	int syslog_when_detached = daemon_mode && !log_target[0];
 	if (log_open(log_target, c->log_level) < 0) {
 		fprintf(stderr, "preforkd: cannot open error log %s: %s\n", log_target, strerror(errno));
+		config_free(c);
 		return 1;
 	}
 	if (c->rlimit_nofile > 0) {
-		struct rlimit rl = { (rlim_t)c->rlimit_nofile, (rlim_t)c->rlimit_nofile };
+		/* The hard limit only grows (as root); lowering it would be for good. */
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			rl.rlim_cur = (rlim_t)c->rlimit_nofile;
+			if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rl.rlim_cur)
+				rl.rlim_max = rl.rlim_cur;
+		}
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			log_warn("rlimit_nofile %ld", c->rlimit_nofile);
 	}
 	if (c->user && geteuid() != 0)
 		log_warnx("'user' is ignored: not started as root");
+	if (c->chroot && geteuid() != 0)
+		log_warnx("'chroot' is ignored: not started as root");
 
 	if (scoreboard_create() < 0 || pipe2(m.ready_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-		log_warn("start-up");
+		startup_error(log_target, "start-up: %s", strerror(errno));
 		return 1;
 	}
 	m.sig_fd = signals_master_init();
 	if (m.sig_fd < 0) {
-		log_warn("signal pipe");
+		startup_error(log_target, "signal pipe: %s", strerror(errno));
 		return 1;
 	}
 	m.conf = c;
 	char err[1024];
 	struct generation *g = master_gen_create(&m, c, err, sizeof(err));
 	if (!g) {
-		log_error("%s", err);
+		startup_error(log_target, "%s", err);
 		return 1;
 	}
 	g->startup = 1;
@@ -396,15 +474,20 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 	m.report_fd = -1;
 	if (daemon_mode && !upgrading) {
 		if (daemonize(&m.report_fd) < 0) {
-			log_warn("daemonize");
+			startup_error(log_target, "daemonize: %s", strerror(errno));
 			return 1;
 		}
 	}
+	upgrade_daemon = daemon_mode;
 	m.pid = getpid();
-	if (!upgrading && pid_file_write(c->pid_file, m.pid) < 0)
+	if (!upgrading && pid_file_write(c->pid_file, m.pid) < 0) {
+		startup_error(log_target, "cannot write the pid file %s", c->pid_file);
 		return 1;
+	}
 	if (!m.control_path && c->control_socket && control_open(&m, c->control_socket) < 0)
 		log_error("continuing without a control socket");
+	if (syslog_when_detached)
+		log_open("syslog", c->log_level);
 	if (daemon_mode)
 		stdio_to_null();
 
@@ -412,7 +495,6 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 	g->deadline_ns = util_now_ns() + (int64_t)(c->shutdown_timeout * 1e9);
 	spawn_maintain(&m, g, util_now_ns());
 	int rc = master_loop(&m);
-	master_report_startup(&m, rc == 0);
 
 	/*
 	 * A new master of an upgrade that never got ready (it still holds the
@@ -421,6 +503,15 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 	 */
 	control_close(&m, m.upgrade_notify_fd < 0);
 	pid_file_remove(m.conf->pid_file, m.pid);
+	if (m.report_fd >= 0) {
+		/* Start-up did not complete (failed, or stopped first): say why, now that all is clean. */
+		const char *why = strncmp(m.reload_result, "failed: ", 8) == 0 ? m.reload_result + 8 :
+				  "stopped before start-up completed";
+		char msg[sizeof(m.reload_result) + 32];
+		snprintf(msg, sizeof(msg), "start-up failed: %.1100s", why);
+		report_outcome(&m, msg);
+		rc = 1;
+	}
 	log_info("exiting with status %d", rc);
 	return rc;
 }

@@ -99,7 +99,12 @@ static int parse_v1(const unsigned char *buf, size_t len, struct proxy_result *o
 	return (int)hlen;
 }
 
-static int parse_v2(const unsigned char *buf, size_t len, struct proxy_result *out)
+/*
+ * A v2 header. With prefix_ok, only the fixed part and the addresses need
+ * to be in buf (the TLVs after them may not fit in the caller's buffer);
+ * the return value is still the whole header's length.
+ */
+static int parse_v2(const unsigned char *buf, size_t len, struct proxy_result *out, int prefix_ok)
 {
 	if (len < 16)
 		return 0;
@@ -108,7 +113,7 @@ static int parse_v2(const unsigned char *buf, size_t len, struct proxy_result *o
 	size_t alen = ((size_t)buf[14] << 8) | buf[15];
 	if (ver != 2 || cmd > 1)
 		return -1;
-	if (len < 16 + alen)
+	if (len < 16 + alen && !prefix_ok)
 		return 0;
 	int hlen = (int)(16 + alen);
 	const unsigned char *a = buf + 16;
@@ -117,10 +122,13 @@ static int parse_v2(const unsigned char *buf, size_t len, struct proxy_result *o
 		out->local = 1;
 		return hlen;
 	}
+	size_t need = (fam >> 4) == 0x1 ? 12 : (fam >> 4) == 0x2 ? 36 : 0;
+	if (alen < need)
+		return -1;
+	if (len < 16 + need)
+		return 0;
 	switch (fam >> 4) {
 	case 0x1: {	/* AF_INET */
-		if (alen < 12)
-			return -1;
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&out->src;
 		s4->sin_family = AF_INET;
 		memcpy(&s4->sin_addr, a, 4);
@@ -129,8 +137,6 @@ static int parse_v2(const unsigned char *buf, size_t len, struct proxy_result *o
 		break;
 	}
 	case 0x2: {	/* AF_INET6 */
-		if (alen < 36)
-			return -1;
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out->src;
 		s6->sin6_family = AF_INET6;
 		memcpy(&s6->sin6_addr, a, 16);
@@ -155,11 +161,33 @@ int proxy_parse(const unsigned char *buf, size_t len, struct proxy_result *out)
 		return 0;
 	size_t cmp = len < sizeof(v2_sig) ? len : sizeof(v2_sig);
 	if (memcmp(buf, v2_sig, cmp) == 0)
-		return len < sizeof(v2_sig) ? 0 : parse_v2(buf, len, out);
+		return len < sizeof(v2_sig) ? 0 : parse_v2(buf, len, out, 0);
 	cmp = len < 6 ? len : 6;
 	if (memcmp(buf, "PROXY ", cmp) != 0)
 		return -1;
 	return len < 6 ? 0 : parse_v1(buf, len, out);
+}
+
+/* Read and drop exactly len bytes (a long v2 header's TLVs) before the deadline. */
+static int discard(int fd, size_t len, int64_t deadline)
+{
+	unsigned char scratch[1024];
+	while (len > 0) {
+		ssize_t n = recv(fd, scratch, len < sizeof(scratch) ? len : sizeof(scratch), 0);
+		if (n > 0) {
+			len -= (size_t)n;
+			continue;
+		}
+		if (n == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+			return -1;
+		int64_t left = deadline - util_now_ns();
+		if (left <= 0)
+			return -1;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, (int)(left / 1000000) + 1) < 0 && errno != EINTR)
+			return -1;
+	}
+	return 0;
 }
 
 int proxy_read_header(int fd, double timeout, struct proxy_result *out)
@@ -172,10 +200,14 @@ int proxy_read_header(int fd, double timeout, struct proxy_result *out)
 			return -1;
 		if (n > 0) {
 			int h = proxy_parse(buf, (size_t)n, out);
+			/* A v2 header longer than buf: its addresses are at the front. */
+			if (h == 0 && n >= 16 && memcmp(buf, v2_sig, sizeof(v2_sig)) == 0 &&
+			    16 + (((size_t)buf[14] << 8) | buf[15]) > sizeof(buf))
+				h = parse_v2(buf, (size_t)n, out, 1);
 			if (h < 0)
 				return -1;
 			if (h > 0)	/* take exactly the header */
-				return recv(fd, buf, (size_t)h, 0) == h ? 0 : -1;
+				return discard(fd, (size_t)h, deadline);
 			if ((size_t)n == sizeof(buf))
 				return -1;
 		} else if (errno == EINTR) {

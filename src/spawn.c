@@ -98,8 +98,10 @@ void spawn_read_ready(struct master *m)
 		ssize_t n = read(m->ready_pipe[0], &msg, sizeof(msg));
 		if (n != (ssize_t)sizeof(msg))
 			return;
-		if (msg >= 0 && msg < SB_MAX_SLOTS && m->workers[msg].pid)
+		if (msg >= 0 && msg < SB_MAX_SLOTS && m->workers[msg].pid && !m->workers[msg].ready) {
 			m->workers[msg].ready = 1;
+			log_debug("worker %d ready", (int)m->workers[msg].pid);
+		}
 	}
 }
 
@@ -112,6 +114,8 @@ void spawn_retire(struct master *m, int slot, int sig, int64_t kill_at)
 	if (!r->exiting || sig == SIGKILL)
 		kill(r->pid, sig);
 	r->exiting = 1;
+	/* The status shows it leaving (a busy one still shows its connection). */
+	scoreboard->slots[slot].state = SB_EXITING;
 	if (kill_at && (!r->kill_at_ns || kill_at < r->kill_at_ns))
 		r->kill_at_ns = kill_at;
 	/* Its place is free for a successor as soon as it is told to go. */
@@ -250,6 +254,18 @@ static int count_idle(struct master *m, struct generation *g, int svc, int *live
 	return idle;
 }
 
+/* Spare capacity: idle workers plus the empty places about to be refilled. */
+static int count_spares(struct master *m, struct generation *g, int v)
+{
+	struct service *s = &g->svcs[v];
+	int live;
+	int spares = count_idle(m, g, v, &live);
+	for (int p = 0; p < s->target; p++)
+		if (s->pos[p].slot < 0)
+			spares++;
+	return spares;
+}
+
 /*
  * Workers of the draining generation's service of the same name: they still
  * hold processes (and connections), so they count towards max_workers.
@@ -272,16 +288,17 @@ static int draining_live(struct master *m, struct generation *g, int v)
 /* Is some place of the service in crash back-off? */
 static int svc_throttled(struct service *s, int64_t now)
 {
-	for (int p = 0; p < s->conf->max_workers; p++)
+	for (int p = 0; p < s->target; p++)
 		if (s->pos[p].next_spawn_ns > now || s->pos[p].crashes >= 2)
 			return 1;
 	return 0;
 }
 
 /*
- * Dynamic sizing, as Apache prefork: keep idle workers between min and max
- * spare. A shortage grows the target by 1, 2, 4, ... (capped at 32) every
- * quarter second while it lasts; a surplus shrinks it by one a second.
+ * Dynamic sizing, as Apache prefork: keep idle workers (counting empty
+ * places about to be refilled) between min and max spare. A shortage grows
+ * the target by 1, 2, 4, ... (capped at 32) every quarter second while it
+ * lasts; a surplus shrinks it by one a second.
  * Growth stops at max_workers counting a draining generation's workers,
  * and while workers keep crashing (growing would only fork more of them).
  */
@@ -289,29 +306,28 @@ static void size_dynamic(struct master *m, struct generation *g, int v, int64_t 
 {
 	struct service *s = &g->svcs[v];
 	const struct svc_conf *c = s->conf;
-	int live;
-	int idle = count_idle(m, g, v, &live);
+	int spares = count_spares(m, g, v);
 	if (now - s->last_spawn_ns < DYNAMIC_STEP_NS)
 		return;
 	int room = c->max_workers - draining_live(m, g, v) - s->target;
-	if (idle < c->min_spare && room > 0 && !svc_throttled(s, now)) {
+	if (spares < c->min_spare && room > 0 && !svc_throttled(s, now)) {
 		int add = s->spawn_rate ? s->spawn_rate : 1;
 		if (add > room)
 			add = room;
 		s->target += add;
 		s->spawn_rate = s->spawn_rate ? (s->spawn_rate < 32 ? s->spawn_rate * 2 : 32) : 2;
 		s->last_spawn_ns = now;
-		log_info("service %s: %d idle < min_spare %d: growing to %d workers", c->name, idle,
-			 c->min_spare, s->target);
-	} else if (idle > c->max_spare && s->target > 1) {
+		log_info("service %s: %d idle < min_spare %d: growing to %d workers", c->name,
+			 spares, c->min_spare, s->target);
+	} else if (spares > c->max_spare && s->target > 1) {
 		/* Shrink one at a time, once a second. */
 		if (now - s->last_spawn_ns < 1000000000LL)
 			return;
 		s->target--;
 		s->spawn_rate = 0;
 		s->last_spawn_ns = now;
-		log_info("service %s: %d idle > max_spare %d: shrinking to %d workers", c->name, idle,
-			 c->max_spare, s->target);
+		log_info("service %s: %d idle > max_spare %d: shrinking to %d workers", c->name,
+			 spares, c->max_spare, s->target);
 	} else {
 		s->spawn_rate = 0;
 	}
@@ -356,8 +372,10 @@ static void retire_surplus(struct master *m, struct generation *g, int v, int64_
 
 /*
  * max_requests: retire one asking worker per service at a time, and only
- * once the previous one has exited and its successor is ready, so that a
- * service never has more than one worker missing on account of recycling.
+ * once the successor of the previous one is ready, so that a service never
+ * has more than one worker missing on account of recycling. (A retired
+ * worker still finishing its connection takes no new ones: it is already
+ * replaced.)
  */
 static void recycle_one(struct master *m, struct generation *g, int v, int64_t now)
 {
@@ -366,14 +384,17 @@ static void recycle_one(struct master *m, struct generation *g, int v, int64_t n
 		struct worker_rec *r = &m->workers[i];
 		if (!r->pid || r->gen != g || r->svc != v)
 			continue;
-		if (r->recycling || (!r->ready && !r->exiting))
-			return;		/* one is on its way out, or a successor starting */
+		if (!r->ready && !r->exiting)
+			return;		/* a successor is still starting */
 		if (!r->exiting && scoreboard->slots[i].recycle && candidate < 0)
 			candidate = i;
 	}
 	if (candidate < 0)
 		return;
 	struct service *s = &g->svcs[v];
+	for (int p = 0; p < s->target; p++)
+		if (s->pos[p].slot < 0)
+			return;		/* a place is still empty */
 	m->workers[candidate].recycling = 1;
 	scoreboard->svcs[s->sb].recycles++;
 	log_info("service %s: recycling worker %d after %llu connections", s->conf->name,
@@ -473,8 +494,7 @@ int64_t spawn_next_event(struct master *m, struct generation *g, int64_t now)
 					next = due;
 			}
 		/* While idle workers are short, the next growth step is due soon. */
-		int live;
-		if (s->conf->dynamic && count_idle(m, g, v, &live) < s->conf->min_spare) {
+		if (s->conf->dynamic && count_spares(m, g, v) < s->conf->min_spare) {
 			int64_t step = s->last_spawn_ns + DYNAMIC_STEP_NS;
 			if (step > now && (!next || step < next))
 				next = step;

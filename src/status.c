@@ -15,10 +15,17 @@ struct totals {
 	unsigned long long served;
 };
 
+/* Age of the connection in hand (an exiting worker may still finish one). */
 static double busy_for(const struct sb_slot *s, int64_t now)
 {
 	int64_t start = s->conn_start_ns;
-	return (s->state == SB_BUSY && start > 0 && now > start) ? (double)(now - start) / 1e9 : 0.0;
+	return (start > 0 && now > start) ? (double)(now - start) / 1e9 : 0.0;
+}
+
+/* The peer of the connection in hand, or NULL. */
+static const char *peer_of(const struct sb_slot *s)
+{
+	return s->conn_start_ns > 0 && s->peer[0] ? s->peer : NULL;
 }
 
 static void count_service(int svc, struct totals *t)
@@ -61,7 +68,7 @@ static int render_text(struct buf *out, int64_t now)
 			buf_printf(out, "  %s pid=%d generation=%u state=%s served=%llu busy_for=%.3f peer=%s\n",
 				   sv->name, (int)s->pid, s->generation, state_names[s->state],
 				   (unsigned long long)s->served, busy_for(s, now),
-				   s->state == SB_BUSY && s->peer[0] ? s->peer : "-");
+				   peer_of(s) ? peer_of(s) : "-");
 		}
 	}
 	struct totals t;
@@ -113,7 +120,7 @@ static int render_json(struct buf *out, int64_t now)
 				   first ? "" : ", ", (int)s->pid, s->generation, state_names[s->state],
 				   (unsigned long long)s->served, busy_for(s, now),
 				   (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out);
-			buf_json_string(out, s->state == SB_BUSY ? s->peer : "");
+			buf_json_string(out, peer_of(s) ? peer_of(s) : "");
 			buf_printf(out, "}");
 			first = 0;
 		}

@@ -16,12 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ENV_LISTENERS "PREFORK_LISTENERS"	/* "FD=ADDR,FD=ADDR" */
+#define ENV_LISTENERS "PREFORK_LISTENERS"	/* "FD=ADDR,FD=ADDR"; "FDa=ADDR": socket-activated */
 #define ENV_CONTROL "PREFORK_CONTROL_FD"	/* "FD=PATH" */
 #define ENV_NOTIFY "PREFORK_UPGRADE_FD"		/* "FD" */
 
 char *upgrade_exe;		/* absolute path of the binary to exec */
 char *upgrade_conf;		/* absolute path of the configuration */
+int upgrade_daemon;		/* this master runs detached (-d) */
 
 static int keep_on_exec(int fd)
 {
@@ -40,7 +41,8 @@ static void exec_new_master(struct master *m, int notify_fd)
 		if (l->fd < 0)
 			continue;
 		keep_on_exec(l->fd);
-		buf_printf(&b, "%s%d=%s", b.len ? "," : "", l->fd, addr_format(&l->addr, name, sizeof(name)));
+		buf_printf(&b, "%s%d%s=%s", b.len ? "," : "", l->fd, l->activated ? "a" : "",
+			   addr_format(&l->addr, name, sizeof(name)));
 	}
 	setenv(ENV_LISTENERS, b.data ? b.data : "", 1);
 	buf_free(&b);
@@ -57,7 +59,8 @@ static void exec_new_master(struct master *m, int notify_fd)
 	setenv(ENV_NOTIFY, nf, 1);
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
-	char *const argv[] = { upgrade_exe, "-c", upgrade_conf, NULL };
+	/* -d again, so the new master logs where this one does (syslog by default). */
+	char *const argv[] = { upgrade_exe, "-c", upgrade_conf, upgrade_daemon ? "-d" : NULL, NULL };
 	/* Signals blocked by the parent would stay blocked across exec. */
 	sigset_t none;
 	sigemptyset(&none);
@@ -169,22 +172,39 @@ static int add_inherited(struct master *m, int fd, const struct addr *a)
 	return 0;
 }
 
-/* Socket activation: descriptors 3..3+N-1, matched by their bound address. */
+/*
+ * Socket activation (sd_listen_fds(3)): descriptors 3..3+N-1 are listening
+ * sockets, matched to services by their bound address. They stay open
+ * even while no service uses them, so a later reload can take them again.
+ */
 static void inherit_systemd(struct master *m)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	if (!pid || !fds || atoi(pid) != (int)getpid())
+	if (!pid || !fds || atol(pid) != (long)getpid())
 		return;
 	int n = atoi(fds);
+	if (n < 0 || n > MAX_LISTENERS) {
+		log_error("LISTEN_FDS=%s: expected 0 to %d descriptors; ignored", fds, MAX_LISTENERS);
+		n = 0;
+	}
 	for (int fd = 3; fd < 3 + n; fd++) {
 		struct addr a;
+		int type = 0, listening = 0;
+		socklen_t tl = sizeof(type), ll = sizeof(listening);
 		memset(&a, 0, sizeof(a));
 		a.len = sizeof(a.ss);
-		if (getsockname(fd, (struct sockaddr *)&a.ss, &a.len) < 0) {
-			log_warn("LISTEN_FDS: descriptor %d", fd);
+		if (getsockname(fd, (struct sockaddr *)&a.ss, &a.len) < 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) < 0) {
+			log_warn("LISTEN_FDS: descriptor %d is not a socket; ignored", fd);
 			continue;
 		}
 		a.family = a.ss.ss_family;
+		if (type != SOCK_STREAM || !listening ||
+		    (a.family != AF_INET && a.family != AF_INET6 && a.family != AF_UNIX)) {
+			log_error("LISTEN_FDS: descriptor %d is not a listening stream socket; ignored", fd);
+			continue;
+		}
 		if (add_inherited(m, fd, &a) == 0) {
 			m->listeners[m->nlisteners - 1].activated = 1;
 			log_info("using inherited socket %s (descriptor %d)",
@@ -212,7 +232,8 @@ int upgrade_inherit(struct master *m)
 		if (!eq || addr_parse(eq + 1, NULL, &a, err, sizeof(err)) < 0)
 			continue;
 		*eq = '\0';
-		add_inherited(m, atoi(tok), &a);
+		if (add_inherited(m, atoi(tok), &a) == 0 && eq > tok && eq[-1] == 'a')
+			m->listeners[m->nlisteners - 1].activated = 1;
 	}
 	free(list);
 	const char *ctl = getenv(ENV_CONTROL);

@@ -18,34 +18,73 @@
 #include <unistd.h>
 
 
-/* Root only: chroot, then drop to user/group for good. */
+/*
+ * rlimit_nofile for this worker: the soft limit, and the hard one only
+ * when it has to grow (which needs root). The master set it at start-up;
+ * setting it here too lets a reload change it. A failure is only logged.
+ */
+static void set_nofile(long n)
+{
+	struct rlimit rl;
+	if (n <= 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == (rlim_t)n)
+		return;
+	rl.rlim_cur = (rlim_t)n;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)n)
+		rl.rlim_max = (rlim_t)n;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("rlimit_nofile %ld", n);
+}
+
+/*
+ * Root only: chroot, then drop to user/group (the user's primary group
+ * when group is unset, plus its supplementary groups) for good. Groups are
+ * looked up before chroot: the jail usually has no /etc.
+ */
 static int drop_privileges(const struct pf_config *c)
 {
-	if (geteuid() != 0 || !c->user)
+	if (geteuid() != 0 || (!c->user && !c->chroot))
 		return 0;
-	struct passwd *pw = getpwnam(c->user);
-	if (!pw) {
-		log_error("unknown user '%s'", c->user);
-		return -1;
-	}
-	gid_t gid = pw->pw_gid;
-	if (c->group) {
-		struct group *gr = getgrnam(c->group);
-		if (!gr) {
-			log_error("unknown group '%s'", c->group);
+	uid_t uid = 0;
+	gid_t gid = 0;
+	gid_t groups_buf[64], *groups = groups_buf;
+	int ngroups = (int)ARRAY_LEN(groups_buf);
+	if (c->user) {
+		struct passwd *pw = getpwnam(c->user);
+		if (!pw) {
+			log_error("unknown user '%s'", c->user);
 			return -1;
 		}
-		gid = gr->gr_gid;
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+		if (c->group) {
+			struct group *gr = getgrnam(c->group);
+			if (!gr) {
+				log_error("unknown group '%s'", c->group);
+				return -1;
+			}
+			gid = gr->gr_gid;
+		}
+		if (getgrouplist(c->user, gid, groups, &ngroups) < 0) {
+			groups = util_xcalloc((size_t)ngroups, sizeof(*groups));
+			if (getgrouplist(c->user, gid, groups, &ngroups) < 0) {
+				log_error("cannot list the groups of user '%s'", c->user);
+				return -1;
+			}
+		}
 	}
 	if (c->chroot && (chroot(c->chroot) < 0 || chdir("/") < 0)) {
 		log_warn("chroot %s", c->chroot);
 		return -1;
 	}
-	if (initgroups(pw->pw_name, gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
-		log_warn("cannot drop privileges to %s", c->user);
+	if (!c->user)
+		return 0;
+	if (setgroups((size_t)ngroups, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+		log_warn("cannot drop privileges to user %s", c->user);
 		return -1;
 	}
-	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+	if (groups != groups_buf)
+		free(groups);
+	if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0 || (gid != 0 && setegid(0) == 0))) {
 		log_error("privileges could be regained after dropping them to %s", c->user);
 		return -1;
 	}
@@ -95,6 +134,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		log_error("handler %s: init failed", w->handler->name);
 		_exit(WORKER_EXIT_INIT);
 	}
+	set_nofile(w->conf->rlimit_nofile);
 	if (drop_privileges(w->conf) < 0)
 		_exit(WORKER_EXIT_INIT);
 	/* A change of credentials clears the parent-death signal: set it again. */
@@ -162,6 +202,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 			/* A trusted balancer speaks first; anything else is dropped unanswered. */
 			struct proxy_result pr;
 			double t = svc->read_timeout < 5.0 ? svc->read_timeout : 5.0;
+			slot->peer[0] = '\0';	/* not known until the header is read */
 			slot->state = SB_BUSY;
 			slot->conn_start_ns = util_now_ns();
 			if (proxy_read_header(fd, t, &pr) < 0) {

@@ -1,15 +1,19 @@
 /*
  * check_proxy.c - the PROXY protocol parser: v1 and v2 headers, partial
  * input, exact header length (the client's bytes after it are untouched),
- * and malformed headers.
+ * and malformed headers; proxy_read_header on a socket pair: a header
+ * longer than its peek buffer, a partial header that times out.
  */
 #include "internal.h"
 
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static const char *peer_of(const struct proxy_result *r, char *buf, size_t len)
 {
@@ -136,6 +140,70 @@ START_TEST(test_v2_malformed)
 }
 END_TEST
 
+/* A non-blocking socket pair, as the worker's accepted sockets are. */
+static void pair(int sv[2])
+{
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+}
+
+START_TEST(test_read_long_v2_header_leaves_client_bytes)
+{
+	/* IPv4 addresses then 700 bytes of TLVs: more than the peek buffer. */
+	unsigned char a[12 + 700], b[1024];
+	memset(a, 0, sizeof(a));
+	inet_pton(AF_INET, "198.51.100.4", a);
+	a[8] = 0x30; a[9] = 0x39;	/* 12345 */
+	size_t n = v2_header(b, 1, 0x11, a, sizeof(a));
+	memcpy(b + n, "hello", 5);
+	int sv[2];
+	pair(sv);
+	ck_assert_int_eq(write(sv[0], b, n + 5), (ssize_t)(n + 5));
+	struct proxy_result r;
+	ck_assert_int_eq(proxy_read_header(sv[1], 2.0, &r), 0);
+	char buf[80];
+	ck_assert_int_eq(r.local, 0);
+	ck_assert_str_eq(peer_of(&r, buf, sizeof(buf)), "198.51.100.4:12345");
+	ck_assert_int_eq(read(sv[1], buf, sizeof(buf)), 5);
+	ck_assert(memcmp(buf, "hello", 5) == 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(test_read_partial_header_times_out)
+{
+	int sv[2];
+	pair(sv);
+	ck_assert_int_eq(write(sv[0], "PROXY TCP4 192.0.2.1", 20), 20);
+	struct proxy_result r;
+	double t0 = util_now();
+	ck_assert_int_eq(proxy_read_header(sv[1], 0.3, &r), -1);
+	double took = util_now() - t0;
+	ck_assert_msg(took >= 0.25 && took < 2.0, "took %.3f s", took);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(test_read_garbage_and_eof)
+{
+	int sv[2];
+	pair(sv);
+	ck_assert_int_eq(write(sv[0], "GET / HTTP/1.0\r\n\r\n", 18), 18);
+	struct proxy_result r;
+	ck_assert_int_eq(proxy_read_header(sv[1], 5.0, &r), -1);
+	close(sv[0]);
+	close(sv[1]);
+	pair(sv);
+	close(sv[0]);	/* the client leaves before sending a header */
+	double t0 = util_now();
+	ck_assert_int_eq(proxy_read_header(sv[1], 5.0, &r), -1);
+	ck_assert(util_now() - t0 < 1.0);
+	close(sv[1]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy");
@@ -145,6 +213,9 @@ int main(void)
 	tcase_add_test(tc, test_v2_ipv4_and_split);
 	tcase_add_test(tc, test_v2_ipv6_local_and_tlvs);
 	tcase_add_test(tc, test_v2_malformed);
+	tcase_add_test(tc, test_read_long_v2_header_leaves_client_bytes);
+	tcase_add_test(tc, test_read_partial_header_times_out);
+	tcase_add_test(tc, test_read_garbage_and_eof);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,9 +1,14 @@
 /*
  * testmod.c - a module whose misbehaviour the tests choose in its settings:
  *	testmod = { init = "ok" | "fail" | "crash";
- *	            handle = "echo" | "sleep" | "crash" | "pid"; };
+ *	            handle = "echo" | "sleep" | "crash" | "pid";
+ *	            crash_file = "PATH"; fill_fds = true; init_sleep = 0.2; };
  * "sleep" never returns (for request_timeout), "crash" aborts, "pid"
- * answers the worker's PID.
+ * answers the worker's PID. init also aborts while crash_file exists (a
+ * crash loop that starts after a healthy start-up). fill_fds makes init
+ * open descriptors until RLIMIT_NOFILE is reached, so accept() fails with
+ * EMFILE, until the worker is told to reopen its logs (SIGUSR1), which
+ * closes them again. init_sleep delays init (a slow-starting worker).
  */
 #include <prefork.h>
 
@@ -12,8 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#define TESTMOD_MAX_FILL 4096
+
 struct testmod {
 	char init[16], handle[16];
+	int filled[TESTMOD_MAX_FILL];
+	int nfilled;
 };
 
 static int testmod_check(const struct pf_settings *s)
@@ -25,16 +34,36 @@ static int testmod_check(const struct pf_settings *s)
 		bad = 1;
 	}
 	bad |= pf_settings_string(s, "handle", "echo", &v) < 0;
+	bad |= pf_settings_string(s, "crash_file", "", &v) < 0;
+	int fill;
+	bad |= pf_settings_bool(s, "fill_fds", 0, &fill) < 0;
+	double secs;
+	bad |= pf_settings_double(s, "init_sleep", 0.0, 0.0, 60.0, &secs) < 0;
 	return bad ? -1 : 0;
 }
 
 static int testmod_init(struct pf_worker *w, const struct pf_settings *s, void **state)
 {
-	const char *init, *handle;
+	const char *init, *handle, *crash_file;
 	struct testmod *t = calloc(1, sizeof(*t));
 	(void)w;
 	pf_settings_string(s, "init", "ok", &init);
 	pf_settings_string(s, "handle", "echo", &handle);
+	pf_settings_string(s, "crash_file", "", &crash_file);
+	if (crash_file[0] && access(crash_file, F_OK) == 0)
+		abort();
+	double secs = 0;
+	pf_settings_double(s, "init_sleep", 0.0, 0.0, 60.0, &secs);
+	if (secs > 0)
+		usleep((useconds_t)(secs * 1e6));
+	int fill = 0;
+	pf_settings_bool(s, "fill_fds", 0, &fill);
+	while (fill && t->nfilled < TESTMOD_MAX_FILL) {
+		int fd = dup(2);
+		if (fd < 0)
+			break;
+		t->filled[t->nfilled++] = fd;
+	}
 	strncpy(t->init, init, sizeof(t->init) - 1);
 	strncpy(t->handle, handle, sizeof(t->handle) - 1);
 	*state = t;
@@ -67,6 +96,16 @@ static int testmod_handle(struct pf_conn *c, void *state)
 	return 0;
 }
 
+/* SIGUSR1: close every descriptor fill_fds opened. */
+static void testmod_reopen(struct pf_worker *w, void *state)
+{
+	struct testmod *t = state;
+	(void)w;
+	pf_log(PF_LOG_INFO, "testmod: closing %d filler descriptors", t->nfilled);
+	while (t->nfilled > 0)
+		close(t->filled[--t->nfilled]);
+}
+
 static void testmod_fini(struct pf_worker *w, void *state)
 {
 	(void)w;
@@ -80,4 +119,5 @@ const struct pf_handler pf_module = {
 	.init = testmod_init,
 	.handle = testmod_handle,
 	.fini = testmod_fini,
+	.reopen = testmod_reopen,
 };
