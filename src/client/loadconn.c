@@ -92,6 +92,8 @@ static enum load_err kind_of_errno(int err)
 	}
 }
 
+static void conn_start(struct load_worker *w, struct load_conn *c);
+
 static void push_pending(struct load_worker *w, struct load_conn *c)
 {
 	if (c->lc_queued)
@@ -138,7 +140,13 @@ static void request_ok(struct load_worker *w, struct load_conn *c, bool keep)
 		conn_close(c);
 	}
 	c->lc_state = LC_IDLE;
-	push_pending(w, c);
+	/*
+	 * Start the next request now, so that the server works on it while
+	 * this thread handles the rest of its events. This cannot recurse:
+	 * conn_start() never completes a request successfully, and what
+	 * fails in it waits on the pending list.
+	 */
+	conn_start(w, c);
 }
 
 /* The request on C failed with KIND: count it, drop the socket. */
