@@ -101,6 +101,46 @@ static uint64_t recycle_limit(long max_requests)
 	return (uint64_t)max_requests + jitter;
 }
 
+/* Ask the master to look at the scoreboard now (see spawn_read_ready). */
+static void wake_master(struct pf_worker *w, int ready_fd)
+{
+	/* A full pipe is harmless: the master also looks once a second. */
+	int32_t msg = -1 - w->slot_index;
+	if (write(ready_fd, &msg, sizeof(msg)) < 0 && errno != EAGAIN)
+		log_warn("wake the master");
+}
+
+/*
+ * Dynamic pool: a worker that has just taken one of the last spares wakes
+ * the master (at most every 100 ms), so that growth starts at once instead
+ * of at the master's next tick. Nothing to do once the pool is at
+ * max_workers, draining workers of the same service included.
+ */
+static void check_spares(struct pf_worker *w, int ready_fd)
+{
+	static int64_t last_wake;
+	const struct svc_conf *svc = w->svc;
+	if (!svc->dynamic)
+		return;
+	int idle = 0, live = 0;
+	for (int i = 0; i < scoreboard->nslots; i++) {
+		const struct sb_slot *s = &scoreboard->slots[i];
+		int st = s->state;
+		if (st == SB_FREE || s->pid == 0 || s->svc != w->slot->svc)
+			continue;
+		live++;
+		if (st == SB_IDLE || st == SB_STARTING)
+			idle++;
+	}
+	if (idle >= svc->min_spare || live >= svc->max_workers)
+		return;
+	int64_t now = util_now_ns();
+	if (now - last_wake < 100000000LL)
+		return;
+	last_wake = now;
+	wake_master(w, ready_fd);
+}
+
 static void reopen_logs(struct pf_worker *w)
 {
 	worker_reopen = 0;
@@ -143,10 +183,10 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		worker_stop = 1;
 
 	slot->state = SB_IDLE;
+	/* The pipe stays open: it also wakes the master (max_requests, spares short). */
 	int32_t msg = w->slot_index;
 	if (write(ready_fd, &msg, sizeof(msg)) != sizeof(msg))
 		log_warn("tell the master this worker is ready");
-	close(ready_fd);
 
 	uint64_t limit = recycle_limit(svc->max_requests);
 	int accept_errors = 0;
@@ -162,6 +202,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 			log_debug("asking to be recycled after %llu connections",
 				  (unsigned long long)slot->served);
 			slot->recycle = 1;
+			wake_master(w, ready_fd);
 		}
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -219,9 +260,11 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		}
 		struct pf_conn conn;
 		conn_init(&conn, fd, w, (struct sockaddr *)&ss, sl);
-		slot->conn_start_ns = util_now_ns();
 		memcpy(slot->peer, conn.peer, sizeof(slot->peer) - 1);
-		slot->state = SB_BUSY;
+		slot->conn_start_ns = util_now_ns();
+		/* A worker told to stop still finishes this one, shown as exiting. */
+		slot->state = worker_stop ? SB_EXITING : SB_BUSY;
+		check_spares(w, ready_fd);
 		if (log_get_level() >= PF_LOG_DEBUG)
 			log_debug("accept() = %d from %s", fd, conn.peer);
 		w->handler->handle(&conn, w->state);
@@ -230,7 +273,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 			log_debug("close(%d) peer %s", fd, conn.peer);
 		slot->served++;
 		slot->conn_start_ns = 0;
-		slot->state = SB_IDLE;
+		slot->state = worker_stop ? SB_EXITING : SB_IDLE;
 	}
 out:
 	slot->state = SB_EXITING;
