@@ -213,6 +213,7 @@ void master_reload_done(struct master *m, int ok, const char *reason)
 	if (!g)
 		return;
 	int64_t now = util_now_ns();
+	int startup = g->startup;	/* g may be freed below */
 	m->starting = NULL;
 	if (ok) {
 		struct generation *old = m->active;
@@ -265,7 +266,7 @@ void master_reload_done(struct master *m, int ok, const char *reason)
 		else
 			m->draining = g;
 	}
-	if (!g->startup) {
+	if (!startup) {
 		control_reload_done(m, m->reload_result);
 		notify_send("READY=1\nSTATUS=reload %s", ok ? "succeeded" : "failed");
 	}
@@ -515,13 +516,14 @@ int master_loop(struct master *m)
 			log_warn("poll");
 		if (rc > 0 && fds[0].revents)
 			signals_drain();
+		/* The new master's word first: it may start our graceful stop. */
+		if (rc > 0 && fds[2].revents)
+			upgrade_readable(m);
 		/* Ready messages before deaths: a worker writes one before it can die. */
 		spawn_read_ready(m);
 		handle_signals(m);
 		if (m->exit_now)
 			break;
-		if (rc > 0 && fds[2].revents)
-			upgrade_readable(m);
 		if (rc > 0)
 			control_handle(m, fds + ctl, n - ctl);
 		tick(m, util_now_ns());

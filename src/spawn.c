@@ -36,6 +36,8 @@ static void close_master_fds(struct master *m, int keep)
 		close(m->upgrade_fd);
 	if (m->upgrade_notify_fd >= 0)
 		close(m->upgrade_notify_fd);
+	if (m->report_fd >= 0)
+		close(m->report_fd);
 }
 
 int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
