@@ -326,6 +326,7 @@ def test_max_requests_recycles_one_worker_at_a_time_without_a_failed_request():
             except Exception as e:     # every failure counts, whatever its kind
                 with lock:
                     errors.append(repr(e))
+            time.sleep(0.002)   # steady, not flat out: the figures stay readable
     t0 = time.monotonic()
     threads = [threading.Thread(target=load, args=(100,)) for _ in range(3)]
     for t in threads:
@@ -339,12 +340,12 @@ def test_max_requests_recycles_one_worker_at_a_time_without_a_failed_request():
     assert len(served_by) > 3 and len(gone) >= 3, served_by
     assert first - set(srv.workers()), "no original worker was recycled"
     # A recycled worker served at least max_requests; past its limit (plus
-    # jitter) it serves on only while the previous recycle completes.
+    # up to 10% jitter) it serves on only while the previous recycle completes.
     for p in gone:
-        assert max_requests <= served_by[p] <= 3 * max_requests, (p, served_by)
+        assert max_requests <= served_by[p] <= 2 * max_requests, (p, served_by)
     at_recycle = [int(n) for n in re.findall(r"recycling worker \d+ after (\d+) connections",
                                              srv.output())]
-    assert all(max_requests <= n <= 3 * max_requests for n in at_recycle), at_recycle
+    assert all(max_requests <= n <= 2 * max_requests for n in at_recycle), at_recycle
     doc = service(status(srv), "rec")
     assert doc["recycles"] >= len(gone), doc
     assert doc["crashes"] == 0, doc
