@@ -104,9 +104,12 @@ static uint64_t recycle_limit(long max_requests)
 /* Ask the master to look at the scoreboard now (see spawn_read_ready). */
 static void wake_master(struct pf_worker *w, int ready_fd)
 {
-	/* A full pipe is harmless: the master also looks once a second. */
+	/*
+	 * A full pipe is harmless (the master also looks once a second); a
+	 * closed one means the master is gone and this worker on its way out.
+	 */
 	int32_t msg = -1 - w->slot_index;
-	if (write(ready_fd, &msg, sizeof(msg)) < 0 && errno != EAGAIN)
+	if (write(ready_fd, &msg, sizeof(msg)) < 0 && errno != EAGAIN && errno != EPIPE)
 		log_warn("wake the master");
 }
 
