@@ -19,6 +19,8 @@
 void conn_init(struct pf_conn *c, int fd, struct pf_worker *w, const struct sockaddr *sa,
 	       socklen_t salen)
 {
+	/* Callers keep the struct on the stack: every field starts at zero. */
+	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->worker = w;
 	c->slot = w ? w->slot : NULL;
@@ -112,46 +114,46 @@ PF_API int pf_worker_pending(const struct pf_worker *w)
 
 /*
  * Between two requests of a kept-alive connection: wait for the client, but
- * give the connection up (EAGAIN) when another client queues for this
- * service and no worker is free to take it, so idle keep-alive connections
- * cannot starve a pre-fork pool.
+ * give the connection up (EAGAIN) when another client has queued for this
+ * service for YIELD_AFTER_NS with no worker free to take it, so idle
+ * keep-alive connections cannot starve a pre-fork pool. The grace period
+ * keeps a worker that is about to be told to stop (its listener then
+ * closes) from cutting its connection for a client nobody will serve.
  */
+#define YIELD_AFTER_NS 100000000LL
+
 PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
-	int lfd = signals_worker_listen_fd();
-	if (lfd < 0 || !c->worker || worker_stop)
-		return pf_conn_read_timeout(c, buf, len, timeout);
 	int64_t deadline = util_now_ns() + (int64_t)(timeout * 1e9);
+	int64_t queued_since = 0;
 	for (;;) {
-		int64_t left = deadline - util_now_ns();
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
+		int lfd = signals_worker_listen_fd();
+		int64_t now = util_now_ns(), left = deadline - now;
+		if (lfd < 0 || !c->worker || worker_stop || left <= 0)
+			return pf_conn_read_timeout(c, buf, len, left > 0 ? (double)left / 1e9 : 0.001);
 		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN }, { .fd = lfd, .events = POLLIN } };
-		int n = poll(p, worker_stop ? 1 : 2, (int)((left + 999999) / 1000000));
+		int64_t wait = queued_since ? 10000000LL : left;
+		if (wait > left)
+			wait = left;
+		int n = poll(p, 2, (int)((wait + 999999) / 1000000));
 		if (n < 0 && errno != EINTR)
 			return -1;
-		if (n <= 0)
-			continue;
-		if (p[0].revents) {
+		if (n > 0 && p[0].revents) {
 			c->expect_wait = 0;
 			return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
 		}
-		if (p[1].revents & POLLIN) {
-			if (!service_has_idle_worker(c->worker)) {
+		if (n > 0 && (p[1].revents & (POLLERR | POLLHUP | POLLNVAL)))
+			return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
+		if (n > 0 && (p[1].revents & POLLIN) && !service_has_idle_worker(c->worker)) {
+			if (!queued_since)
+				queued_since = util_now_ns();
+			else if (util_now_ns() - queued_since >= YIELD_AFTER_NS && !worker_stop) {
 				errno = EAGAIN;
 				return -1;
 			}
-			/* An idle worker will take it: watch only our client for a moment. */
-			struct pollfd q = { .fd = c->fd, .events = POLLIN };
-			if (poll(&q, 1, 5) > 0) {
-				c->expect_wait = 0;
-				return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
-			}
+		} else {
+			queued_since = 0;
 		}
-		if (p[1].revents & (POLLERR | POLLHUP | POLLNVAL))
-			return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
 	}
 }
 
@@ -255,6 +257,7 @@ PF_API int pf_conn_printf(struct pf_conn *c, const char *fmt, ...)
 	}
 	ssize_t w = pf_conn_write(c, p, (size_t)n);
 	if (p != small)
+		/* cppcheck-suppress autovarInvalidDeallocation ; p is small only when not malloc'ed */
 		free(p);
 	return w < 0 ? -1 : n;
 }
