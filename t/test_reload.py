@@ -360,10 +360,15 @@ def test_several_sighups_during_a_reload_make_one_more_reload():
     port = harness.free_port()
     addr = "127.0.0.1:%d" % port
     srv = start(config(svc("echo", addr, workers=2)), 2, [addr])
-    rewrite(srv, config(svc("echo", addr, workers=3)))
+    # A new worker of this service takes 0.5 s to get ready, so every SIGHUP
+    # below lands while the first reload is still under way.
+    testmod = os.path.join(harness.BUILDDIR, "t", "modules", ".libs", "testmod.so")
+    slow = ('{ name = "slow"; listen = "127.0.0.1:0"; handler = "testmod"; module = "%s";'
+            ' workers = 1; testmod = { init_sleep = 0.5; }; }' % testmod)
+    rewrite(srv, config(svc("echo", addr, workers=3), slow))
     for _ in range(5):
         srv.signal(signal.SIGHUP)
-    harness.wait_until(lambda: outcomes(srv)[0] >= 1, 20, what="a reload to succeed")
+    harness.wait_until(lambda: outcomes(srv)[0] >= 1, 20 * SLOW, what="a reload to succeed")
 
     def settled():
         doc = status(srv)
@@ -371,11 +376,12 @@ def test_several_sighups_during_a_reload_make_one_more_reload():
         return (len(ws) == 3 and len({w["generation"] for w in ws}) == 1
                 and all(w["state"] == "idle" for w in ws)
                 and outcomes(srv)[0] == len(re.findall(r"reloading", srv.output())))
-    harness.wait_until(settled, 20, what="reloads to settle")
+    harness.wait_until(settled, 20 * SLOW, what="reloads to settle")
     started = len(re.findall(r"reloading", srv.output()))
+    # One reload for the first signal, at most one more for all the others.
     assert 1 <= started <= 2, "%d reloads for 5 SIGHUPs" % started
     assert outcomes(srv) == (started, 0)
-    srv.wait_workers(3)
+    srv.wait_workers(4)
 
 
 harness.main(globals())
