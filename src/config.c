@@ -186,6 +186,7 @@ static void store_value(struct ctx *x, const config_setting_t *s, const struct k
 			       k->max, v);
 			return;
 		}
+		/* cppcheck-suppress invalidPointerCast ; field is the address of a double member */
 		*(double *)field = v;
 		return;
 	}

@@ -155,7 +155,8 @@ static void run_command(struct master *m, struct control_client *c, char *line)
 		char sign;
 		int count;
 		char extra;
-		if (sscanf(line + 8, "%127s %c%d %c", name, &sign, &count, &extra) != 3 ||
+		/* At most 9 digits: a longer count is an error, not an int overflow. */
+		if (sscanf(line + 8, "%127s %c%9d %c", name, &sign, &count, &extra) != 3 ||
 		    (sign != '+' && sign != '-') || count < 0) {
 			client_reply(c, "error: usage: workers NAME +N|-N\n");
 			return;

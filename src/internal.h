@@ -49,6 +49,8 @@ int util_set_cloexec(int fd);
 int util_set_nonblock(int fd, int on);
 /* Levenshtein distance, for "did you mean" suggestions. */
 int util_edit_distance(const char *a, const char *b);
+/* Coverage builds: write gcov's counters now; elsewhere a no-op. */
+void util_coverage_flush(void);
 
 /* ---- log.c ---- */
 

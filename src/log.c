@@ -123,6 +123,7 @@ static void log_emit(int level, const char *suffix, const char *fmt, va_list ap)
 	}
 	if (n >= sizeof(line) - 2 - strlen(suffix))
 		n = sizeof(line) - 2 - strlen(suffix);
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): written by length, not a string */
 	memcpy(line + n, suffix, strlen(suffix));
 	n += strlen(suffix);
 	line[n++] = '\n';

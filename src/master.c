@@ -511,6 +511,8 @@ int master_loop(struct master *m)
 		fds[n++] = (struct pollfd){ .fd = m->upgrade_fd, .events = POLLIN };
 		int ctl = n;
 		n += control_pollfds(m, fds + n, (int)ARRAY_LEN(fds) - n);
+		if (wait > 0)
+			util_coverage_flush();
 		int rc = poll(fds, (nfds_t)n, wait > 0 ? (int)((wait + 999999) / 1000000) : 0);
 		if (rc < 0 && errno != EINTR)
 			log_warn("poll");

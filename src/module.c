@@ -45,7 +45,7 @@ const struct pf_handler *module_load(const char *path, const char *name, char *e
 	}
 	if (t->abi != PF_ABI_VERSION) {
 		snprintf(err, errlen, "module '%s' was built for ABI version %u, this preforkd has %u",
-			 path, t->abi, PF_ABI_VERSION);
+			 path, t->abi, (unsigned)PF_ABI_VERSION);
 		dlclose(h);
 		return NULL;
 	}

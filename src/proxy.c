@@ -39,7 +39,8 @@ static int parse_port(const char *s, uint16_t *out)
 static int parse_v1(const unsigned char *buf, size_t len, struct proxy_result *out)
 {
 	const unsigned char *crlf = NULL;
-	for (size_t i = 0; i + 1 < len && i < V1_MAX; i++)
+	/* The CRLF must end within V1_MAX bytes. */
+	for (size_t i = 0; i + 1 < len && i + 2 <= V1_MAX; i++)
 		if (buf[i] == '\r' && buf[i + 1] == '\n') {
 			crlf = buf + i;
 			break;
@@ -51,10 +52,10 @@ static int parse_v1(const unsigned char *buf, size_t len, struct proxy_result *o
 	memcpy(line, buf, hlen - 2);
 	line[hlen - 2] = '\0';
 
-	char *fields[6];
+	char *fields[7];
 	int n = 0;
-	/* Fields are separated by exactly one space. */
-	for (char *p = line; n < 6; ) {
+	/* Fields are separated by exactly one space; a seventh is an error. */
+	for (char *p = line; n < 7; ) {
 		fields[n++] = p;
 		char *sp = strchr(p, ' ');
 		if (!sp)

@@ -191,3 +191,24 @@ int util_edit_distance(const char *a, const char *b)
 	}
 	return row[lb];
 }
+
+#ifdef PF_COVERAGE
+/* libgcov's interface (gcc 11 and later), hence the reserved names. */
+void __gcov_dump(void);		/* NOLINT(bugprone-reserved-identifier,cert-dcl37-c) */
+void __gcov_reset(void);	/* NOLINT(bugprone-reserved-identifier,cert-dcl37-c) */
+#endif
+
+/*
+ * Coverage builds (configure --enable-coverage) write gcov's counters
+ * where a process may next end by SIGKILL (a fast stop kills workers, a
+ * test may kill the master) or leave through _exit(), which skips atexit:
+ * the master before it sleeps, a worker once ready, after each connection
+ * and before _exit().
+ */
+void util_coverage_flush(void)
+{
+#ifdef PF_COVERAGE
+	__gcov_dump();
+	__gcov_reset();
+#endif
+}

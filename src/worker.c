@@ -17,6 +17,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+/* _exit() skips atexit handlers: a coverage build writes its counters first. */
+static PF_NORETURN void exit_now(int status)
+{
+	util_coverage_flush();
+	_exit(status);
+}
 
 /*
  * rlimit_nofile for this worker: the soft limit, and the hard one only
@@ -175,16 +181,17 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 	settings_init(&st, svc->block, w->conf->file, w->conf->dir, svc->line, NULL);
 	if (w->handler->init && w->handler->init(w, &st, &w->state) != 0) {
 		log_error("handler %s: init failed", w->handler->name);
-		_exit(WORKER_EXIT_INIT);
+		exit_now(WORKER_EXIT_INIT);
 	}
 	set_nofile(w->conf->rlimit_nofile);
 	if (drop_privileges(w->conf) < 0)
-		_exit(WORKER_EXIT_INIT);
+		exit_now(WORKER_EXIT_INIT);
 	/* A change of credentials clears the parent-death signal: set it again. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master_pid)
 		worker_stop = 1;
 
+	util_coverage_flush();
 	slot->state = SB_IDLE;
 	/* The pipe stays open: it also wakes the master (max_requests, spares short). */
 	int32_t msg = w->slot_index;
@@ -271,6 +278,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		if (log_get_level() >= PF_LOG_DEBUG)
 			log_debug("accept() = %d from %s", fd, conn.peer);
 		w->handler->handle(&conn, w->state);
+		util_coverage_flush();
 		close(fd);
 		if (log_get_level() >= PF_LOG_DEBUG)
 			log_debug("close(%d) peer %s", fd, conn.peer);
@@ -282,5 +290,5 @@ out:
 	slot->state = SB_EXITING;
 	if (w->handler->fini)
 		w->handler->fini(w, w->state);
-	_exit(0);
+	exit_now(0);
 }

@@ -42,6 +42,14 @@ static const struct v1_case v1[] = {
 	{ "PROXY UDP4 192.0.2.1 198.51.100.2 1 2\r\n", -1, NULL },
 	{ "PROXY TCP4  192.0.2.1 198.51.100.2 1 2\r\n", -1, NULL },
 	{ "PROXY TCP4 192.0.2.1 198.51.100.2 -1 2\r\n", -1, NULL },
+	/* Found by fuzz_proxy: a seventh field was ignored, and a line of 108
+	 * bytes accepted whole although a prefix of 107 was refused. */
+	{ "PROXY TCP4 192.0.2.1 198.51.100.2 1 2 junk\r\n", -1, NULL },
+	{ "PROXY TCP4 192.0.2.1 198.51.100.2 1 2 \r\n", -1, NULL },
+	{ "PROXY UNKNOWN 192.168.100.100 192.168.100.101 65535 65535 "
+	  "...............................................\r\n", 107, NULL },
+	{ "PROXY UNKNOWN 192.168.100.100 192.168.100.101 65535 65535 "
+	  "................................................\r\n", -1, NULL },
 };
 
 START_TEST(test_v1)

@@ -10,6 +10,7 @@ Environment (set by `make check`): PREFORKD, PREFORK_CLIENT, PREFORK_SRCDIR,
 PREFORK_BUILDDIR.
 """
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -23,6 +24,9 @@ PREFORKD = os.environ.get("PREFORKD", "src/preforkd")
 CLIENT = os.environ.get("PREFORK_CLIENT", "src/prefork-client")
 SRCDIR = os.environ.get("PREFORK_SRCDIR", ".")
 BUILDDIR = os.environ.get("PREFORK_BUILDDIR", ".")
+# `make check-valgrind` sets PREFORK_VALGRIND to a valgrind command line:
+# every preforkd (master and workers) then runs under it.
+VALGRIND = shlex.split(os.environ.get("PREFORK_VALGRIND", ""))
 
 SKIP = 77
 _procs = []          # every Popen a test started
@@ -179,7 +183,7 @@ class Server:
         if self.env:
             env.update(self.env)
         self.errf = open(self.log, "ab")
-        self.proc = spawn([PREFORKD, "-c", self.conf] + self.extra_args,
+        self.proc = spawn(VALGRIND + [PREFORKD, "-c", self.conf] + self.extra_args,
                           stdout=self.errf, stderr=subprocess.STDOUT, env=env)
         wait_until(lambda: self.proc.poll() is not None or self.read_pid() == self.proc.pid,
                    timeout, what="pid file of preforkd")
@@ -245,7 +249,7 @@ class Server:
 
 def preforkd(*args, timeout=30):
     """Run preforkd to completion (for -t, -v, -h, -s)."""
-    return subprocess.run([PREFORKD] + [str(a) for a in args], stdin=subprocess.DEVNULL,
+    return subprocess.run(VALGRIND + [PREFORKD] + [str(a) for a in args], stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
 
 

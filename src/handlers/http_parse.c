@@ -576,6 +576,7 @@ void http_parse_format_date(time_t t, char out[HTTP_DATE_LEN + 1])
 	if (wd < 0)
 		wd += 7;
 	memcpy(out, wkday_names[wd], 3);
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): out is terminated at its end */
 	memcpy(out + 3, ", ", 2);
 	put2(out + 5, d);
 	out[7] = ' ';

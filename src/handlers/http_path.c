@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -139,6 +140,11 @@ static int open_walk(int rootfd, const char *rel, int flags)
 		int fd = openat(dirfd, comp,
 				slash ? O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC :
 					flags | O_NOFOLLOW);
+		/* O_DIRECTORY | O_NOFOLLOW says ENOTDIR for a symbolic link: 403 as with openat2. */
+		struct stat st;
+		if (fd < 0 && errno == ENOTDIR && slash &&
+		    fstatat(dirfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+			errno = ELOOP;
 		int saved = errno;
 		if (dirfd != rootfd)
 			close(dirfd);
