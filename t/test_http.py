@@ -598,8 +598,11 @@ def test_traversal_attempts_are_refused():
     # "." and ".." that stay inside the root are resolved.
     assert get(addr, "/sub/../a.txt").body == b"hello\n"
     assert get(addr, "/./sub/./page.html").body == b"<p>page</p>\n"
-    # A link that stays inside the root is followed.
-    assert get(addr, "/link_in").body == b"hello\n"
+    # A link that stays inside the root is followed. Not under valgrind: it
+    # has no openat2, and the component walk that replaces it (old kernels)
+    # refuses every symbolic link.
+    if not getattr(harness, "VALGRIND", None):
+        assert get(addr, "/link_in").body == b"hello\n"
 
 
 # ---- access log, workers, client ----
@@ -617,11 +620,7 @@ def test_access_log_in_common_log_format():
     request(addr, b'GET /"quoted" HTTP/1.1\r\nConnection: close\r\n\r\n')
 
     def lines():
-        try:
-            with open(log) as f:
-                return f.read().splitlines()
-        except OSError:
-            return []
+        return harness.read_text(log).splitlines()
     got = harness.wait_until(lambda: len(lines()) >= 4 and lines(), what="4 log lines")
     parsed = [CLF.match(line) for line in got]
     assert all(parsed), got
