@@ -90,9 +90,15 @@ static void check_str(struct http_str s, const char *want, const char *what, con
 		      "%s: got '%.*s', want '%s' in %s", what, (int)s.len, s.ptr, want, raw);
 }
 
+/* How many bytes of the case make its request. */
+static size_t good_len(const struct good_case *c)
+{
+	return c->consumed ? c->consumed : strlen(c->raw);
+}
+
 static void check_good(const struct good_case *c, const struct http_request *req)
 {
-	size_t consumed = c->consumed ? c->consumed : strlen(c->raw);
+	size_t consumed = good_len(c);
 	ck_assert_int_eq(req->method, c->method);
 	check_str(req->target, c->target, "target", c->raw);
 	ck_assert_int_eq(req->version_major, 1);
@@ -124,7 +130,7 @@ END_TEST
 START_TEST(test_parse_split_every_byte)
 {
 	const struct good_case *c = &good_cases[_i];
-	size_t consumed = c->consumed ? c->consumed : strlen(c->raw);
+	size_t consumed = good_len(c);
 	struct http_request req;
 	http_parse_init(&req, MAX_HEAD);
 	for (size_t n = 0; n < consumed; n++) {
@@ -140,7 +146,7 @@ END_TEST
 START_TEST(test_parse_split_two_reads)
 {
 	const struct good_case *c = &good_cases[_i];
-	size_t consumed = c->consumed ? c->consumed : strlen(c->raw);
+	size_t consumed = good_len(c);
 	for (size_t cut = 0; cut < consumed; cut++) {
 		struct http_request req;
 		http_parse_init(&req, MAX_HEAD);
@@ -229,20 +235,30 @@ static const struct bad_case {
 	{ "GET / HTTP/10.0\r\n\r\n", 505 },
 };
 
-START_TEST(test_parse_malformed)
+/* A fresh parser of max bytes given the first len bytes of raw: an error with this status. */
+static void check_error(const char *raw, size_t len, size_t max, int status)
 {
-	const struct bad_case *c = &bad_cases[_i];
-	/* The cases contain NUL bytes: their length is up to the blank line. */
+	struct http_request req;
+	http_parse_init(&req, max);
+	int r = http_parse_request(&req, raw, len);
+	ck_assert_msg(r == HTTP_PARSE_ERROR, "%.*s: result %d", (int)len, raw, r);
+	ck_assert_msg(req.status == status, "%.*s: status %d, want %d", (int)len, raw, req.status,
+		      status);
+}
+
+/* The cases contain NUL bytes: their length is up to the blank line. */
+static size_t bad_len(const struct bad_case *c)
+{
 	const char *end = c->raw;
 	while (memcmp(end, "\r\n\r\n", 4) != 0)
 		end++;
-	size_t len = (size_t)(end - c->raw) + 4;
-	struct http_request req;
-	http_parse_init(&req, MAX_HEAD);
-	int r = http_parse_request(&req, c->raw, len);
-	ck_assert_msg(r == HTTP_PARSE_ERROR, "%s: result %d", c->raw, r);
-	ck_assert_msg(req.status == c->status, "%s: status %d, want %d", c->raw, req.status,
-		      c->status);
+	return (size_t)(end - c->raw) + 4;
+}
+
+START_TEST(test_parse_malformed)
+{
+	const struct bad_case *c = &bad_cases[_i];
+	check_error(c->raw, bad_len(c), MAX_HEAD, c->status);
 }
 END_TEST
 
@@ -250,10 +266,7 @@ END_TEST
 START_TEST(test_parse_malformed_split)
 {
 	const struct bad_case *c = &bad_cases[_i];
-	const char *end = c->raw;
-	while (memcmp(end, "\r\n\r\n", 4) != 0)
-		end++;
-	size_t len = (size_t)(end - c->raw) + 4;
+	size_t len = bad_len(c);
 	struct http_request req;
 	http_parse_init(&req, MAX_HEAD);
 	int r = HTTP_PARSE_INCOMPLETE;
@@ -300,9 +313,7 @@ START_TEST(test_parse_request_line_too_long_414)
 	struct http_request req;
 
 	/* The whole line arrived: 414. */
-	http_parse_init(&req, 256);
-	ck_assert_int_eq(http_parse_request(&req, b, len), HTTP_PARSE_ERROR);
-	ck_assert_int_eq(req.status, 414);
+	check_error(b, len, 256, 414);
 
 	/* Only max bytes arrived, none of them a line end: 414 already. */
 	http_parse_init(&req, 256);
@@ -319,21 +330,15 @@ START_TEST(test_parse_header_section_too_long_431)
 	char *b = make_request(10, 1000, &len);
 	struct http_request req;
 
-	http_parse_init(&req, 512);
-	ck_assert_int_eq(http_parse_request(&req, b, len), HTTP_PARSE_ERROR);
-	ck_assert_int_eq(req.status, 431);
+	check_error(b, len, 512, 431);
 
 	/* A buffer of max bytes filled by headers: 431, not incomplete. */
-	http_parse_init(&req, 512);
-	ck_assert_int_eq(http_parse_request(&req, b, 512), HTTP_PARSE_ERROR);
-	ck_assert_int_eq(req.status, 431);
+	check_error(b, 512, 512, 431);
 
 	/* A head of exactly max bytes is fine; one more byte is not. */
 	http_parse_init(&req, len);
 	ck_assert_int_eq(http_parse_request(&req, b, len), HTTP_PARSE_DONE);
-	http_parse_init(&req, len - 1);
-	ck_assert_int_eq(http_parse_request(&req, b, len), HTTP_PARSE_ERROR);
-	ck_assert_int_eq(req.status, 431);
+	check_error(b, len, len - 1, 431);
 	free(b);
 }
 END_TEST
@@ -342,11 +347,8 @@ START_TEST(test_parse_request_line_counts_towards_limit)
 {
 	size_t len;
 	char *b = make_request(100, 0, &len);
-	struct http_request req;
 	/* The request line alone fits exactly; the blank line does not. */
-	http_parse_init(&req, len - 2);
-	ck_assert_int_eq(http_parse_request(&req, b, len), HTTP_PARSE_ERROR);
-	ck_assert_int_eq(req.status, 431);
+	check_error(b, len, len - 2, 431);
 	free(b);
 }
 END_TEST

@@ -8,7 +8,12 @@ deadline (wait_until), never by fixed sleeps.
 
 Environment (set by `make check`): PREFORKD, PREFORK_CLIENT, PREFORK_SRCDIR,
 PREFORK_BUILDDIR.
+
+Sections: environment; polling, ports, folders and files; processes and
+sockets seen through /proc; configuration text; sockets and talking to a
+server; modules; running preforkd; the test runner.
 """
+import json
 import os
 import shlex
 import shutil
@@ -20,6 +25,8 @@ import tempfile
 import time
 import traceback
 
+# ---- environment -----------------------------------------------------------
+
 PREFORKD = os.environ.get("PREFORKD", "src/preforkd")
 CLIENT = os.environ.get("PREFORK_CLIENT", "src/prefork-client")
 SRCDIR = os.environ.get("PREFORK_SRCDIR", ".")
@@ -27,6 +34,9 @@ BUILDDIR = os.environ.get("PREFORK_BUILDDIR", ".")
 # `make check-valgrind` sets PREFORK_VALGRIND to a valgrind command line:
 # every preforkd (master and workers) then runs under it.
 VALGRIND = shlex.split(os.environ.get("PREFORK_VALGRIND", ""))
+# Under valgrind every preforkd runs slower: tests multiply their upper time
+# bounds by SLOW; lower bounds stay as they are.
+SLOW = 10 if VALGRIND else 1
 
 SKIP = 77
 _procs = []          # every Popen a test started
@@ -36,6 +46,8 @@ _tmpdirs = []
 class Skip(Exception):
     """Raised by a test that cannot run here; reported, never counted as a pass."""
 
+
+# ---- polling, ports, folders and files -------------------------------------
 
 def wait_until(pred, timeout=10.0, interval=0.01, what="condition"):
     """Poll pred() until it returns a true value or the deadline passes."""
@@ -57,10 +69,41 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
 
 
 def tmpdir():
+    """A fresh temporary folder, removed after the test."""
     d = tempfile.mkdtemp(prefix="prefork-test-")
     _tmpdirs.append(d)
     return d
 
+
+def write(path, text):
+    """Write text to path; returns path."""
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def read_text(path):
+    """The text in path, or "" while it cannot be read (not written yet)."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def rewrite(srv, text):
+    """Replace srv's configuration atomically: the master never reads half a file."""
+    tmp = srv.conf + ".new"
+    write(tmp, text)
+    os.replace(tmp, srv.conf)
+
+
+def lines_of(b):
+    """The non-blank lines of a process's output (bytes)."""
+    return [l for l in b.decode("utf-8", "replace").splitlines() if l.strip()]
+
+
+# ---- processes and sockets seen through /proc ------------------------------
 
 def spawn(args, **kw):
     """Start a process and register it so it is stopped whatever happens."""
@@ -71,6 +114,7 @@ def spawn(args, **kw):
 
 
 def pid_alive(pid):
+    """True while pid names a process that is not a zombie."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -102,11 +146,116 @@ def children_of(pid):
 
 
 def wchan(pid):
+    """Where in the kernel pid sleeps ("" when it cannot be read)."""
     try:
         with open("/proc/%d/wchan" % pid) as f:
             return f.read()
     except OSError:
         return ""
+
+
+def procs_with_conf(conf):
+    """Live PIDs (not zombies) whose command line names this configuration
+    file: masters and workers, also those that are not our children."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if conf.encode() in args and pid_alive(int(name)):
+            out.append(int(name))
+    return out
+
+
+def kill_pids(pids):
+    """SIGKILL each of pids, ignoring those already gone."""
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def kill_leftovers(conf):
+    """Stop whatever still runs on this configuration file: daemons and
+    upgraded masters are not our children, so _cleanup does not see them."""
+    kill_pids(procs_with_conf(conf))
+
+
+def socket_inodes(pid):
+    """Inodes of the sockets process pid holds."""
+    out = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            out.add(int(link[8:-1]))
+    return out
+
+
+def listening_inodes(port):
+    """Inodes of the TCP sockets listening on port (from /proc/net/tcp)."""
+    out = []
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
+                out.append(int(fields[9]))
+    return out
+
+
+def listen_inode(port):
+    """Inode of the TCP socket listening on port, or None."""
+    inodes = listening_inodes(port)
+    return inodes[0] if inodes else None
+
+
+# ---- configuration text ----------------------------------------------------
+
+def _value(v):
+    """A Python value as a libconfig value."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"%s"' % v
+    return "%s" % v
+
+
+def svc(name, listen, handler="echo", extra="", **kw):
+    """One service block: name, listen and handler, then each keyword as a
+    setting, then extra (raw text, such as a handler's settings block)."""
+    body = 'name = "%s"; listen = "%s"; handler = "%s";' % (name, listen, handler)
+    for k, v in kw.items():
+        body += " %s = %s;" % (k, _value(v))
+    if extra:
+        body += " " + extra
+    return "{ %s }" % body
+
+
+def config(*services, **top):
+    """A server.conf: each keyword a top-level setting, then the services."""
+    lines = ["%s = %s;" % (k, _value(v)) for k, v in top.items()]
+    lines.append("services = (\n  %s\n);" % ",\n  ".join(services))
+    return "\n".join(lines) + "\n"
+
+
+# ---- sockets and talking to a server ---------------------------------------
+
+def listening_socket(backlog=1):
+    """A TCP socket listening on a free port of 127.0.0.1 (a port held by
+    someone else, or a socket to hand to preforkd); its port is
+    getsockname()[1]."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(backlog)
+    return s
 
 
 def connect(addr, timeout=5.0):
@@ -128,6 +277,7 @@ def connect(addr, timeout=5.0):
 
 
 def can_connect(addr):
+    """True when addr accepts a connection now."""
     try:
         connect(addr, timeout=1.0).close()
         return True
@@ -136,6 +286,7 @@ def can_connect(addr):
 
 
 def recv_all(s):
+    """Everything s receives until the peer closes."""
     chunks = []
     while True:
         b = s.recv(65536)
@@ -144,12 +295,86 @@ def recv_all(s):
         chunks.append(b)
 
 
+def closed_without_a_byte(s, timeout=None):
+    """Read until the peer closes s (timeout: set on s first); True when it
+    sent nothing at all. A reset counts as closed."""
+    if timeout is not None:
+        s.settimeout(timeout)
+    try:
+        return recv_all(s) == b""
+    except ConnectionResetError:
+        return True
+
+
+def echo_once(addr, data=b"ping", timeout=5.0):
+    """Send data on a new connection, half-close, return all that comes back."""
+    s = connect(addr, timeout=timeout)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    out = recv_all(s)
+    s.close()
+    return out
+
+
 def client(*args, input=None, timeout=30):
     """Run prefork-client; returns CompletedProcess with bytes stdout/stderr."""
     return subprocess.run([CLIENT] + [str(a) for a in args], input=input,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=timeout)
 
+
+def need_client():
+    """Fail (not skip) when prefork-client is not built."""
+    if not (os.path.isfile(CLIENT) and os.access(CLIENT, os.X_OK)):
+        raise AssertionError("prefork-client not found at %r (set PREFORK_CLIENT; build it "
+                             "with make)" % CLIENT)
+
+
+def control(srv, line, timeout=30):
+    """Send one command line to srv's control socket; returns the whole answer."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(srv.control)
+    s.sendall(line.encode() + b"\n")
+    out = recv_all(s).decode()
+    s.close()
+    return out
+
+
+def status(srv, timeout=30):
+    """srv's `status json`, parsed."""
+    return json.loads(control(srv, "status json", timeout=timeout))
+
+
+def status_text(srv):
+    """The output of `preforkd -s status`, which must succeed."""
+    r = preforkd("-c", srv.conf, "-s", "status")
+    assert r.returncode == 0, r
+    return r.stdout.decode()
+
+
+# ---- modules ---------------------------------------------------------------
+
+def module(name):
+    """Path of a module make check built (t/modules or examples)."""
+    for path in (os.path.join(BUILDDIR, "t", "modules", ".libs", name + ".so"),
+                 os.path.join(BUILDDIR, "examples", ".libs", name + ".so")):
+        if os.path.exists(path):
+            return path
+    raise AssertionError("module %s.so not built (make check builds it)" % name)
+
+
+def build_failinit(folder):
+    """Compile t/modules/failinit.c (a handler whose init fails) into folder."""
+    src = os.path.join(SRCDIR, "t", "modules", "failinit.c")
+    out = os.path.join(folder, "failinit.so")
+    r = subprocess.run(["cc", "-shared", "-fPIC", "-I" + os.path.join(SRCDIR, "src"),
+                        "-o", out, src], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert r.returncode == 0, "cannot build %s:\n%s" % (src, r.stdout.decode())
+    return out
+
+
+# ---- running preforkd ------------------------------------------------------
 
 class Server:
     """A preforkd started on a configuration written into a temp folder."""
@@ -165,8 +390,7 @@ class Server:
         self.proc = None
 
     def write_conf(self, text):
-        with open(self.conf, "w") as f:
-            f.write(text)
+        write(self.conf, text)
 
     @property
     def pid_file(self):
@@ -240,11 +464,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-            for k in kids:
-                try:
-                    os.kill(k, signal.SIGKILL)
-                except OSError:
-                    pass
+            kill_pids(kids)
 
 
 def preforkd(*args, timeout=30):
@@ -252,6 +472,25 @@ def preforkd(*args, timeout=30):
     return subprocess.run(VALGRIND + [PREFORKD] + [str(a) for a in args], stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
 
+
+def start_server(text, workers, wait_for=()):
+    """Start preforkd on configuration text; wait for every address in
+    wait_for to accept and for `workers` workers idle in accept()."""
+    srv = Server(text)
+    srv.start(wait_for=wait_for)
+    srv.wait_workers(workers)
+    return srv
+
+
+def start_echo(workers=2, top=None, **svc_kw):
+    """preforkd with one echo service, "echo", on a free loopback port (top:
+    top-level settings, svc_kw: the service's); returns (server, address)."""
+    addr = "127.0.0.1:%d" % free_port()
+    text = config(svc("echo", addr, workers=workers, **svc_kw), **(top or {}))
+    return start_server(text, workers, [addr]), addr
+
+
+# ---- the test runner -------------------------------------------------------
 
 def _cleanup():
     for p in _procs:

@@ -4,74 +4,11 @@ daemon mode (-d) and paths relative to the configuration file's folder."""
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 
 import harness
-
-
-# Under `make check-valgrind` (PREFORK_VALGRIND) every preforkd runs slower:
-# upper time bounds stretch, lower ones stay.
-VALGRIND = list(getattr(harness, "VALGRIND", []))
-SLOW = 10 if VALGRIND else 1
-
-
-def svc(name, listen, handler="echo", **kw):
-    body = 'name = "%s"; listen = "%s"; handler = "%s";' % (name, listen, handler)
-    for k, v in kw.items():
-        body += " %s = %s;" % (k, '"%s"' % v if isinstance(v, str) else v)
-    return "{ %s }" % body
-
-
-def config(*services, **top):
-    lines = ['%s = %s;' % (k, '"%s"' % v if isinstance(v, str) else v) for k, v in top.items()]
-    lines.append("services = (\n  %s\n);" % ",\n  ".join(services))
-    return "\n".join(lines) + "\n"
-
-
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
-def lines_of(b):
-    return [l for l in b.decode("utf-8", "replace").splitlines() if l.strip()]
-
-
-def procs_with_conf(conf):
-    """PIDs (not zombies) whose command line names this configuration file."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % name, "rb") as f:
-                args = f.read().split(b"\0")
-        except OSError:
-            continue
-        if conf.encode() in args and harness.pid_alive(int(name)):
-            out.append(int(name))
-    return out
-
-
-def kill_pids(pids):
-    for p in pids:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-def build_failinit(folder):
-    """Compile t/modules/failinit.c (a handler whose init fails) into folder."""
-    src = os.path.join(harness.SRCDIR, "t", "modules", "failinit.c")
-    out = os.path.join(folder, "failinit.so")
-    r = subprocess.run(["cc", "-shared", "-fPIC", "-I" + os.path.join(harness.SRCDIR, "src"),
-                        "-o", out, src], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert r.returncode == 0, "cannot build %s:\n%s" % (src, r.stdout.decode())
-    return out
+from harness import SLOW, VALGRIND, config, kill_pids, lines_of, procs_with_conf, svc, write
 
 
 # ---- -t ----
@@ -215,13 +152,18 @@ def _s_conf():
                     config(svc("echo", "127.0.0.1:%d" % harness.free_port())))
 
 
-def test_s_commands_without_pid_file_print_one_line_and_exit_1():
-    d, conf = _s_conf()
+def every_s_command_fails_in_one_line(conf):
+    """Each -s command on conf exits 1 with one line on stderr, nothing on stdout."""
     for cmd in ("stop", "quit", "status", "reload", "reopen"):
         r = harness.preforkd("-c", conf, "-s", cmd, timeout=20)
         assert r.returncode == 1, (cmd, r)
         assert len(lines_of(r.stderr)) == 1, (cmd, r.stderr)
         assert r.stdout == b"", (cmd, r.stdout)
+
+
+def test_s_commands_without_pid_file_print_one_line_and_exit_1():
+    d, conf = _s_conf()
+    every_s_command_fails_in_one_line(conf)
 
 
 def test_s_commands_with_stale_pid_file_print_one_line_and_exit_1():
@@ -231,11 +173,7 @@ def test_s_commands_with_stale_pid_file_print_one_line_and_exit_1():
     p.wait()
     assert not harness.pid_alive(p.pid)
     write(os.path.join(d, "preforkd.pid"), "%d\n" % p.pid)
-    for cmd in ("stop", "quit", "status", "reload", "reopen"):
-        r = harness.preforkd("-c", conf, "-s", cmd, timeout=20)
-        assert r.returncode == 1, (cmd, r)
-        assert len(lines_of(r.stderr)) == 1, (cmd, r.stderr)
-        assert r.stdout == b"", (cmd, r.stdout)
+    every_s_command_fails_in_one_line(conf)
 
 
 def test_s_unknown_command_exits_1():
@@ -270,10 +208,7 @@ def test_refuses_to_start_when_pid_file_names_a_live_master():
 
 
 def test_bind_error_names_the_address_and_forks_no_worker():
-    blocker = socket.socket()
-    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    blocker.bind(("127.0.0.1", 0))
-    blocker.listen(1)
+    blocker = harness.listening_socket()
     taken = blocker.getsockname()[1]
     try:
         d = harness.tmpdir()
@@ -331,11 +266,7 @@ def test_daemon_mode_detaches_and_pid_file_names_the_daemon():
             assert os.readlink("/proc/%d/fd/%d" % (pid, fd)) == "/dev/null", fd
         assert os.readlink("/proc/%d/cwd" % pid) == "/"
         # It serves, through its workers, and answers -s status.
-        s = harness.connect("127.0.0.1:%d" % port)
-        s.sendall(b"daemon")
-        s.shutdown(socket.SHUT_WR)
-        assert harness.recv_all(s) == b"daemon"
-        s.close()
+        assert harness.echo_once("127.0.0.1:%d" % port, b"daemon") == b"daemon"
         harness.wait_until(lambda: len(harness.children_of(pid)) == 2, 10, what="2 workers")
         st = harness.preforkd("-c", conf, "-s", "status")
         assert st.returncode == 0, st
@@ -354,7 +285,7 @@ def test_daemon_mode_detaches_and_pid_file_names_the_daemon():
 
 def test_daemon_mode_exits_1_when_handler_init_fails():
     d = harness.tmpdir()
-    build_failinit(d)
+    harness.build_failinit(d)
     conf = write(os.path.join(d, "server.conf"), config(
         svc("ok", "127.0.0.1:%d" % harness.free_port(), workers=1),
         svc("broken", "127.0.0.1:%d" % harness.free_port(), handler="failinit",

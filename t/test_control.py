@@ -6,62 +6,14 @@ import json
 import os
 import re
 import signal
-import socket
 import stat
 
 import harness
-
-
-def svc(name, listen, handler="echo", **kw):
-    body = 'name = "%s"; listen = "%s"; handler = "%s";' % (name, listen, handler)
-    for k, v in kw.items():
-        body += " %s = %s;" % (k, '"%s"' % v if isinstance(v, str) else v)
-    return "{ %s }" % body
-
-
-def config(*services, **top):
-    lines = ['%s = %s;' % (k, '"%s"' % v if isinstance(v, str) else v) for k, v in top.items()]
-    lines.append("services = (\n  %s\n);" % ",\n  ".join(services))
-    return "\n".join(lines) + "\n"
-
-
-def control(srv, line, timeout=30):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(timeout)
-    s.connect(srv.control)
-    s.sendall(line.encode() + b"\n")
-    out = harness.recv_all(s).decode()
-    s.close()
-    return out
-
-
-def rewrite(srv, text):
-    tmp = srv.conf + ".new"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, srv.conf)
-
-
-def echo_once(addr, data):
-    s = harness.connect(addr)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    out = harness.recv_all(s)
-    s.close()
-    return out
-
-
-def start(workers=2, **svc_kw):
-    port = harness.free_port()
-    addr = "127.0.0.1:%d" % port
-    srv = harness.Server(config(svc("echo", addr, workers=workers, **svc_kw)))
-    srv.start(wait_for=[addr])
-    srv.wait_workers(workers)
-    return srv, addr
+from harness import config, control, echo_once, rewrite, svc
 
 
 def test_control_socket_is_owner_only():
-    srv, addr = start()
+    srv, addr = harness.start_echo()
     harness.wait_until(lambda: os.path.exists(srv.control), 10, what="control socket")
     st = os.stat(srv.control)
     assert stat.S_ISSOCK(st.st_mode)
@@ -70,17 +22,16 @@ def test_control_socket_is_owner_only():
 
 
 def test_status_text_lists_every_worker_pid():
-    srv, addr = start(workers=3)
+    srv, addr = harness.start_echo(workers=3)
     kids = srv.workers()
     text = control(srv, "status")
     for k in kids:
         assert re.search(r"\b%d\b" % k, text), (k, text)
     assert "echo" in text and addr in text, text
     # -s status prints the same scoreboard.
-    r = harness.preforkd("-c", srv.conf, "-s", "status")
-    assert r.returncode == 0, r
+    text = harness.status_text(srv)
     for k in kids:
-        assert re.search(r"\b%d\b" % k, r.stdout.decode())
+        assert re.search(r"\b%d\b" % k, text)
 
 
 def test_status_json_has_the_documented_shape_and_the_worker_pids():
@@ -92,7 +43,7 @@ def test_status_json_has_the_documented_shape_and_the_worker_pids():
     kids = srv.wait_workers(4)
 
     def echo_served():
-        doc = json.loads(control(srv, "status json"))
+        doc = harness.status(srv)
         return sum(w["served"] for s in doc["services"] if s["name"] == "echo" for w in s["workers"])
     # Start's readiness probes were connections too; count from here.
     before = harness.wait_until(lambda: (lambda n: (n,) if n else None)(echo_served()), 10,
@@ -101,7 +52,7 @@ def test_status_json_has_the_documented_shape_and_the_worker_pids():
         assert echo_once(addr, b"n%d" % i) == b"n%d" % i
     # served is counted once the worker is done with the connection.
     harness.wait_until(lambda: echo_served() == before + 5, 10, what="served + 5")
-    doc = json.loads(control(srv, "status json"))
+    doc = harness.status(srv)
     assert isinstance(doc["services"], list), doc
     by_name = {s["name"]: s for s in doc["services"]}
     assert set(by_name) == {"echo", "stat"}, doc
@@ -126,7 +77,7 @@ def test_status_json_has_the_documented_shape_and_the_worker_pids():
 
 
 def test_reload_command_answers_ok_or_failed_with_the_reason():
-    srv, addr = start(workers=2)
+    srv, addr = harness.start_echo(workers=2)
     old = srv.workers()
     rewrite(srv, config(svc("echo", addr, workers=3)))
     assert control(srv, "reload") == "ok\n"
@@ -140,7 +91,7 @@ def test_reload_command_answers_ok_or_failed_with_the_reason():
 
 
 def test_workers_command_grows_shrinks_and_stays_within_limits():
-    srv, addr = start(workers=2, max_workers=5)
+    srv, addr = harness.start_echo(workers=2, max_workers=5)
     assert control(srv, "workers echo +2") == "ok echo 4\n"
     srv.wait_workers(4)
     assert control(srv, "workers echo -2") == "ok echo 2\n"
@@ -158,7 +109,7 @@ def test_workers_command_grows_shrinks_and_stays_within_limits():
 
 
 def test_control_answers_while_every_worker_is_busy():
-    srv, addr = start(workers=2, read_timeout=60)
+    srv, addr = harness.start_echo(workers=2, read_timeout=60)
     kids = srv.workers()
     held = []
     for i in range(2):
@@ -166,7 +117,7 @@ def test_control_answers_while_every_worker_is_busy():
         s.sendall(b"hold")
         assert s.recv(10) == b"hold"
         held.append(s)
-    doc = json.loads(control(srv, "status json", timeout=5))
+    doc = harness.status(srv, timeout=5)
     states = sorted(w["state"] for w in doc["services"][0]["workers"])
     assert states == ["busy", "busy"], doc
     assert all(w["busy_for"] >= 0 for w in doc["services"][0]["workers"])
@@ -181,7 +132,7 @@ def test_control_answers_while_every_worker_is_busy():
 
 def test_control_socket_is_removed_at_stop():
     for sig in (signal.SIGTERM, signal.SIGINT):
-        srv, addr = start(workers=1)
+        srv, addr = harness.start_echo(workers=1)
         assert os.path.exists(srv.control)
         srv.signal(sig)
         assert srv.wait_exit() == 0

@@ -1,7 +1,6 @@
 """test_core.py - the working core: process shape (master + N workers
 blocked in accept), echo through prefork-client (message, 1 MiB on stdin),
 IPv6, unix sockets, port 0, the pid file, several services at once."""
-import json
 import os
 import re
 import signal
@@ -9,52 +8,12 @@ import socket
 import subprocess
 
 import harness
-
-
-# Under `make check-valgrind` (PREFORK_VALGRIND) every preforkd runs slower:
-# upper time bounds stretch, lower ones stay.
-VALGRIND = list(getattr(harness, "VALGRIND", []))
-SLOW = 10 if VALGRIND else 1
-
-
-def svc(name, listen, handler="echo", **kw):
-    body = 'name = "%s"; listen = "%s"; handler = "%s";' % (name, listen, handler)
-    for k, v in kw.items():
-        body += " %s = %s;" % (k, '"%s"' % v if isinstance(v, str) else v)
-    return "{ %s }" % body
-
-
-def config(*services, **top):
-    lines = ['%s = %s;' % (k, '"%s"' % v if isinstance(v, str) else v) for k, v in top.items()]
-    lines.append("services = (\n  %s\n);" % ",\n  ".join(services))
-    return "\n".join(lines) + "\n"
-
-
-def need_client():
-    if not (os.path.isfile(harness.CLIENT) and os.access(harness.CLIENT, os.X_OK)):
-        raise AssertionError("prefork-client not found at %r (set PREFORK_CLIENT; build it with make)"
-                             % harness.CLIENT)
-
-
-def echo_once(addr, data):
-    s = harness.connect(addr)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    out = harness.recv_all(s)
-    s.close()
-    return out
+from harness import VALGRIND, config, echo_once, need_client, svc
 
 
 def status_json(srv):
-    r = harness.preforkd("-c", srv.conf, "-s", "status")
-    assert r.returncode == 0, r
-    ctl = socket.socket(socket.AF_UNIX)
-    ctl.settimeout(10)
-    ctl.connect(srv.control)
-    ctl.sendall(b"status json\n")
-    doc = json.loads(harness.recv_all(ctl).decode())
-    ctl.close()
-    return r.stdout.decode(), doc
+    """(`-s status` text, `status json` document) of srv."""
+    return harness.status_text(srv), harness.status(srv, timeout=10)
 
 
 def test_master_and_n_workers_each_blocked_in_accept():
@@ -148,9 +107,9 @@ def test_unix_listener_refuses_a_path_where_a_server_answers():
     other.bind(path)
     other.listen(1)
     try:
-        with open(os.path.join(d, "server.conf"), "w") as f:
-            f.write(config(svc("local", "unix:busy.sock", workers=1)))
-        p = harness.spawn(VALGRIND + [harness.PREFORKD, "-c", os.path.join(d, "server.conf")],
+        conf = harness.write(os.path.join(d, "server.conf"),
+                             config(svc("local", "unix:busy.sock", workers=1)))
+        p = harness.spawn(VALGRIND + [harness.PREFORKD, "-c", conf],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = p.communicate(timeout=10)
         assert p.returncode == 1, err

@@ -5,17 +5,9 @@ import os
 import subprocess
 
 import harness
-from harness import Server, client, free_port, preforkd
+from harness import Server, client, free_port, module, preforkd
 
 B = harness.BUILDDIR
-
-
-def module(name):
-    for path in (os.path.join(B, "t", "modules", ".libs", name + ".so"),
-                 os.path.join(B, "examples", ".libs", name + ".so")):
-        if os.path.exists(path):
-            return path
-    raise AssertionError("module %s.so not built (make check builds it)" % name)
 
 
 def conf_with(svc):
@@ -83,10 +75,9 @@ def test_custom_server_on_pf_main():
     exe = os.path.join(B, "examples", "hello-server")
     port = free_port()
     d = harness.tmpdir()
-    conf = os.path.join(d, "hello.conf")
-    with open(conf, "w") as f:
-        f.write(conf_with('{ name = "h"; listen = "127.0.0.1:%d"; handler = "hello"; workers = 2; },\n'
-                          '{ name = "e"; listen = "127.0.0.1:0"; handler = "echo"; workers = 1; }' % port))
+    conf = harness.write(os.path.join(d, "hello.conf"), conf_with(
+        '{ name = "h"; listen = "127.0.0.1:%d"; handler = "hello"; workers = 2; },\n'
+        '{ name = "e"; listen = "127.0.0.1:0"; handler = "echo"; workers = 1; }' % port))
     r = subprocess.run([exe, "-t", "-c", conf], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert r.returncode == 0 and b"configuration OK" in r.stdout, r
     p = harness.spawn([exe, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -620,11 +620,7 @@ def test_access_log_in_common_log_format():
     request(addr, b'GET /"quoted" HTTP/1.1\r\nConnection: close\r\n\r\n')
 
     def lines():
-        try:
-            with open(log) as f:
-                return f.read().splitlines()
-        except OSError:
-            return []
+        return harness.read_text(log).splitlines()
     got = harness.wait_until(lambda: len(lines()) >= 4 and lines(), what="4 log lines")
     parsed = [CLF.match(line) for line in got]
     assert all(parsed), got

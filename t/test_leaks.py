@@ -60,10 +60,7 @@ def traffic(ports):
 
 def reload_to(srv, text, ports):
     before = reloads(srv)
-    tmp = srv.conf + ".new"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, srv.conf)
+    harness.rewrite(srv, text)
     srv.signal(signal.SIGHUP)
     harness.wait_until(lambda: reloads(srv) > before or "reload failed" in srv.output(),
                        60, what="reload %d to finish" % (before + 1))

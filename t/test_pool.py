@@ -8,7 +8,7 @@ back-off, and what the status shows about all of it.
 
 Each test prints the figures it measured (pool sizes over time, recycle
 spacing, forks per second, latencies) so a run doubles as a report."""
-import json
+import functools
 import math
 import os
 import re
@@ -18,29 +18,15 @@ import threading
 import time
 
 import harness
-from harness import Server, free_port, wait_until
-
-B = harness.BUILDDIR
+from harness import Server, free_port, module, svc, wait_until
 
 
 # ---- helpers ----
 
-def module(name):
-    path = os.path.join(B, "t", "modules", ".libs", name + ".so")
-    if not os.path.exists(path):
-        raise AssertionError("module %s.so not built (make check builds it)" % name)
-    return path
-
-
-def svc(name, listen, handler="echo", extra="", **kw):
-    body = 'name = "%s"; listen = "%s"; handler = "%s";' % (name, listen, handler)
-    for k, v in kw.items():
-        if isinstance(v, bool):
-            v = "true" if v else "false"
-        elif isinstance(v, str):
-            v = '"%s"' % v
-        body += " %s = %s;" % (k, v)
-    return "{ %s %s }" % (body, extra)
+# Control-socket answers within 15 s and echo exchanges within 10 s here.
+control = functools.partial(harness.control, timeout=15)
+status = functools.partial(harness.status, timeout=15)
+echo_once = functools.partial(harness.echo_once, timeout=10)
 
 
 def testmod(name, listen, handle="echo", crash_file=None, init_sleep=0, **kw):
@@ -50,12 +36,9 @@ def testmod(name, listen, handle="echo", crash_file=None, init_sleep=0, **kw):
 
 
 def config(*services, **top):
+    """harness.config with a shutdown_timeout of 10 s unless given."""
     top.setdefault("shutdown_timeout", 10.0)
-    lines = []
-    for k, v in top.items():
-        lines.append('%s = %s;' % (k, '"%s"' % v if isinstance(v, str) else v))
-    lines.append("services = (\n  %s\n);" % ",\n  ".join(services))
-    return "\n".join(lines) + "\n"
+    return harness.config(*services, **top)
 
 
 def start(*services, **top):
@@ -67,34 +50,11 @@ def start(*services, **top):
     return srv
 
 
-def control(srv, line, timeout=15):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(timeout)
-    s.connect(srv.control)
-    s.sendall(line.encode() + b"\n")
-    out = harness.recv_all(s).decode()
-    s.close()
-    return out
-
-
-def status(srv):
-    return json.loads(control(srv, "status json"))
-
-
 def service(doc, name):
     for v in doc["services"]:
         if v["name"] == name:
             return v
     raise AssertionError("no service %s in %s" % (name, doc))
-
-
-def echo_once(addr, data=b"ping", timeout=10):
-    s = harness.connect(addr, timeout=timeout)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    out = harness.recv_all(s)
-    s.close()
-    return out
 
 
 def hold(addr, timeout=10):
@@ -120,6 +80,34 @@ def log_time(line):
     m = LOG_TIME.match(line)
     assert m, line
     return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+
+
+def master_events(srv):
+    """(kind, pid, seconds of the day) for each "recycling worker", "worker
+    started" and "worker ready" line of the master's (debug) log, in order."""
+    events = []
+    for line in srv.output().splitlines():
+        if " master: " not in line:
+            continue
+        for kind, pattern in (("recycle", r"recycling worker (\d+) after"),
+                              ("start", r"worker (\d+) started"),
+                              ("ready", r"worker (\d+) ready")):
+            m = re.search(pattern, line)
+            if m:
+                events.append((kind, int(m.group(1)), log_time(line)))
+    return events
+
+
+def assert_recycles_wait_for_ready(events):
+    """No worker was recycled while a worker started before it was not yet ready."""
+    starting = set()
+    for kind, pid, t in events:
+        if kind == "start":
+            starting.add(pid)
+        elif kind == "ready":
+            starting.discard(pid)
+        else:
+            assert not starting, "worker %d recycled while %s still starting" % (pid, starting)
 
 
 class Sampler:
@@ -352,26 +340,10 @@ def test_max_requests_recycles_one_worker_at_a_time_without_a_failed_request():
 
     # The master's log (debug): each recycle waits until every worker started
     # before it (the previous one's successor included) has reached accept().
-    events = []
-    for line in srv.output().splitlines():
-        if " master: " not in line:
-            continue
-        for kind, pattern in (("recycle", r"recycling worker (\d+) after"),
-                              ("start", r"worker (\d+) started"),
-                              ("ready", r"worker (\d+) ready")):
-            m = re.search(pattern, line)
-            if m:
-                events.append((kind, int(m.group(1)), log_time(line)))
+    events = master_events(srv)
     recycles = [e for e in events if e[0] == "recycle"]
     assert len(recycles) >= 3, srv.output()[-2000:]
-    starting = set()
-    for kind, pid, t in events:
-        if kind == "start":
-            starting.add(pid)
-        elif kind == "ready":
-            starting.discard(pid)
-        else:
-            assert not starting, "worker %d recycled while %s still starting" % (pid, starting)
+    assert_recycles_wait_for_ready(events)
     spacing = [b[2] - a[2] for a, b in zip(recycles, recycles[1:])]
     print("300 requests in %.2fs, %d recycles, spacing (s): %s" % (
         elapsed, len(recycles), ", ".join("%.3f" % s for s in spacing)))
@@ -399,26 +371,10 @@ def test_recycling_waits_for_the_previous_successor_to_be_ready():
     wait_until(lambda: not any(harness.pid_alive(p) for p in first), 15, interval=0.05,
                what="the three workers recycled")
     srv.wait_workers(3)
-    events = []
-    for line in srv.output().splitlines():
-        if " master: " not in line:
-            continue
-        for kind, pattern in (("recycle", r"recycling worker (\d+) after"),
-                              ("start", r"worker (\d+) started"),
-                              ("ready", r"worker (\d+) ready")):
-            m = re.search(pattern, line)
-            if m:
-                events.append((kind, int(m.group(1)), log_time(line)))
+    events = master_events(srv)
     recycles = [e for e in events if e[0] == "recycle"]
     assert [r[1] for r in recycles] and set(r[1] for r in recycles) == set(first), recycles
-    starting = set()
-    for kind, pid, t in events:
-        if kind == "start":
-            starting.add(pid)
-        elif kind == "ready":
-            starting.discard(pid)
-        else:
-            assert not starting, "worker %d recycled while %s still starting" % (pid, starting)
+    assert_recycles_wait_for_ready(events)
     spacing = [b[2] - a[2] for a, b in zip(recycles, recycles[1:])]
     assert all(s >= init_sleep - 0.02 for s in spacing), spacing
     print("3 workers at max_requests, successors taking %.1fs to start: recycled %.3f, %.3f s apart"
@@ -478,10 +434,7 @@ def test_request_timeout_kills_a_stuck_worker_and_replaces_it():
         # The handler ignores SIGTERM (it sleeps in pause()): SIGKILL follows.
         wait_until(lambda: not harness.pid_alive(victim), 6, interval=0.02, what="the watchdog")
         t_kill = time.monotonic() - t0
-        try:
-            assert harness.recv_all(c) == b""   # the connection is closed, not kept
-        except ConnectionResetError:
-            pass
+        assert harness.closed_without_a_byte(c)    # the connection is closed, not kept
         c.close()
         assert srv.wait_workers(1, timeout=5) == [newpid]
         kills.append((t_new, t_kill))

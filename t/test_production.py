@@ -22,27 +22,11 @@ import subprocess
 import time
 
 import harness
-from harness import Server, free_port, wait_until
+from harness import (Server, closed_without_a_byte, config, echo_once, free_port, listening_inodes,
+                     socket_inodes, svc, wait_until)
 
 S = harness.SRCDIR
 B = harness.BUILDDIR
-
-
-def svc(name, listen, handler="echo", extra="", **kw):
-    body = 'name = "%s"; listen = "%s"; handler = "%s";' % (name, listen, handler)
-    for k, v in kw.items():
-        if isinstance(v, bool):
-            v = "true" if v else "false"
-        elif isinstance(v, str):
-            v = '"%s"' % v
-        body += " %s = %s;" % (k, v)
-    return "{ %s %s }" % (body, extra)
-
-
-def config(*services, **top):
-    lines = ['%s = %s;' % (k, '"%s"' % v if isinstance(v, str) else v) for k, v in top.items()]
-    lines.append("services = (\n  %s\n);" % ",\n  ".join(services))
-    return "\n".join(lines) + "\n"
 
 
 def http_block(root="www", access_log="access.log"):
@@ -99,15 +83,6 @@ def free_low_port():
     raise AssertionError("no free port below 1024")
 
 
-def echo_once(addr, data, source=None):
-    s = harness.connect(addr)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    out = harness.recv_all(s)
-    s.close()
-    return out
-
-
 def raw_exchange(port, data, timeout=10.0, source=None):
     """Connect to 127.0.0.1:port (from `source` when given), send data, read to EOF."""
     s = socket.socket()
@@ -121,35 +96,6 @@ def raw_exchange(port, data, timeout=10.0, source=None):
         return harness.recv_all(s)
     finally:
         s.close()
-
-
-def closed_without_a_byte(s):
-    """Read until the server closes; True when it sent nothing at all."""
-    try:
-        return harness.recv_all(s) == b""
-    except ConnectionResetError:
-        return True
-
-
-def kill_tree(pid):
-    """SIGKILL a process we did not start through harness (a daemon) and its children."""
-    if not pid:
-        return
-    for k in harness.children_of(pid):
-        try:
-            os.kill(k, signal.SIGKILL)
-        except OSError:
-            pass
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def status_text(srv):
-    r = harness.preforkd("-c", srv.conf, "-s", "status")
-    assert r.returncode == 0, r
-    return r.stdout.decode()
 
 
 # ---- privileges ----------------------------------------------------------
@@ -267,9 +213,8 @@ def test_user_and_chroot_ignored_with_a_warning_when_not_root():
         run_uid = nobody.pw_uid
     else:
         run_uid = os.geteuid()
-    conf = os.path.join(d, "server.conf")
-    with open(conf, "w") as f:
-        f.write(config(svc("echo", addr, workers=2), user="root", chroot="jail"))
+    conf = harness.write(os.path.join(d, "server.conf"),
+                         config(svc("echo", addr, workers=2), user="root", chroot="jail"))
     os.chmod(conf, 0o644)
     log = open(os.path.join(d, "out.log"), "wb")
     p = harness.spawn(prefix + [harness.PREFORKD, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
@@ -323,14 +268,6 @@ def run_daemon(conf, timeout=30):
     return p.returncode, out.decode(), err.decode()
 
 
-def read_pid(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip() or 0)
-    except (OSError, ValueError):
-        return 0
-
-
 def test_daemon_mode_detaches_and_pid_file_names_the_daemon():
     port = free_port()
     addr = "127.0.0.1:%d" % port
@@ -341,7 +278,7 @@ def test_daemon_mode_detaches_and_pid_file_names_the_daemon():
         rc, out, err = run_daemon(srv.conf)
         assert rc == 0, (rc, out, err)
         assert out == "" and err == "", (out, err)
-        pid = read_pid(srv.pid_file)
+        pid = srv.read_pid()
         assert pid and harness.pid_alive(pid), pid
         # Ready when -d returns: workers in accept(), the port answers.
         assert harness.can_connect(addr)
@@ -368,7 +305,9 @@ def test_daemon_mode_detaches_and_pid_file_names_the_daemon():
         assert not os.path.exists(srv.pid_file)
         assert time.monotonic() - t0 < 20
     finally:
-        kill_tree(pid)
+        # A daemon is not our child: stop it and its workers by PID.
+        if pid:
+            harness.kill_pids(harness.children_of(pid) + [pid])
 
 
 def test_daemon_mode_errors_reach_the_terminal_and_exit_1():
@@ -399,10 +338,7 @@ def test_daemon_mode_errors_reach_the_terminal_and_exit_1():
 def test_daemon_mode_init_failure_exits_1_with_the_reason():
     port = free_port()
     addr = "127.0.0.1:%d" % port
-    module = os.path.join(B, "t", "modules", ".libs", "testmod.so")
-    if not os.path.exists(module):
-        raise AssertionError("%s not built (make check TESTS= builds it)" % module)
-    srv = Server(config(svc("t", addr, "testmod", module=module,
+    srv = Server(config(svc("t", addr, "testmod", module=harness.module("testmod"),
                             extra='testmod = { init = "fail"; };')))
     t0 = time.monotonic()
     rc, out, err = run_daemon(srv.conf)
@@ -509,35 +445,8 @@ def test_notify_abstract_socket():
     ns.wait_for(lambda m: any(x.startswith("READY=1") for x in m), "READY=1")
 
 
-def socket_inodes(pid):
-    out = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        m = re.match(r"socket:\[(\d+)\]", link)
-        if m:
-            out.add(int(m.group(1)))
-    return out
-
-
-def listening_inodes(port):
-    """Inodes of the TCP sockets listening on port (from /proc/net/tcp)."""
-    out = []
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
-                out.append(int(fields[9]))
-    return out
-
-
 def test_listen_fds_socket_activation_used_and_kept_across_reloads():
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", 0))
-    ls.listen(64)
+    ls = harness.listening_socket(backlog=64)
     port = ls.getsockname()[1]
     addr = "127.0.0.1:%d" % port
     ino = os.fstat(ls.fileno()).st_ino
@@ -627,11 +536,7 @@ def access_lines(srv, n):
     path = os.path.join(srv.dir, "access.log")
 
     def lines():
-        try:
-            with open(path) as f:
-                got = f.read().splitlines()
-        except OSError:
-            return None
+        got = harness.read_text(path).splitlines()
         return got if len(got) >= n else None
     return wait_until(lines, 10.0, what="%d access log lines" % n)
 
@@ -667,7 +572,7 @@ def test_proxy_v1_and_v2_address_reaches_handler_access_log_and_status():
     s = socket.create_connection(("127.0.0.1", echo_port), timeout=10)
     s.sendall(b"PROXY TCP4 198.51.100.23 127.0.0.1 4242 7\r\nx")
     assert s.recv(1) == b"x"
-    wait_until(lambda: "peer=198.51.100.23:4242" in status_text(srv), 5.0,
+    wait_until(lambda: "peer=198.51.100.23:4242" in harness.status_text(srv), 5.0,
                what="the proxied peer in the status")
     s.close()
 
@@ -772,11 +677,7 @@ backend be
             return resp.rsplit(b"\n", 2)[-2].decode()
 
         def logged(srv):
-            try:
-                with open(os.path.join(srv.dir, "access.log")) as f:
-                    return f.read().splitlines()
-            except OSError:
-                return []
+            return harness.read_text(os.path.join(srv.dir, "access.log")).splitlines()
 
         # Until health checks have both servers up, requests may all go to one.
         wait_until(lambda: request() and all(logged(b[1]) for b in backends), 15.0, interval=0.05,

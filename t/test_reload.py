@@ -3,43 +3,16 @@ generation on the same listening sockets; an invalid file, a port taken by
 someone else or a handler whose init fails leaves the old generation
 serving untouched; services come and go; reloads under load lose no
 request; at most two generations live at once."""
+import functools
 import json
 import os
 import re
 import signal
-import socket
-import subprocess
 import threading
 import time
 
 import harness
-
-
-# Under `make check-valgrind` (PREFORK_VALGRIND) every preforkd runs slower:
-# upper time bounds stretch, lower ones stay.
-VALGRIND = list(getattr(harness, "VALGRIND", []))
-SLOW = 10 if VALGRIND else 1
-
-
-def svc(name, listen, handler="echo", **kw):
-    body = 'name = "%s"; listen = "%s"; handler = "%s";' % (name, listen, handler)
-    for k, v in kw.items():
-        body += " %s = %s;" % (k, '"%s"' % v if isinstance(v, str) else v)
-    return "{ %s }" % body
-
-
-def config(*services, **top):
-    lines = ['%s = %s;' % (k, '"%s"' % v if isinstance(v, str) else v) for k, v in top.items()]
-    lines.append("services = (\n  %s\n);" % ",\n  ".join(services))
-    return "\n".join(lines) + "\n"
-
-
-def rewrite(srv, text):
-    """Replace the configuration atomically: the master never reads half a file."""
-    tmp = srv.conf + ".new"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, srv.conf)
+from harness import SLOW, config, listen_inode, rewrite, socket_inodes, start_server, status, svc
 
 
 def outcomes(srv):
@@ -56,71 +29,14 @@ def sighup_and_wait(srv, timeout=20):
     return ok > ok0
 
 
-def echo_once(addr, data, timeout=10):
-    s = harness.connect(addr, timeout=timeout)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    out = harness.recv_all(s)
-    s.close()
-    return out
-
-
-def control(srv, line, timeout=30):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(timeout)
-    s.connect(srv.control)
-    s.sendall(line.encode() + b"\n")
-    out = harness.recv_all(s).decode()
-    s.close()
-    return out
-
-
-def status(srv):
-    return json.loads(control(srv, "status json"))
-
-
-def socket_inodes(pid):
-    out = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            out.add(int(link[8:-1]))
-    return out
-
-
-def listen_inode(port):
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
-                return int(fields[9])
-    return None
-
-
-def build_failinit(folder):
-    """Compile t/modules/failinit.c (a handler whose init fails) into folder."""
-    src = os.path.join(harness.SRCDIR, "t", "modules", "failinit.c")
-    out = os.path.join(folder, "failinit.so")
-    r = subprocess.run(["cc", "-shared", "-fPIC", "-I" + os.path.join(harness.SRCDIR, "src"),
-                        "-o", out, src], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert r.returncode == 0, "cannot build %s:\n%s" % (src, r.stdout.decode())
-    return out
-
-
-def start(text, workers, wait_for):
-    srv = harness.Server(text)
-    srv.start(wait_for=wait_for)
-    srv.wait_workers(workers)
-    return srv
+# An echo exchange may take up to 10 s here.
+echo_once = functools.partial(harness.echo_once, timeout=10)
 
 
 def test_reload_applies_new_worker_count_on_the_same_listening_socket():
     port = harness.free_port()
     addr = "127.0.0.1:%d" % port
-    srv = start(config(svc("echo", addr, workers=2)), 2, [addr])
+    srv = start_server(config(svc("echo", addr, workers=2)), 2, [addr])
     old = srv.workers()
     inode = listen_inode(port)
     assert inode in socket_inodes(srv.pid)
@@ -138,9 +54,7 @@ def test_reload_applies_new_worker_count_on_the_same_listening_socket():
 
 
 def test_reload_with_invalid_file_keeps_the_old_generation():
-    port = harness.free_port()
-    addr = "127.0.0.1:%d" % port
-    srv = start(config(svc("echo", addr, workers=2)), 2, [addr])
+    srv, addr = harness.start_echo(2)
     old = srv.workers()
     rewrite(srv, 'services = (\n  { name = "echo"; listen = "%s"; handler = "echo";\n'
                  '    wokers = 3; }\n);\n' % addr)
@@ -157,9 +71,7 @@ def test_reload_with_invalid_file_keeps_the_old_generation():
 
 
 def test_s_reload_exits_0_once_the_new_generation_serves_and_1_with_the_reason():
-    port = harness.free_port()
-    addr = "127.0.0.1:%d" % port
-    srv = start(config(svc("echo", addr, workers=2)), 2, [addr])
+    srv, addr = harness.start_echo(2)
     old = srv.workers()
     rewrite(srv, config(svc("echo", addr, workers=3)))
     r = harness.preforkd("-c", srv.conf, "-s", "reload", timeout=60)
@@ -181,13 +93,9 @@ def test_s_reload_exits_0_once_the_new_generation_serves_and_1_with_the_reason()
 
 
 def test_reload_fails_when_a_new_port_is_taken_and_old_generation_serves():
-    port = harness.free_port()
-    addr = "127.0.0.1:%d" % port
-    srv = start(config(svc("echo", addr, workers=2)), 2, [addr])
+    srv, addr = harness.start_echo(2)
     old = srv.workers()
-    blocker = socket.socket()
-    blocker.bind(("127.0.0.1", 0))
-    blocker.listen(1)
+    blocker = harness.listening_socket()
     taken = blocker.getsockname()[1]
     try:
         rewrite(srv, config(svc("echo", addr, workers=2),
@@ -252,12 +160,11 @@ def run_load(addr, stop, results):
 
 
 def test_reload_under_load_loses_no_request():
-    if not os.access(harness.CLIENT, os.X_OK):
-        raise AssertionError("prefork-client not found at %r" % harness.CLIENT)
+    harness.need_client()
     port = harness.free_port()
     addr = "127.0.0.1:%d" % port
     confs = [config(svc("echo", addr, workers=n), shutdown_timeout=10) for n in (2, 3)]
-    srv = start(confs[0], 2, [addr])
+    srv = start_server(confs[0], 2, [addr])
     inode = listen_inode(port)
     stop = threading.Event()
     results = []
@@ -289,8 +196,8 @@ def test_reload_under_load_loses_no_request():
 def test_reload_with_failing_handler_init_keeps_old_generation():
     port, pf = harness.free_port(), harness.free_port()
     addr = "127.0.0.1:%d" % port
-    srv = start(config(svc("echo", addr, workers=2), shutdown_timeout=5), 2, [addr])
-    build_failinit(srv.dir)
+    srv = start_server(config(svc("echo", addr, workers=2), shutdown_timeout=5), 2, [addr])
+    harness.build_failinit(srv.dir)
     old = srv.workers()
     broken = config(svc("echo", addr, workers=3),
                     svc("broken", "127.0.0.1:%d" % pf, handler="failinit",
@@ -320,10 +227,7 @@ def test_reload_with_failing_handler_init_keeps_old_generation():
 
 
 def test_reload_while_draining_keeps_at_most_two_generations():
-    port = harness.free_port()
-    addr = "127.0.0.1:%d" % port
-    srv = start(config(svc("echo", addr, workers=1, read_timeout=60), shutdown_timeout=2),
-                1, [addr])
+    srv, addr = harness.start_echo(1, top={"shutdown_timeout": 2}, read_timeout=60)
     # Hold gen 1's only worker on a connection that never ends.
     held = harness.connect(addr, timeout=10)
     held.sendall(b"x")
@@ -346,25 +250,18 @@ def test_reload_while_draining_keeps_at_most_two_generations():
     assert max_gens <= 2, "%d generations at once" % max_gens
     # The drain of generation 1 was bounded by shutdown_timeout (2 s).
     assert elapsed < 2 + 5 * SLOW, elapsed
-    held.settimeout(5)
-    try:
-        assert held.recv(10) == b""
-    except ConnectionResetError:
-        pass
+    assert harness.closed_without_a_byte(held, timeout=5)
     held.close()
     srv.wait_workers(1)
     assert echo_once(addr, b"gen 3") == b"gen 3"
 
 
 def test_several_sighups_during_a_reload_make_one_more_reload():
-    port = harness.free_port()
-    addr = "127.0.0.1:%d" % port
-    srv = start(config(svc("echo", addr, workers=2)), 2, [addr])
+    srv, addr = harness.start_echo(2)
     # A new worker of this service takes 0.5 s to get ready, so every SIGHUP
     # below lands while the first reload is still under way.
-    testmod = os.path.join(harness.BUILDDIR, "t", "modules", ".libs", "testmod.so")
-    slow = ('{ name = "slow"; listen = "127.0.0.1:0"; handler = "testmod"; module = "%s";'
-            ' workers = 1; testmod = { init_sleep = 0.5; }; }' % testmod)
+    slow = svc("slow", "127.0.0.1:0", "testmod", module=harness.module("testmod"), workers=1,
+               extra="testmod = { init_sleep = 0.5; };")
     rewrite(srv, config(svc("echo", addr, workers=3), slow))
     for _ in range(5):
         srv.signal(signal.SIGHUP)

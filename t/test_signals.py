@@ -1,43 +1,12 @@
 """test_signals.py - SIGUSR1 (and -s reopen) reopens the log files in the
 master and the workers; SIGTTIN/SIGTTOU add or remove one worker per
 service, within 1..max_workers."""
-import json
 import os
 import signal
 import socket
 
 import harness
-
-
-def svc(name, listen, handler="echo", **kw):
-    body = 'name = "%s"; listen = "%s"; handler = "%s";' % (name, listen, handler)
-    for k, v in kw.items():
-        body += " %s = %s;" % (k, '"%s"' % v if isinstance(v, str) else v)
-    return "{ %s }" % body
-
-
-def config(*services, **top):
-    lines = ['%s = %s;' % (k, '"%s"' % v if isinstance(v, str) else v) for k, v in top.items()]
-    lines.append("services = (\n  %s\n);" % ",\n  ".join(services))
-    return "\n".join(lines) + "\n"
-
-
-def control(srv, line, timeout=30):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(timeout)
-    s.connect(srv.control)
-    s.sendall(line.encode() + b"\n")
-    out = harness.recv_all(s).decode()
-    s.close()
-    return out
-
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
+from harness import config, control, read_text, svc
 
 
 def echo_from(addr, data):
@@ -59,7 +28,7 @@ def test_sigusr1_reopens_the_log_files_of_master_and_workers():
     log = os.path.join(srv.dir, "error.log")
     srv.start(wait_for=[addr])
     kids = srv.wait_workers(2)
-    harness.wait_until(lambda: "ready" in read(log), 10, what="the log file")
+    harness.wait_until(lambda: "ready" in read_text(log), 10, what="the log file")
 
     def writers(text, needle):
         """PIDs of the processes that wrote the lines of text containing needle."""
@@ -84,7 +53,7 @@ def test_sigusr1_reopens_the_log_files_of_master_and_workers():
 
         def workers_logged():
             peers.append(echo_from(addr, b"after %s" % reopen.encode()))
-            text = read(log)
+            text = read_text(log)
             for p in peers:
                 seen.update(writers(text, "127.0.0.1:%d" % p))
             return seen >= set(kids)
@@ -94,14 +63,14 @@ def test_sigusr1_reopens_the_log_files_of_master_and_workers():
         srv.signal(signal.SIGTTIN)
         kids = srv.wait_workers(len(kids) + 1)
         harness.wait_until(lambda: srv.pid in {int(l.split("]", 1)[1].split()[0])
-                                               for l in read(log).splitlines() if "]" in l},
+                                               for l in read_text(log).splitlines() if "]" in l},
                            10, what="the master to write into the new log")
         # From now on (every worker has reopened), nothing goes to the rotated file.
         # (A connection that raced with the signal may have been logged there.)
         later = [echo_from(addr, b"later") for _ in range(10)]
-        harness.wait_until(lambda: all("127.0.0.1:%d" % p in read(log) for p in later), 10,
+        harness.wait_until(lambda: all("127.0.0.1:%d" % p in read_text(log) for p in later), 10,
                            what="the later connections in the new log")
-        old = read(rotated)
+        old = read_text(rotated)
         for p in later:
             assert "127.0.0.1:%d" % p not in old, "a worker still writes to %s" % rotated
     assert srv.proc.poll() is None
@@ -115,7 +84,7 @@ def test_sigttin_and_sigttou_resize_every_service_within_limits():
     srv.wait_workers(3)
 
     def counts():
-        doc = json.loads(control(srv, "status json"))
+        doc = harness.status(srv)
         return {s["name"]: len([w for w in s["workers"] if w["state"] != "exiting"])
                 for s in doc["services"]}
 
@@ -143,11 +112,7 @@ def test_sigttin_and_sigttou_resize_every_service_within_limits():
     srv.signal(signal.SIGTTIN)
     expect(2, 2)
     for port in (p1, p2):
-        s = harness.connect("127.0.0.1:%d" % port)
-        s.sendall(b"x")
-        s.shutdown(socket.SHUT_WR)
-        assert harness.recv_all(s) == b"x"
-        s.close()
+        assert harness.echo_once("127.0.0.1:%d" % port, b"x") == b"x"
 
 
 harness.main(globals())

@@ -2,7 +2,6 @@
 hand and refuse new ones within a second; shutdown_timeout ends
 stragglers; SIGINT stops at once; idle workers go within a second; the pid
 file is removed; -s quit/stop wait for the master to be gone."""
-import json
 import os
 import signal
 import socket
@@ -10,25 +9,7 @@ import subprocess
 import time
 
 import harness
-
-
-# Under `make check-valgrind` (PREFORK_VALGRIND) every preforkd runs slower:
-# upper time bounds stretch, lower ones stay.
-VALGRIND = list(getattr(harness, "VALGRIND", []))
-SLOW = 10 if VALGRIND else 1
-
-
-def svc(name, listen, handler="echo", **kw):
-    body = 'name = "%s"; listen = "%s"; handler = "%s";' % (name, listen, handler)
-    for k, v in kw.items():
-        body += " %s = %s;" % (k, '"%s"' % v if isinstance(v, str) else v)
-    return "{ %s }" % body
-
-
-def config(*services, **top):
-    lines = ['%s = %s;' % (k, '"%s"' % v if isinstance(v, str) else v) for k, v in top.items()]
-    lines.append("services = (\n  %s\n);" % ",\n  ".join(services))
-    return "\n".join(lines) + "\n"
+from harness import SLOW, VALGRIND
 
 
 def recv_exactly(s, n):
@@ -52,25 +33,16 @@ def open_inflight(addr, tag=b"hello"):
 def busy_worker(srv):
     """The worker PID whose status says busy (polled through the control socket)."""
     def find():
-        ctl = socket.socket(socket.AF_UNIX)
-        ctl.settimeout(10)
-        ctl.connect(srv.control)
-        ctl.sendall(b"status json\n")
-        doc = json.loads(harness.recv_all(ctl).decode())
-        ctl.close()
+        doc = harness.status(srv, timeout=10)
         busy = [w["pid"] for s in doc["services"] for w in s["workers"] if w["state"] == "busy"]
         return busy[0] if busy else None
     return harness.wait_until(find, 10, what="a busy worker in the status")
 
 
 def start(workers=2, **top):
-    port = harness.free_port()
-    addr = "127.0.0.1:%d" % port
+    """An echo service whose connections may idle for 60 s; shutdown_timeout 20 s unless given."""
     top.setdefault("shutdown_timeout", 20)
-    srv = harness.Server(config(svc("echo", addr, workers=workers, read_timeout=60), **top))
-    srv.start(wait_for=[addr])
-    srv.wait_workers(workers)
-    return srv, addr
+    return harness.start_echo(workers, top=top, read_timeout=60)
 
 
 def graceful_stop_finishes_inflight(sig):
@@ -130,12 +102,7 @@ def test_graceful_stop_kills_stragglers_after_shutdown_timeout():
     assert elapsed < 2 + 5 * SLOW, "master exited after %.2fs, long after shutdown_timeout" % elapsed
     assert not harness.pid_alive(serving)
     # The worker was killed, not allowed to finish: the connection is cut.
-    conn.settimeout(5)
-    try:
-        data = conn.recv(100)
-        assert data == b"", data
-    except ConnectionResetError:
-        pass
+    assert harness.closed_without_a_byte(conn, timeout=5)
     conn.close()
     assert not os.path.exists(srv.pid_file)
 
@@ -153,11 +120,7 @@ def test_fast_stop_sigint_ends_everything_within_a_second():
     assert elapsed < 1.0 * SLOW, "fast stop took %.2fs" % elapsed
     harness.wait_until(lambda: not any(harness.pid_alive(k) for k in kids), 1.0 * SLOW,
                        what="every worker to be gone")
-    conn.settimeout(5)
-    try:
-        assert conn.recv(100) == b""
-    except ConnectionResetError:
-        pass
+    assert harness.closed_without_a_byte(conn, timeout=5)
     conn.close()
     assert not harness.can_connect(addr)
     assert not os.path.exists(srv.pid_file)

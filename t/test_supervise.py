@@ -2,7 +2,6 @@
 while the service keeps answering, the listening socket outlives worker
 crashes, workers exit when the master is SIGKILLed (freeing the port), and
 a slot that keeps crashing is refilled with a growing back-off."""
-import json
 import os
 import pwd
 import signal
@@ -10,77 +9,13 @@ import socket
 import time
 
 import harness
-
-
-# Under `make check-valgrind` (PREFORK_VALGRIND) every preforkd runs slower:
-# upper time bounds stretch, lower ones stay.
-VALGRIND = list(getattr(harness, "VALGRIND", []))
-SLOW = 10 if VALGRIND else 1
-
-
-def svc(name, listen, handler="echo", **kw):
-    body = 'name = "%s"; listen = "%s"; handler = "%s";' % (name, listen, handler)
-    for k, v in kw.items():
-        body += " %s = %s;" % (k, '"%s"' % v if isinstance(v, str) else v)
-    return "{ %s }" % body
-
-
-def config(*services, **top):
-    lines = ['%s = %s;' % (k, '"%s"' % v if isinstance(v, str) else v) for k, v in top.items()]
-    lines.append("services = (\n  %s\n);" % ",\n  ".join(services))
-    return "\n".join(lines) + "\n"
-
-
-def echo_once(addr, data, timeout=10):
-    s = harness.connect(addr, timeout=timeout)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    out = harness.recv_all(s)
-    s.close()
-    return out
-
-
-def control(srv, line):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(srv.control)
-    s.sendall(line.encode() + b"\n")
-    out = harness.recv_all(s).decode()
-    s.close()
-    return out
-
-
-def socket_inodes(pid):
-    """Inodes of the sockets process pid holds."""
-    out = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            out.add(int(link[8:-1]))
-    return out
-
-
-def listen_inode(port):
-    """Inode of the TCP socket listening on 127.0.0.1:port (from /proc/net/tcp)."""
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            local, state, inode = fields[1], fields[3], int(fields[9])
-            if state == "0A" and int(local.split(":")[1], 16) == port:
-                return inode
-    return None
+from harness import SLOW, config, echo_once, listen_inode, socket_inodes, svc
 
 
 def start(workers, **kw):
-    port = harness.free_port()
-    addr = "127.0.0.1:%d" % port
-    srv = harness.Server(config(svc("echo", addr, workers=workers, **kw), log_level="info"))
-    srv.start(wait_for=[addr])
-    srv.wait_workers(workers)
-    return srv, addr, port
+    """An echo service (log_level info); returns (server, address, port)."""
+    srv, addr = harness.start_echo(workers, top={"log_level": "info"}, **kw)
+    return srv, addr, int(addr.rsplit(":", 1)[1])
 
 
 def test_killed_worker_is_replaced_while_service_keeps_answering():
@@ -190,11 +125,7 @@ def test_master_sigkill_makes_workers_exit_after_dropping_privileges():
         harness.wait_until(lambda: not any(harness.pid_alive(k) for k in kids), 5,
                            what="unprivileged workers %s to exit after the master died" % kids)
     finally:
-        for k in kids:
-            try:
-                os.kill(k, signal.SIGKILL)
-            except OSError:
-                pass
+        harness.kill_pids(kids)
     try:
         harness.connect(addr, timeout=2).close()
         raise AssertionError("something still listens on %s" % addr)
@@ -238,7 +169,7 @@ def test_crash_backoff_is_not_a_tight_loop():
             if kids:
                 return kids[0]
             if not throttled_seen and time.monotonic() - t_kill > 0.05:
-                doc = json.loads(control(srv, "status json"))
+                doc = harness.status(srv, timeout=10)
                 throttled_seen = bool(doc["services"][0].get("throttled"))
             return None
         pid = harness.wait_until(successor, 30, interval=0.005, what="respawn %d" % (i + 1))
@@ -257,7 +188,7 @@ def test_crash_backoff_is_not_a_tight_loop():
     print("respawn delays: %s" % ", ".join("%.3f" % t for t in spawn_times))
     # Still serving once the back-off is over.
     srv.wait_workers(1)
-    assert echo_once(addr, b"after") == b"after"
+    assert echo_once(addr, b"after", timeout=10) == b"after"
 
 
 harness.main(globals())

@@ -5,104 +5,12 @@ get ready is ended and the old one keeps serving."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 
 import harness
-
-
-# Under `make check-valgrind` (PREFORK_VALGRIND) every preforkd runs slower:
-# upper time bounds stretch, lower ones stay.
-VALGRIND = list(getattr(harness, "VALGRIND", []))
-SLOW = 10 if VALGRIND else 1
-
-
-def svc(name, listen, handler="echo", **kw):
-    body = 'name = "%s"; listen = "%s"; handler = "%s";' % (name, listen, handler)
-    for k, v in kw.items():
-        body += " %s = %s;" % (k, '"%s"' % v if isinstance(v, str) else v)
-    return "{ %s }" % body
-
-
-def config(*services, **top):
-    lines = ['%s = %s;' % (k, '"%s"' % v if isinstance(v, str) else v) for k, v in top.items()]
-    lines.append("services = (\n  %s\n);" % ",\n  ".join(services))
-    return "\n".join(lines) + "\n"
-
-
-def control(path, line, timeout=30):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(timeout)
-    s.connect(path)
-    s.sendall(line.encode() + b"\n")
-    out = harness.recv_all(s).decode()
-    s.close()
-    return out
-
-
-def echo_once(addr, data):
-    s = harness.connect(addr)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    out = harness.recv_all(s)
-    s.close()
-    return out
-
-
-def listen_inode(port):
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
-                return int(fields[9])
-    return None
-
-
-def socket_inodes(pid):
-    out = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            out.add(int(link[8:-1]))
-    return out
-
-
-def procs_with_conf(conf):
-    """Live PIDs whose command line names this configuration file (masters and workers)."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % name, "rb") as f:
-                args = f.read().split(b"\0")
-        except OSError:
-            continue
-        if conf.encode() in args and harness.pid_alive(int(name)):
-            out.append(int(name))
-    return out
-
-
-def kill_leftovers(conf):
-    """The new master is not our child: stop whatever still runs on this test's config."""
-    for p in procs_with_conf(conf):
-        try:
-            os.kill(p, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-def build_failinit(folder):
-    src = os.path.join(harness.SRCDIR, "t", "modules", "failinit.c")
-    out = os.path.join(folder, "failinit.so")
-    r = subprocess.run(["cc", "-shared", "-fPIC", "-I" + os.path.join(harness.SRCDIR, "src"),
-                        "-o", out, src], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert r.returncode == 0, "cannot build %s:\n%s" % (src, r.stdout.decode())
-    return out
+from harness import (SLOW, config, control, echo_once, kill_leftovers, listen_inode,
+                     procs_with_conf, socket_inodes, svc)
 
 
 def upgrade(srv):
@@ -115,8 +23,7 @@ def upgrade(srv):
 
 
 def test_sigusr2_upgrade_under_load_loses_no_request():
-    if not os.access(harness.CLIENT, os.X_OK):
-        raise AssertionError("prefork-client not found at %r" % harness.CLIENT)
+    harness.need_client()
     port = harness.free_port()
     addr = "127.0.0.1:%d" % port
     srv = harness.Server(config(svc("echo", addr, workers=2), shutdown_timeout=10))
@@ -128,7 +35,7 @@ def test_sigusr2_upgrade_under_load_loses_no_request():
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
         def served():
-            doc = json.loads(control(srv.control, "status json"))
+            doc = harness.status(srv)
             return sum(w["served"] for s in doc["services"] for w in s["workers"])
         harness.wait_until(lambda: served() > 10, 10, what="load to arrive")
         t0 = time.monotonic()
@@ -152,7 +59,7 @@ def test_sigusr2_upgrade_under_load_loses_no_request():
         assert inode in socket_inodes(new)
         assert echo_once(addr, b"after upgrade") == b"after upgrade"
         # The control socket now belongs to the new master.
-        text = control(srv.control, "status")
+        text = control(srv, "status")
         for k in kids:
             assert str(k) in text, text
         for k in old_workers:
@@ -177,16 +84,15 @@ def test_control_socket_answers_after_upgrade():
         assert srv.wait_exit(timeout=20) == 0
         harness.wait_until(lambda: len(harness.children_of(new)) == 2, 10, what="new workers")
         assert os.path.exists(srv.control)
-        r = harness.preforkd("-c", srv.conf, "-s", "status")
-        assert r.returncode == 0, r
+        text = harness.status_text(srv)
         for k in harness.children_of(new):
-            assert str(k) in r.stdout.decode()
-        doc = json.loads(control(srv.control, "status json"))
+            assert str(k) in text
+        doc = harness.status(srv)
         assert sorted(w["pid"] for w in doc["services"][0]["workers"]) == harness.children_of(new)
         # The new master handles reload and resize through it.
         r = harness.preforkd("-c", srv.conf, "-s", "reload", timeout=60)
         assert r.returncode == 0, r
-        assert control(srv.control, "workers echo +1") == "ok echo 3\n"
+        assert control(srv, "workers echo +1") == "ok echo 3\n"
         harness.wait_until(lambda: len(harness.children_of(new)) == 3, 10, what="3 workers")
         assert echo_once(addr, b"x") == b"x"
         r = harness.preforkd("-c", srv.conf, "-s", "quit", timeout=30)
@@ -201,7 +107,7 @@ def test_failed_upgrade_leaves_the_old_master_serving():
     port = harness.free_port()
     addr = "127.0.0.1:%d" % port
     srv = harness.Server(config(svc("echo", addr, workers=2), shutdown_timeout=5))
-    build_failinit(srv.dir)
+    harness.build_failinit(srv.dir)
     try:
         srv.start(wait_for=[addr])
         old_workers = srv.wait_workers(2)
@@ -218,7 +124,7 @@ def test_failed_upgrade_leaves_the_old_master_serving():
         assert srv.wait_workers(2) == old_workers
         assert echo_once(addr, b"old master") == b"old master"
         assert os.path.exists(srv.control), "the failed new master removed the control socket"
-        text = control(srv.control, "status")
+        text = control(srv, "status")
         for k in old_workers:
             assert str(k) in text
         # Only the old master and its workers remain.

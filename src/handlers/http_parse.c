@@ -567,49 +567,42 @@ static void split_time(time_t t, long long *days, long long *y, unsigned *mo, un
 	*s = (unsigned)(secs % 60);
 }
 
-void http_parse_format_date(time_t t, char out[HTTP_DATE_LEN + 1])
+/* Write "DD<sep>Mon<sep>YYYY<before_time>HH:MM:SS" (20 bytes, not
+ * terminated) at out; returns the days since the epoch, for the weekday. */
+static long long put_day_and_time(char *out, time_t t, char sep, char before_time)
 {
 	long long days, y;
 	unsigned mo, d, h, mi, s;
 	split_time(t, &days, &y, &mo, &d, &h, &mi, &s);
-	long long wd = days % 7;
+	put2(out, d);
+	out[2] = sep;
+	memcpy(out + 3, month_names[mo - 1], 3);
+	out[6] = sep;
+	put2(out + 7, (unsigned)(y / 100));
+	put2(out + 9, (unsigned)(y % 100));
+	out[11] = before_time;
+	put2(out + 12, h);
+	out[14] = ':';
+	put2(out + 15, mi);
+	out[17] = ':';
+	put2(out + 18, s);
+	return days;
+}
+
+void http_parse_format_date(time_t t, char out[HTTP_DATE_LEN + 1])
+{
+	long long wd = put_day_and_time(out + 5, t, ' ', ' ') % 7;
 	if (wd < 0)
 		wd += 7;
 	memcpy(out, wkday_names[wd], 3);
 	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): out is terminated at its end */
 	memcpy(out + 3, ", ", 2);
-	put2(out + 5, d);
-	out[7] = ' ';
-	memcpy(out + 8, month_names[mo - 1], 3);
-	out[11] = ' ';
-	put2(out + 12, (unsigned)(y / 100));
-	put2(out + 14, (unsigned)(y % 100));
-	out[16] = ' ';
-	put2(out + 17, h);
-	out[19] = ':';
-	put2(out + 20, mi);
-	out[22] = ':';
-	put2(out + 23, s);
 	memcpy(out + 25, " GMT", 5);
 }
 
 void http_parse_format_clf_date(time_t t, char out[HTTP_CLF_DATE_LEN + 1])
 {
-	long long days, y;
-	unsigned mo, d, h, mi, s;
-	split_time(t, &days, &y, &mo, &d, &h, &mi, &s);
 	out[0] = '[';
-	put2(out + 1, d);
-	out[3] = '/';
-	memcpy(out + 4, month_names[mo - 1], 3);
-	out[7] = '/';
-	put2(out + 8, (unsigned)(y / 100));
-	put2(out + 10, (unsigned)(y % 100));
-	out[12] = ':';
-	put2(out + 13, h);
-	out[15] = ':';
-	put2(out + 16, mi);
-	out[18] = ':';
-	put2(out + 19, s);
+	put_day_and_time(out + 1, t, '/', ':');
 	memcpy(out + 21, " +0000]", 8);
 }
