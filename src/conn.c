@@ -121,7 +121,20 @@ PF_API int pf_worker_pending(const struct pf_worker *w)
  * closes) from cutting its connection for a client nobody will serve.
  */
 #define YIELD_AFTER_NS 100000000LL
+#define RECHECK_NS 250000000LL	/* while workers are free: look again this often */
+#define QUEUED_POLL_NS 10000000LL
 
+/* Is a connection waiting in the listen queue right now? */
+static int listen_pending(int lfd)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+/*
+ * The listening socket is watched only while no worker of the service is
+ * idle: otherwise every new connection would wake every kept-alive worker.
+ */
 PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
 	int64_t deadline = util_now_ns() + (int64_t)(timeout * 1e9);
@@ -131,28 +144,33 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 		int64_t now = util_now_ns(), left = deadline - now;
 		if (lfd < 0 || !c->worker || worker_stop || left <= 0)
 			return pf_conn_read_timeout(c, buf, len, left > 0 ? (double)left / 1e9 : 0.001);
-		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN }, { .fd = lfd, .events = POLLIN } };
-		int64_t wait = queued_since ? 10000000LL : left;
+		int watch_listen = !queued_since && !service_has_idle_worker(c->worker);
+		int64_t wait = queued_since ? QUEUED_POLL_NS : watch_listen ? left : RECHECK_NS;
 		if (wait > left)
 			wait = left;
-		int n = poll(p, 2, (int)((wait + 999999) / 1000000));
+		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN }, { .fd = lfd, .events = POLLIN } };
+		int n = poll(p, watch_listen ? 2 : 1, (int)((wait + 999999) / 1000000));
 		if (n < 0 && errno != EINTR)
 			return -1;
 		if (n > 0 && p[0].revents) {
 			c->expect_wait = 0;
 			return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
 		}
-		if (n > 0 && (p[1].revents & (POLLERR | POLLHUP | POLLNVAL)))
-			return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
-		if (n > 0 && (p[1].revents & POLLIN) && !service_has_idle_worker(c->worker)) {
-			if (!queued_since)
+		if (watch_listen && n > 0) {
+			if (p[1].revents & (POLLERR | POLLHUP | POLLNVAL))
+				return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
+			if (p[1].revents & POLLIN)
 				queued_since = util_now_ns();
-			else if (util_now_ns() - queued_since >= YIELD_AFTER_NS && !worker_stop) {
+			continue;
+		}
+		if (queued_since) {
+			/* Still queued, still nobody free, long enough: give this one up. */
+			if (worker_stop || service_has_idle_worker(c->worker) || !listen_pending(lfd))
+				queued_since = 0;
+			else if (util_now_ns() - queued_since >= YIELD_AFTER_NS) {
 				errno = EAGAIN;
 				return -1;
 			}
-		} else {
-			queued_since = 0;
 		}
 	}
 }
