@@ -480,12 +480,14 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 	}
 	upgrade_daemon = daemon_mode;
 	m.pid = getpid();
-	if (!upgrading && pid_file_write(c->pid_file, m.pid) < 0) {
-		startup_error(log_target, "cannot write the pid file %s", c->pid_file);
-		return 1;
-	}
+	/* The control socket first: once the pid file names us, `-s status` works. */
 	if (!m.control_path && c->control_socket && control_open(&m, c->control_socket) < 0)
 		log_error("continuing without a control socket");
+	if (!upgrading && pid_file_write(c->pid_file, m.pid) < 0) {
+		startup_error(log_target, "cannot write the pid file %s", c->pid_file);
+		control_close(&m, 1);
+		return 1;
+	}
 	if (syslog_when_detached)
 		log_open("syslog", c->log_level);
 	if (daemon_mode)
