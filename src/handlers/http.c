@@ -25,6 +25,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,6 +67,8 @@ struct http_state {
 	size_t logline_cap;
 	char *path;		/* the resolved path, relative to root */
 	size_t path_cap;
+	void *arena;		/* one private mapping holds all the buffers above */
+	size_t arena_len;
 	time_t date_now;	/* the second the two dates below show */
 	char date[HTTP_DATE_LEN + 1];
 	char clf_date[HTTP_CLF_DATE_LEN + 1];
@@ -162,12 +165,15 @@ static void http_fini(struct pf_worker *w, void *arg)
 		close(st->rootfd);
 	if (st->logfd >= 0)
 		close(st->logfd);
-	free(st->in);
-	free(st->head);
-	free(st->body);
-	free(st->logline);
-	free(st->path);
+	if (st->arena)
+		munmap(st->arena, st->arena_len);
 	free(st);
+}
+
+/* Round n up to a multiple of 64 bytes. */
+static size_t align64(size_t n)
+{
+	return (n + 63) & ~(size_t)63;
 }
 
 /* Runs in each worker: the root directory, the access log, the buffers. */
@@ -196,15 +202,27 @@ static int http_init(struct pf_worker *w, const struct pf_settings *s, void **st
 	/* A request line escaped for the log takes at most four bytes a byte. */
 	st->logline_cap = 4 * st->max_header + 512;
 	st->path_cap = st->max_header + strlen(st->conf.index) + 2;
-	st->in = malloc(st->max_header);
-	st->head = malloc(st->head_cap);
-	st->body = malloc(HTTP_SMALL_FILE);
-	st->logline = malloc(st->logline_cap);
-	st->path = malloc(st->path_cap);
-	if (!st->in || !st->head || !st->body || !st->logline || !st->path) {
+	/*
+	 * The buffers live in a fresh private mapping rather than on the heap
+	 * the worker shares copy-on-write with the master: a page costs memory
+	 * only once a request writes to it, so an idle pool of many workers
+	 * stays small.
+	 */
+	size_t in_len = align64(st->max_header), head_len = align64(st->head_cap);
+	size_t path_len = align64(st->path_cap), log_len = align64(st->logline_cap);
+	st->arena_len = in_len + head_len + path_len + log_len + HTTP_SMALL_FILE;
+	st->arena = mmap(NULL, st->arena_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+	if (st->arena == MAP_FAILED) {
+		st->arena = NULL;
 		pf_log(PF_LOG_ERROR, "http: out of memory");
 		goto fail;
 	}
+	st->in = st->arena;
+	st->head = st->in + in_len;
+	st->path = st->head + head_len;
+	st->logline = st->path + path_len;
+	st->body = st->logline + log_len;
 	*state = st;
 	return 0;
 fail:
