@@ -178,6 +178,7 @@ def test_reload_under_load_loses_no_request():
             rewrite(srv, confs[(i + 1) % 2])
             assert sighup_and_wait(srv), "reload %d failed:\n%s" % (i + 1, srv.output()[-3000:])
             assert time.monotonic() - t0 < 120 * SLOW, "50 reloads take too long"
+        elapsed = time.monotonic() - t0
     finally:
         stop.set()
         loader.join(timeout=60)
@@ -191,6 +192,7 @@ def test_reload_under_load_loses_no_request():
     ok, bad = outcomes(srv)
     assert (ok, bad) == (50, 0), (ok, bad)
     srv.wait_workers(2)
+    print("50 reloads under load in %.1f s: %d requests, %d failed" % (elapsed, total, errors))
 
 
 def test_reload_with_failing_handler_init_keeps_old_generation():
