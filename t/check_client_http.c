@@ -108,6 +108,76 @@ static const struct http_case cases[] = {
 	{ "header_without_colon",
 	  "HTTP/1.1 200 OK\r\nNoColonHere\r\n\r\n",
 	  200, "", false, ERROR, 0 },
+	/* No body whatever the headers say, and what follows is the next response. */
+	{ "no_content_204",
+	  "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nnext",
+	  204, "", false, DONE, 4 },
+	{ "not_modified_304",
+	  "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+	  304, "", false, DONE, 0 },
+	{ "length_then_next_response",
+	  "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1",
+	  200, "ok", false, DONE, 8 },
+	{ "status_without_reason_bare_lf",
+	  "HTTP/1.1 200\nContent-Length: 1\n\nx",
+	  200, "x", false, DONE, 0 },
+	{ "folded_header_ignored",
+	  "HTTP/1.1 200 OK\r\nX-A: a\r\n\tfolded: 9\r\nContent-Length: 1\r\n\r\nx",
+	  200, "x", false, DONE, 0 },
+	{ "repeated_equal_length",
+	  "HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length:\t2 \r\n\r\nok",
+	  200, "ok", false, DONE, 0 },
+	/* A coding other than chunked last: the body runs to the close. */
+	{ "other_coding_until_close",
+	  "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nraw",
+	  200, "raw", true, NEEDS_EOF, 0 },
+	{ "chunked_not_last_until_close",
+	  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n3\r\nabc",
+	  200, "3\r\nabc", true, NEEDS_EOF, 0 },
+	{ "chunked_last_of_list",
+	  "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip , ,\tchunked \r\n\r\n"
+	  "2\r\nhi\r\n0\r\n\r\n",
+	  200, "hi", false, DONE, 0 },
+	{ "chunked_bare_lf_and_space_extension",
+	  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	  "3\nabc\n2 ;x\r\nde\r\n0\nT: 1\n\n",
+	  200, "abcde", false, DONE, 0 },
+	{ "connection_close_http10",
+	  "HTTP/1.0 200 OK\r\nConnection: foo, keep-alive\r\nContent-Length: 1\r\n\r\nx",
+	  200, "x", false, DONE, 0 },
+	{ "incomplete_head",
+	  "HTTP/1.1 200 OK\r\nContent-Le",
+	  0, "", false, INCOMPLETE, 0 },
+	{ "incomplete_chunk_extension",
+	  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;ext",
+	  200, "", false, INCOMPLETE, 0 },
+	{ "status_too_short", "HTTP/1.1 20 OK\r\n\r\n", 0, "", false, ERROR, 0 },
+	{ "status_minor_not_digit", "HTTP/1.x 200 OK\r\n\r\n", 0, "", false, ERROR, 0 },
+	{ "status_no_space", "HTTP/1.1_200 OK\r\n\r\n", 0, "", false, ERROR, 0 },
+	{ "status_leading_zero", "HTTP/1.1 099 OK\r\n\r\n", 0, "", false, ERROR, 0 },
+	{ "status_letter", "HTTP/1.1 2x0 OK\r\n\r\n", 0, "", false, ERROR, 0 },
+	{ "status_letter_last", "HTTP/1.1 20x OK\r\n\r\n", 0, "", false, ERROR, 0 },
+	{ "status_four_digits", "HTTP/1.1 2000 OK\r\n\r\n", 0, "", false, ERROR, 0 },
+	{ "not_http", "SSH-2.0-OpenSSH_9.6\r\n\r\n", 0, "", false, ERROR, 0 },
+	{ "switching_protocols",
+	  "HTTP/1.1 101 Switching Protocols\r\n\r\n", 101, "", false, ERROR, 0 },
+	{ "header_empty_name", "HTTP/1.1 200 OK\r\n: v\r\n\r\n", 0, "", false, ERROR, 0 },
+	{ "length_empty", "HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n",
+	  0, "", false, ERROR, 0 },
+	{ "length_twenty_digits",
+	  "HTTP/1.1 200 OK\r\nContent-Length: 12345678901234567890\r\n\r\n",
+	  0, "", false, ERROR, 0 },
+	{ "length_not_number", "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
+	  0, "", false, ERROR, 0 },
+	{ "length_conflict",
+	  "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
+	  0, "", false, ERROR, 0 },
+	{ "chunk_size_junk",
+	  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3x\r\nabc\r\n",
+	  0, "", false, ERROR, 0 },
+	{ "chunk_cr_without_lf",
+	  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\rX0\r\n\r\n",
+	  0, "", false, ERROR, 0 },
 };
 
 struct result {
@@ -218,6 +288,58 @@ START_TEST(head_too_large)
 }
 END_TEST
 
+/* The whole response at once: the message a malformed one is refused with. */
+static const struct error_case {
+	const char *response, *error;
+} error_cases[] = {
+	{ "HTTP/1.1 20 OK\r\n\r\n", "malformed status line" },
+	{ "SSH-2.0-OpenSSH_9.6", "not an HTTP/1.x response" },
+	{ "HTTP/1.1 101 Switching Protocols\r\n\r\n", "unexpected 101 Switching Protocols" },
+	{ "HTTP/1.1 200 OK\r\nX\r\n\r\n", "malformed header line" },
+	{ "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "bad Content-Length" },
+	{ "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	  "conflicting Content-Length headers" },
+	{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n;\r\n", "bad chunk size" },
+	{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1/\r\n", "bad chunk size" },
+	{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n",
+	  "missing CRLF after chunk data" },
+	{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\rb\r\n",
+	  "missing CRLF after chunk data" },
+};
+
+START_TEST(error_messages)
+{
+	const struct error_case *c = &error_cases[_i];
+	size_t len = strlen(c->response), off, dlen;
+	struct httpresp r;
+	ssize_t h;
+
+	httpresp_init(&r);
+	h = httpresp_head(&r, c->response, len);
+	/* One piece of data per call: go on while bytes remain. */
+	for (size_t pos = h > 0 ? (size_t)h : len; pos < len && r.hr_state != HR_ERROR &&
+	     r.hr_state != HR_DONE; )
+		pos += httpresp_body(&r, c->response + pos, len - pos, &off, &dlen);
+	ck_assert_int_eq(r.hr_state, HR_ERROR);
+	ck_assert_str_eq(r.hr_error, c->error);
+}
+END_TEST
+
+START_TEST(misuse_is_an_error)
+{
+	struct httpresp r;
+	size_t off, dlen;
+
+	httpresp_init(&r);
+	ck_assert_uint_eq(httpresp_body(&r, "x", 1, &off, &dlen), 0);
+	ck_assert_str_eq(r.hr_error, "parser misuse");
+	httpresp_init(&r);
+	ck_assert_int_gt(httpresp_head(&r, "HTTP/1.1 200 OK\r\n\r\n", 19), 0);
+	ck_assert_int_eq(httpresp_head(&r, "HTTP/1.1 200 OK\r\n\r\n", 19), -1);
+	ck_assert_str_eq(r.hr_error, "parser misuse");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("client_http");
@@ -227,6 +349,8 @@ int main(void)
 
 	tcase_add_loop_test(tc, response_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, head_too_large);
+	tcase_add_loop_test(tc, error_messages, 0, (int)(sizeof(error_cases) / sizeof(error_cases[0])));
+	tcase_add_test(tc, misuse_is_an_error);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

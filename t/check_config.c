@@ -91,7 +91,29 @@ static const struct bad_case bad_cases[] = {
 	{ "user = \"no-such-user-here\";\nservices = (" SVC_OK ");\n", 1,
 	  "unknown user 'no-such-user-here'" },
 	{ "services = (\n{ name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"echo\"; }\n);\nx = \"unterminated;\n",
-	  0, "syntax error" },
+	  0, "syntax error" },	/* Each kind of value of the wrong type or out of range. */
+	{ "pid_file = 5;\nservices = (" SVC_OK ");\n", 1, "'pid_file' must be a string" },
+	{ "rlimit_nofile = 0;\nservices = (" SVC_OK ");\n", 1,
+	  "'rlimit_nofile' must be between 1 and 1073741824 (got 0)" },
+	{ "services = (\n{ name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"echo\";\n backlog = 70000; }\n);\n", 3, "'backlog' must be between 1 and 65535 (got 70000)" },
+	{ "services = (\n{ name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"echo\";\n max_requests = 1.5; }\n);\n", 3, "'max_requests' must be an integer" },
+	{ "services = (\n{ name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"echo\";\n read_timeout = 100000; }\n);\n", 3,
+	  "'read_timeout' must be between 0.001 and 86400 seconds (got 100000)" },
+	{ "services = (\n{ name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"echo\";\n echo = 5; }\n);\n", 3, "'echo' must be a group of settings for the echo handler" },
+	{ "services = (\n{ name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"echo\";\n lisen = \"x\"; }\n);\n", 3, "unknown key 'lisen' (did you mean 'listen'?)" },
+	{ "services = ( \"web\" );\n", 1, "each entry of 'services' must be a group { ... }" },
+	{ "services = (\n{ name = \"\"; listen = \"127.0.0.1:1\"; handler = \"echo\"; }\n);\n", 2,
+	  "'name' must not be empty" },
+	{ "services = (\n{ name = \"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\";"
+	  " listen = \"127.0.0.1:1\"; handler = \"echo\"; }\n);\n", 2, "'name' is too long (at most " },
+	{ "services = (\n{ name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"echo\";\n min_spare = 300; max_spare = 400; max_workers = 100; }\n);\n", 3,
+	  "'min_spare' (300) exceeds 'max_workers' (100)" },
+	{ "services = (\n{ name = \"a\"; listen = \"127.0.0.1:1\";\n module = \"x.so\"; }\n);\n", 3,
+	  "'module' needs 'handler'" },
+	{ "user = \"root\";\ngroup = \"no-such-group-here\";\nservices = (" SVC_OK ");\n", 2,
+	  "unknown group 'no-such-group-here'" },
+	{ "group = \"root\";\nservices = (" SVC_OK ");\n", 1, "'group' needs 'user'" },
+	{ "chroot = \"no-such-dir\";\nservices = (" SVC_OK ");\n", 1, "'chroot': '" },
 };
 
 START_TEST(test_each_error_names_file_and_line)

@@ -72,6 +72,12 @@ static const struct good_case {
 	  HTTP_METHOD_GET, "/p/q.txt", 1, 1, "example.org", NULL, -1, 0, 0 },
 	{ "GET HTTP://example.org HTTP/1.1\r\n\r\n",
 	  HTTP_METHOD_GET, "/", 1, 1, "example.org", NULL, -1, 0, 0 },
+	{ "GET https://Ex.org:8080/a?b HTTP/1.1\r\n\r\n",
+	  HTTP_METHOD_GET, "/a?b", 1, 1, "Ex.org:8080", NULL, -1, 0, 0 },
+	{ "POST /form HTTP/1.1\r\nContent-Length: 4\t,\t4 \r\n\r\n",
+	  HTTP_METHOD_OTHER, "/form", 1, 1, NULL, NULL, 4, 0, 0 },
+	{ "GET / HTTP/1.0\r\nConnection:\tfoo,,\tkeep-alive\r\n\r\n",
+	  HTTP_METHOD_GET, "/", 0, 1, NULL, NULL, -1, 0, 0 },
 	/* HTTP/1.x for x > 1 is served as 1.1. */
 	{ "GET / HTTP/1.2\r\n\r\n",
 	  HTTP_METHOD_GET, "/", 2, 1, NULL, NULL, -1, 0, 0 },
@@ -223,6 +229,15 @@ static const struct bad_case {
 	{ "GET / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
 	{ "GET index.html HTTP/1.1\r\n\r\n", 400 },
 	{ "GET ftp://x/y HTTP/1.1\r\n\r\n", 400 },
+	{ "GET 1http://x/y HTTP/1.1\r\n\r\n", 400 },	/* a scheme starts with a letter */
+	{ "GET a1+b-c.d://x/y HTTP/1.1\r\n\r\n", 400 },
+	{ "GET httpx://x/y HTTP/1.1\r\n\r\n", 400 },
+	{ "GET http:x HTTP/1.1\r\n\r\n", 400 },
+	{ "GET http:///y HTTP/1.1\r\n\r\n", 400 },		/* empty authority */
+	{ "GET / HTTP/1x1\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1234\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nContent-Length: 1,\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nContent-Length: 1 x\r\n\r\n", 400 },
 	{ "GET / http/1.1\r\n\r\n", 400 },
 	{ "GET / HTTP/1\r\n\r\n", 400 },
 	{ "GET / HTTP/1.\r\n\r\n", 400 },
@@ -374,6 +389,48 @@ static const struct date_case {
 	{ "Sun, 06 Foo 1994 08:49:37 GMT", -1 },
 	{ "yesterday", -1 },
 	{ "", -1 },
+	/* IMF-fixdate: a leap second is read as :59; each field refused in turn. */
+	{ "Sun, 06 Nov 1994 08:49:60 GMT", 784111799 },
+	{ "Sun, 29 Feb 2004 00:00:00 GMT", 1078012800 },
+	{ "Sat, 01 Jan 0000 00:00:00 GMT", -62167219200LL },
+	{ "Sun, 29 Feb 1900 00:00:00 GMT", -1 },
+	{ "Sun, 00 Nov 1994 08:49:37 GMT", -1 },
+	{ "Sun, 31 Nov 1994 08:49:37 GMT", -1 },
+	{ "Sun, 06 Nov 1994 08:60:00 GMT", -1 },
+	{ "Sun, 06 Nov 1994 08:49:61 GMT", -1 },
+	{ "Sun,X06 Nov 1994 08:49:37 GMT", -1 },
+	{ "Sun, 06-Nov 1994 08:49:37 GMT", -1 },
+	{ "Sun, 06 Nov-1994 08:49:37 GMT", -1 },
+	{ "Sun, 06 Nov 94 08:49:37 GMT", -1 },
+	{ "Sun, 06 Nov 1994-08:49:37 GMT", -1 },
+	{ "Sun, 06 Nov 1994 08-49:37 GMT", -1 },
+	{ "Sun, 06 Nov 1994 08:4x:37 GMT", -1 },
+	{ "Sun, 06 Nov 1994 08:49-37 GMT", -1 },
+	{ "Sun, 06 Nov 1994 08:49:3x GMT", -1 },
+	{ "Sun, 06 Nov 19", -1 },
+	{ "Sun, 06 No", -1 },
+	/* RFC 850: two-digit years below 70 are 20xx. */
+	{ "Sunday, 06-Nov-69 08:49:37 GMT", 3150953377LL },
+	{ "Friday, 06-Nov-70 08:49:37 GMT", 26729377 },
+	{ "Sunday,X06-Nov-94 08:49:37 GMT", -1 },
+	{ "Sunday, 06 Nov-94 08:49:37 GMT", -1 },
+	{ "Sunday, 06-Nov 94 08:49:37 GMT", -1 },
+	{ "Sunday, 06-Nov-94-08:49:37 GMT", -1 },
+	{ "Sunday, 06-Nov-94 08:49 GMT", -1 },
+	{ "Sunday, 06-Nov-94 08:49:37 UTC", -1 },
+	{ "Sunday, 06-Xyz-94 08:49:37 GMT", -1 },
+	/* asctime: a two-digit day, and each field refused in turn. */
+	{ "Wed Nov 16 08:49:37 1994", 784975777 },
+	{ "SunXNov  6 08:49:37 1994", -1 },
+	{ "Sun Foo  6 08:49:37 1994", -1 },
+	{ "Sun Nov-6 08:49:37 1994", -1 },
+	{ "Sun Nov  x 08:49:37 1994", -1 },
+	{ "Sun Nov 6 08:49:37 1994", -1 },
+	{ "Sun Nov  6-08:49:37 1994", -1 },
+	{ "Sun Nov  6 08:49:37-1994", -1 },
+	{ "Sun Nov  6 08:49:37 94", -1 },
+	{ "Sun Nov  6 08:49:37 1994 ", -1 },
+	{ "Su", -1 },
 };
 
 START_TEST(test_parse_date)
@@ -381,7 +438,7 @@ START_TEST(test_parse_date)
 	const struct date_case *c = &date_cases[_i];
 	time_t t = 12345;
 	int r = http_parse_date(c->text, strlen(c->text), &t);
-	if (c->t < 0) {
+	if (c->t == -1) {
 		ck_assert_msg(r == -1, "'%s' parsed", c->text);
 	} else {
 		ck_assert_msg(r == 0, "'%s' refused", c->text);
@@ -402,6 +459,16 @@ START_TEST(test_format_date)
 	ck_assert_str_eq(out, "Tue, 29 Feb 2000 23:59:59 GMT");
 	http_parse_format_clf_date(971185736, clf);
 	ck_assert_str_eq(clf, "[10/Oct/2000:13:48:56 +0000]");
+
+	/* Years outside 0000-9999 are clamped, never printed with more digits. */
+	http_parse_format_date((time_t)-62167219200LL, out);
+	ck_assert_str_eq(out, "Sat, 01 Jan 0000 00:00:00 GMT");
+	http_parse_format_date((time_t)-62167219200LL - 86400, out);
+	ck_assert_uint_eq(strlen(out), HTTP_DATE_LEN);
+	ck_assert_msg(strstr(out, " 0000 ") != NULL, "year below 0 not clamped: %s", out);
+	http_parse_format_date((time_t)253402300800LL, out);	/* 10000-01-01 */
+	ck_assert_uint_eq(strlen(out), HTTP_DATE_LEN);
+	ck_assert_msg(strstr(out, " 9999 ") != NULL, "year above 9999 not clamped: %s", out);
 
 	/* Every day for 200 years formats and parses back to itself. */
 	for (long long t = -86400LL * 365; t < 86400LL * 365 * 200; t += 86400 + 3671) {

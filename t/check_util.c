@@ -1,0 +1,155 @@
+/*
+ * check_util.c - the small helpers: the growing buffer (formatting past its
+ * first allocation), JSON string escaping, path resolution against the
+ * configuration's directory, the edit distance behind "did you mean", and
+ * the descriptor flag helpers on good and bad descriptors.
+ */
+#include "internal.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+START_TEST(test_buf_grows_and_stays_terminated)
+{
+	struct buf b;
+	buf_init(&b);
+	for (int i = 0; i < 1000; i++)
+		ck_assert_int_eq(buf_printf(&b, "%03d,", i), 0);
+	ck_assert_uint_eq(b.len, 4000);
+	ck_assert_uint_ge(b.cap, 4001);
+	ck_assert_uint_eq(strlen(b.data), 4000);
+	ck_assert_int_eq(memcmp(b.data, "000,001,", 8), 0);
+	ck_assert_str_eq(b.data + 3996, "999,");
+	char big[1000];
+	memset(big, 'z', sizeof(big));
+	ck_assert_int_eq(buf_append(&b, big, sizeof(big)), 0);
+	ck_assert_uint_eq(b.len, 5000);
+	ck_assert_int_eq(b.data[5000], '\0');
+	buf_free(&b);
+	ck_assert_ptr_null(b.data);
+	ck_assert_uint_eq(b.len, 0);
+}
+END_TEST
+
+static const struct json_case {
+	const char *in, *out;
+} json_cases[] = {
+	{ "", "\"\"" },
+	{ "plain", "\"plain\"" },
+	{ "a\"b\\c", "\"a\\\"b\\\\c\"" },
+	{ "tab\there\nnl\x01\x1f", "\"tab\\u0009here\\u000anl\\u0001\\u001f\"" },
+	{ "caf\xc3\xa9 \x7f", "\"caf\xc3\xa9 \x7f\"" },	/* bytes >= 0x20 pass as they are */
+};
+
+START_TEST(test_json_string)
+{
+	const struct json_case *c = &json_cases[_i];
+	struct buf b;
+	buf_init(&b);
+	ck_assert_int_eq(buf_json_string(&b, c->in), 0);
+	ck_assert_str_eq(b.data, c->out);
+	buf_free(&b);
+}
+END_TEST
+
+static const struct path_case {
+	const char *dir, *path, *out;
+} path_cases[] = {
+	{ "/etc/prefork", "www", "/etc/prefork/www" },
+	{ "/etc/prefork", "/var/www", "/var/www" },	/* absolute stays */
+	{ "", "www", "www" },				/* no directory */
+	{ NULL, "www", "www" },
+	{ "rel/dir", "a/b", "rel/dir/a/b" },
+};
+
+START_TEST(test_resolve_path)
+{
+	const struct path_case *c = &path_cases[_i];
+	char *got = util_resolve_path(c->dir, c->path);
+	ck_assert_str_eq(got, c->out);
+	free(got);
+}
+END_TEST
+
+static const struct dist_case {
+	const char *a, *b;
+	int d;
+} dist_cases[] = {
+	{ "", "", 0 },
+	{ "workers", "workers", 0 },
+	{ "worker", "workers", 1 },
+	{ "wrokers", "workers", 2 },
+	{ "listen", "lisetn", 2 },
+	{ "abc", "", 3 },
+	{ "", "xyz", 3 },
+	{ "kitten", "sitting", 3 },
+	/* Names longer than 63 bytes are never "close". */
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "a", 64 },
+	{ "a", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 64 },
+};
+
+START_TEST(test_edit_distance)
+{
+	const struct dist_case *c = &dist_cases[_i];
+	ck_assert_int_eq(util_edit_distance(c->a, c->b), c->d);
+	ck_assert_int_eq(util_edit_distance(c->b, c->a), c->d);
+}
+END_TEST
+
+START_TEST(test_alloc_helpers)
+{
+	char *s = util_xstrdup(NULL);
+	ck_assert_str_eq(s, "");
+	free(s);
+	s = util_xstrdup("x");
+	ck_assert_str_eq(s, "x");
+	free(s);
+	int *z = util_xcalloc(0, 0);	/* never NULL, even for nothing */
+	ck_assert_ptr_nonnull(z);
+	free(z);
+	z = util_xcalloc(4, sizeof(int));
+	ck_assert_int_eq(z[0] | z[1] | z[2] | z[3], 0);
+	free(z);
+}
+END_TEST
+
+START_TEST(test_fd_flags)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(util_set_cloexec(p[0]), 0);
+	ck_assert_int_ne(fcntl(p[0], F_GETFD) & FD_CLOEXEC, 0);
+	ck_assert_int_eq(util_set_nonblock(p[0], 1), 0);
+	ck_assert_int_ne(fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);
+	ck_assert_int_eq(util_set_nonblock(p[0], 0), 0);
+	ck_assert_int_eq(fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);
+	close(p[0]);
+	close(p[1]);
+	/* A closed descriptor: both fail rather than touch another. */
+	ck_assert_int_eq(util_set_cloexec(p[0]), -1);
+	ck_assert_int_eq(util_set_nonblock(p[0], 1), -1);
+}
+END_TEST
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+int main(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("util");
+	tcase_add_test(tc, test_buf_grows_and_stays_terminated);
+	tcase_add_loop_test(tc, test_json_string, 0, N(json_cases));
+	tcase_add_loop_test(tc, test_resolve_path, 0, N(path_cases));
+	tcase_add_loop_test(tc, test_edit_distance, 0, N(dist_cases));
+	tcase_add_test(tc, test_alloc_helpers);
+	tcase_add_test(tc, test_fd_flags);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
