@@ -180,6 +180,16 @@ PF_API ssize_t pf_conn_read(struct pf_conn *c, void *buf, size_t len)
 	return pf_conn_read_timeout(c, buf, len, c->read_timeout);
 }
 
+/* After a failed write: 0 to try again (interrupted, or room came in time), -1 to give up. */
+static int write_again(struct pf_conn *c)
+{
+	if (errno == EINTR)
+		return 0;
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		return -1;
+	return wait_fd(c->fd, POLLOUT, c->write_timeout);
+}
+
 PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int iovcnt)
 {
 	struct iovec iov[64];
@@ -198,11 +208,7 @@ PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int
 		struct msghdr mh = { .msg_iov = cur, .msg_iovlen = (size_t)left };
 		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return -1;
-			if (wait_fd(c->fd, POLLOUT, c->write_timeout) < 0)
+			if (write_again(c) < 0)
 				return -1;
 			continue;
 		}
@@ -236,11 +242,7 @@ PF_API ssize_t pf_conn_sendfile(struct pf_conn *c, int fd, off_t offset, size_t 
 	while (done < len) {
 		ssize_t n = sendfile(c->fd, fd, &offset, len - done);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return -1;
-			if (wait_fd(c->fd, POLLOUT, c->write_timeout) < 0)
+			if (write_again(c) < 0)
 				return -1;
 			continue;
 		}

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
+
 struct good_case {
 	const char *text;
 	int family;
@@ -123,9 +125,5 @@ int main(void)
 	tcase_add_test(tc, test_equal);
 	tcase_add_test(tc, test_format_peer_without_port);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_FORK);
 }

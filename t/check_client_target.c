@@ -19,6 +19,8 @@
 
 #include "client/client.h"
 
+#include "check_run.h"
+
 #define LONG_HOST \
 	"hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh" \
 	"hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh" \
@@ -159,9 +161,5 @@ int main(void)
 	tcase_add_loop_test(tc, test_resolve, 0, N(resolve_cases));
 	tcase_add_test(tc, test_format);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_FORK);
 }

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check_run.h"
+
 static char dir[256];
 
 static const char *write_conf(const char *name, const char *text)
@@ -312,9 +314,5 @@ int main(void)
 	tcase_add_test(tc, test_paths_only_reader_is_lenient);
 	tcase_add_test(tc, test_edit_distance);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_FORK);
 }

@@ -15,6 +15,8 @@
 
 #include "handlers/http_parse.h"
 
+#include "check_run.h"
+
 #define MAX_HEAD 8192
 
 /* ---- well-formed requests ---- */
@@ -760,9 +762,5 @@ static Suite *http_parse_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(http_parse_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(http_parse_suite(), CK_FORK);
 }

@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "check_run.h"
+
 static const char *peer_of(const struct proxy_result *r, char *buf, size_t len)
 {
 	return addr_format_sockaddr((const struct sockaddr *)&r->src, r->src_len, buf, len, 1);
@@ -225,9 +227,5 @@ int main(void)
 	tcase_add_test(tc, test_read_partial_header_times_out);
 	tcase_add_test(tc, test_read_garbage_and_eof);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_FORK);
 }

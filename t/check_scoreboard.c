@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_run.h"
+
 static void setup(void)
 {
 	ck_assert_int_eq(scoreboard_create(), 0);
@@ -146,10 +148,5 @@ int main(void)
 	tcase_add_test(tc, test_render_json);
 	tcase_add_test(tc, test_json_string_escapes);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_NOFORK);
 }

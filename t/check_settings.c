@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
+
 /* One key per line, so each error names the line of its key. */
 static const char block_text[] =
 	"h = {\n"			/* line 1 */
@@ -261,9 +263,5 @@ static Suite *settings_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(settings_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(settings_suite(), CK_FORK);
 }

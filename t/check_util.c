@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
+
 START_TEST(test_buf_grows_and_stays_terminated)
 {
 	struct buf b;
@@ -147,9 +149,5 @@ int main(void)
 	tcase_add_test(tc, test_alloc_helpers);
 	tcase_add_test(tc, test_fd_flags);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_FORK);
 }
