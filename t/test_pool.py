@@ -333,9 +333,10 @@ def test_max_requests_recycles_one_worker_at_a_time_without_a_failed_request():
     assert len(served_by) > 3 and len(gone) >= 3, served_by
     assert first - set(srv.workers()), "no original worker was recycled"
     # A recycled worker served at least max_requests; past its limit (plus
-    # up to 10% jitter) it serves on only while the previous recycle completes.
+    # up to 10% jitter) it serves on only while the previous recycle completes
+    # (under valgrind a successor takes far longer to get ready).
     for p in gone:
-        assert max_requests <= served_by[p] <= 2 * max_requests, (p, served_by)
+        assert max_requests <= served_by[p] <= 2 * max_requests * harness.SLOW, (p, served_by)
     at_recycle = [int(n) for n in re.findall(r"recycling worker \d+ after (\d+) connections",
                                              srv.output())]
     assert all(max_requests <= n <= 2 * max_requests for n in at_recycle), at_recycle
