@@ -42,17 +42,24 @@ static void usage(FILE *out, const char *prog)
 
 /* ---- pid file ---- */
 
+/* Read up to size-1 bytes of a small file, NUL-terminated; the count, or <= 0. */
+static ssize_t read_small_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	if (n > 0)
+		buf[n] = '\0';
+	return n;
+}
+
 static pid_t pid_file_read(const char *path)
 {
 	char buf[32];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small_file(path, buf, sizeof(buf)) <= 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	long v = strtol(buf, NULL, 10);
 	return v > 0 && v < INT_MAX ? (pid_t)v : 0;
 }
@@ -91,14 +98,8 @@ static int pid_alive(pid_t pid)
 		return 0;
 	char path[64], stat[512];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small_file(path, stat, sizeof(stat)) <= 0)
 		return 1;
-	ssize_t n = read(fd, stat, sizeof(stat) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	stat[n] = '\0';
 	const char *paren = strrchr(stat, ')');
 	return !(paren && paren[1] == ' ' && paren[2] == 'Z');
 }

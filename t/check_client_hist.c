@@ -12,6 +12,8 @@
 
 #include "client/client.h"
 
+#include "check_run.h"
+
 static struct hist *new_hist(void)
 {
 	struct hist *h = malloc(sizeof(*h));
@@ -180,8 +182,6 @@ int main(void)
 {
 	Suite *s = suite_create("client_hist");
 	TCase *tc = tcase_create("hist");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, buckets_are_contiguous_and_ordered);
 	tcase_add_test(tc, bucket_width_is_within_precision);
@@ -194,9 +194,5 @@ int main(void)
 	tcase_add_test(tc, merge_equals_recording_into_one);
 	tcase_add_test(tc, merge_into_empty_keeps_min);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_FORK);
 }

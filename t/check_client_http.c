@@ -14,6 +14,8 @@
 
 #include "client/client.h"
 
+#include "check_run.h"
+
 enum outcome { DONE, NEEDS_EOF, INCOMPLETE, ERROR };
 
 struct http_case {
@@ -344,17 +346,11 @@ int main(void)
 {
 	Suite *s = suite_create("client_http");
 	TCase *tc = tcase_create("httpresp");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, response_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, head_too_large);
 	tcase_add_loop_test(tc, error_messages, 0, (int)(sizeof(error_cases) / sizeof(error_cases[0])));
 	tcase_add_test(tc, misuse_is_an_error);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s, CK_FORK);
 }
