@@ -4,7 +4,7 @@
  * listeners, first generation ready, then the loop. Also the `-s` client
  * side: signals by pid file, status and reload through the control socket.
  */
-#include "master.h"
+#include "master/master.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,7 +6,7 @@
  * Entry points: spawn_worker, spawn_read_ready, spawn_reap,
  * spawn_maintain, spawn_retire, spawn_signal_gen, spawn_check_deadlines.
  */
-#include "master.h"
+#include "master/master.h"
 
 #include <errno.h>
 #include <poll.h>

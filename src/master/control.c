@@ -5,7 +5,7 @@
  * reload ends), `workers NAME +N|-N`. The master serves it from its own
  * loop, so it answers while every worker is busy.
  */
-#include "master.h"
+#include "master/master.h"
 
 #include <errno.h>
 #include <poll.h>

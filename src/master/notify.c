@@ -4,7 +4,7 @@
  * it (a path, or an abstract socket when it starts with '@'). Entry points:
  * notify_send, notify_status, notify_tick (STATUS= when the pool changes).
  */
-#include "master.h"
+#include "master/master.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

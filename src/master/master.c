@@ -7,7 +7,7 @@
  * unchanged are carried over, and the old generation is retired only once
  * every new worker is ready. Entry points: master_start, master_loop.
  */
-#include "master.h"
+#include "master/master.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -7,7 +7,7 @@
  * Entry points: upgrade_start, upgrade_readable, upgrade_tick,
  * upgrade_started, upgrade_inherit.
  */
-#include "master.h"
+#include "master/master.h"
 
 #include <errno.h>
 #include <fcntl.h>
