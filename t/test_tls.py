@@ -324,7 +324,10 @@ def test_sni_picks_the_certificate():
 
 
 def s_client(*args, input=b"", timeout=20):
-    return subprocess.run([OPENSSL, "s_client"] + list(args), input=input,
+    """openssl s_client, reading until the server closes (-ign_eof): without
+    it, s_client may quit at the end of its input before a TLS 1.3 ticket
+    arrives."""
+    return subprocess.run([OPENSSL, "s_client", "-ign_eof"] + list(args), input=input,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           timeout=timeout * harness.SLOW)
 
