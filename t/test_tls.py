@@ -606,4 +606,55 @@ def test_garbage_and_truncated_handshakes_never_crash_a_worker():
     assert read_response(s)[0] == 200
 
 
+# ---- prefork-client --tls ------------------------------------------------------
+
+def test_client_tls_one_shot_http_echo_sni_and_verification():
+    harness.need_client()
+    site = Site(workers=1, tls_extra='certificates = ( { certificate = "other.pem"; '
+                                      'key = "other.key"; } );')
+    r = harness.client("--tls", "--cacert", site.ca, "--http", "/", "localhost:%d" % site.port)
+    assert r.returncode == 0 and r.stdout == INDEX, r
+    r = harness.client("-v", "--tls", "--cacert", site.ca, "-m", "hello tls",
+                       "127.0.0.1:%d" % site.echo_port)
+    assert r.returncode == 0 and r.stdout == b"hello tls", r
+    assert b"TLS handshake = TLSv1.3 " in r.stderr, r.stderr
+    # The name sent and checked is --sni: other.test gets its own certificate.
+    r = harness.client("-v", "--tls", "--cacert", site.ca, "--sni", "other.test", "--http", "/",
+                       "127.0.0.1:%d" % site.port)
+    assert r.returncode == 0 and r.stdout == INDEX, r
+    assert b"ALPN http/1.1" in r.stderr, r.stderr
+    # A name the certificate does not carry fails verification, unless --insecure.
+    r = harness.client("--tls", "--cacert", site.ca, "--sni", "nobody.test", "--http", "/",
+                       "127.0.0.1:%d" % site.port)
+    assert r.returncode == 1, r
+    assert b"handshake 127.0.0.1:%d: certificate verify failed" % site.port in r.stderr, r
+    r = harness.client("--tls", "--insecure", "--sni", "nobody.test", "--http", "/",
+                       "127.0.0.1:%d" % site.port)
+    assert r.returncode == 0 and r.stdout == INDEX, r
+    r = harness.client("--cacert", site.ca, "--http", "/", "127.0.0.1:%d" % site.port)
+    assert r.returncode == 2 and b"need --tls" in r.stderr, r
+
+
+def test_client_tls_load_mode_reports_handshakes_apart():
+    harness.need_client()
+    site = Site(workers=2)
+    r = harness.client("--tls", "--cacert", site.ca, "--http", "/", "-c", "4", "-n", "200",
+                       "localhost:%d" % site.port, timeout=120 * harness.SLOW)
+    out = r.stdout.decode()
+    assert r.returncode == 0, (out, r.stderr)
+    assert "errors      0 " in out, out
+    assert "handshakes  200  (TLS, not in the latency above)" in out, out
+    assert "handshake p50 p90 p99 max" in out, out
+    r = harness.client("--tls", "--cacert", site.ca, "-k", "--json", "-c", "2", "-n", "300",
+                       "localhost:%d" % site.echo_port, timeout=120 * harness.SLOW)
+    assert r.returncode == 0, r
+    import json
+    j = json.loads(r.stdout)
+    assert j["errors"] == 0 and j["requests"] == 300, j
+    assert j["handshakes"] == j["connects"] <= 300, j
+    assert j["handshake_ms"]["p50"] > 0, j
+    st = site.service("echo")["tls"]
+    assert st["handshakes"] >= j["handshakes"], (st, j)
+
+
 harness.main(globals())
