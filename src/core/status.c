@@ -10,20 +10,26 @@
 
 static const char *const state_names[] = { "free", "starting", "idle", "busy", "exiting" };
 
+/* Views come checked (scoreboard_view), but a name lookup stays bounded on its own. */
+static const char *state_name(int st)
+{
+	return st >= 0 && (size_t)st < ARRAY_LEN(state_names) ? state_names[st] : "invalid";
+}
+
 struct totals {
 	int workers, idle, busy, starting, exiting;
 	unsigned long long served;
 };
 
 /* Age of the connection in hand (an exiting worker may still finish one). */
-static double busy_for(const struct sb_slot *s, int64_t now)
+static double busy_for(const struct sb_view *s, int64_t now)
 {
 	int64_t start = s->conn_start_ns;
 	return (start > 0 && now > start) ? (double)(now - start) / 1e9 : 0.0;
 }
 
 /* The peer of the connection in hand, or NULL. */
-static const char *peer_of(const struct sb_slot *s)
+static const char *peer_of(const struct sb_view *s)
 {
 	return s->conn_start_ns > 0 && s->peer[0] ? s->peer : NULL;
 }
@@ -31,13 +37,13 @@ static const char *peer_of(const struct sb_slot *s)
 static void count_service(int svc, struct totals *t)
 {
 	memset(t, 0, sizeof(*t));
-	for (int i = 0; i < scoreboard->nslots; i++) {
-		const struct sb_slot *s = &scoreboard->slots[i];
-		if (s->state == SB_FREE || s->pid == 0 || (svc >= 0 && s->svc != svc))
+	for (int i = 0; i < scoreboard_nslots(); i++) {
+		struct sb_view s;
+		if (!scoreboard_view(i, &s) || (svc >= 0 && s.svc != svc))
 			continue;
 		t->workers++;
-		t->served += s->served;
-		switch (s->state) {
+		t->served += s.served;
+		switch (s.state) {
 		case SB_IDLE: t->idle++; break;
 		case SB_BUSY: t->busy++; break;
 		case SB_STARTING: t->starting++; break;
@@ -49,8 +55,8 @@ static void count_service(int svc, struct totals *t)
 static int render_text(struct buf *out, int64_t now)
 {
 	for (int v = 0; v < SB_MAX_SERVICES; v++) {
-		const struct sb_service *sv = &scoreboard->svcs[v];
-		if (!sv->used)
+		struct sb_service svc, *sv = &svc;
+		if (!scoreboard_service_view(v, sv))
 			continue;
 		struct totals t;
 		count_service(v, &t);
@@ -61,14 +67,14 @@ static int render_text(struct buf *out, int64_t now)
 			   sv->throttled ? "yes" : "no", (unsigned long long)sv->spawns,
 			   (unsigned long long)sv->crashes, (unsigned long long)sv->recycles,
 			   (unsigned long long)sv->watchdog_kills);
-		for (int i = 0; i < scoreboard->nslots; i++) {
-			const struct sb_slot *s = &scoreboard->slots[i];
-			if (s->state == SB_FREE || s->pid == 0 || s->svc != v)
+		for (int i = 0; i < scoreboard_nslots(); i++) {
+			struct sb_view s;
+			if (!scoreboard_view(i, &s) || s.svc != v)
 				continue;
 			buf_printf(out, "  %s pid=%d generation=%u state=%s served=%llu busy_for=%.3f peer=%s\n",
-				   sv->name, (int)s->pid, s->generation, state_names[s->state],
-				   (unsigned long long)s->served, busy_for(s, now),
-				   peer_of(s) ? peer_of(s) : "-");
+				   sv->name, (int)s.pid, s.generation, state_name(s.state),
+				   (unsigned long long)s.served, busy_for(&s, now),
+				   peer_of(&s) ? peer_of(&s) : "-");
 		}
 	}
 	struct totals t;
@@ -88,10 +94,10 @@ static void json_totals(struct buf *out, const struct totals *t, const char *cou
 static int render_json(struct buf *out, int64_t now)
 {
 	int first_svc = 1;
-	buf_printf(out, "{\"generation\": %u, \"services\": [", scoreboard->generation);
+	buf_printf(out, "{\"generation\": %u, \"services\": [", scoreboard_generation());
 	for (int v = 0; v < SB_MAX_SERVICES; v++) {
-		const struct sb_service *sv = &scoreboard->svcs[v];
-		if (!sv->used)
+		struct sb_service svc, *sv = &svc;
+		if (!scoreboard_service_view(v, sv))
 			continue;
 		struct totals t;
 		count_service(v, &t);
@@ -110,17 +116,17 @@ static int render_json(struct buf *out, int64_t now)
 		json_totals(out, &t, "workers_total");
 		buf_printf(out, ", \"workers\": [");
 		int first = 1;
-		for (int i = 0; i < scoreboard->nslots; i++) {
-			const struct sb_slot *s = &scoreboard->slots[i];
-			if (s->state == SB_FREE || s->pid == 0 || s->svc != v)
+		for (int i = 0; i < scoreboard_nslots(); i++) {
+			struct sb_view s;
+			if (!scoreboard_view(i, &s) || s.svc != v)
 				continue;
 			buf_printf(out, "%s{\"pid\": %d, \"generation\": %u, \"state\": \"%s\", "
 				   "\"served\": %llu, \"busy_for\": %.3f, \"bytes_in\": %llu, "
 				   "\"bytes_out\": %llu, \"peer\": ",
-				   first ? "" : ", ", (int)s->pid, s->generation, state_names[s->state],
-				   (unsigned long long)s->served, busy_for(s, now),
-				   (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out);
-			buf_json_string(out, peer_of(s) ? peer_of(s) : "");
+				   first ? "" : ", ", (int)s.pid, s.generation, state_name(s.state),
+				   (unsigned long long)s.served, busy_for(&s, now),
+				   (unsigned long long)s.bytes_in, (unsigned long long)s.bytes_out);
+			buf_json_string(out, peer_of(&s) ? peer_of(&s) : "");
 			buf_printf(out, "}");
 			first = 0;
 		}
