@@ -114,6 +114,10 @@ void scoreboard_free_slot(int i)
 	if (i < 0 || i >= SB_MAX_SLOTS)
 		return;
 	struct sb_slot *s = &scoreboard->slots[i];
+	/* A worker's count outlives it (under the service of the master's own record). */
+	if (sb_priv[i].used)
+		sb_svcs[sb_priv[i].svc].handler_errors += s->handler_errors;
+	s->handler_errors = 0;
 	s->state = SB_FREE;
 	s->pid = 0;
 	memset(&sb_priv[i], 0, sizeof(sb_priv[i]));
@@ -212,6 +216,7 @@ int scoreboard_view(int i, struct sb_view *v)
 	v->served = s->served;
 	v->bytes_in = s->bytes_in;
 	v->bytes_out = s->bytes_out;
+	v->handler_errors = s->handler_errors;
 	v->conn_start_ns = s->conn_start_ns;
 	v->recycle = s->recycle != 0;
 	scoreboard_copy_string(v->peer, s->peer, sizeof(v->peer));
@@ -240,6 +245,7 @@ int scoreboard_service_view(int i, struct sb_service *out)
 	out->crashes = s->crashes;
 	out->recycles = s->recycles;
 	out->watchdog_kills = s->watchdog_kills;
+	out->handler_errors = s->handler_errors;
 	return 1;
 }
 
