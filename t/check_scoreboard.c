@@ -198,6 +198,21 @@ START_TEST(test_owner_ignores_shared_lies)
 }
 END_TEST
 
+/* Counters the workers keep in the service entry (TLS) survive the master's publish. */
+START_TEST(test_publish_keeps_worker_counters)
+{
+	fill_example();
+	scoreboard->svcs[0].tls_handshakes = 9;
+	scoreboard_svc(0)->spawns = 4;
+	scoreboard_publish();
+	ck_assert_uint_eq(scoreboard->svcs[0].tls_handshakes, 9);
+	ck_assert_uint_eq(scoreboard->svcs[0].spawns, 4);
+	struct sb_service sv;
+	ck_assert_int_eq(scoreboard_service_view(0, &sv), 1);
+	ck_assert_uint_eq(sv.tls_handshakes, 9);
+}
+END_TEST
+
 static const struct {
 	int state, want;
 } state_cases[] = {
@@ -325,6 +340,7 @@ int main(void)
 	tcase_add_test(tc, test_freed_slot_keeps_handler_errors);
 	tcase_add_test(tc, test_json_string_escapes);
 	tcase_add_test(tc, test_owner_ignores_shared_lies);
+	tcase_add_test(tc, test_publish_keeps_worker_counters);
 	tcase_add_loop_test(tc, test_view_checks_state, 0, (int)ARRAY_LEN(state_cases));
 	tcase_add_loop_test(tc, test_copy_string, 0, (int)ARRAY_LEN(string_cases));
 	tcase_add_test(tc, test_render_garbage_as_owner);

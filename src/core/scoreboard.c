@@ -150,6 +150,7 @@ int scoreboard_service(const char *name)
 	memset(v, 0, sizeof(*v));
 	snprintf(v->name, sizeof(v->name), "%s", name);
 	v->used = 1;
+	memset(&scoreboard->svcs[free_at], 0, sizeof(scoreboard->svcs[free_at]));
 	scoreboard_publish();
 	return free_at;
 }
@@ -165,11 +166,30 @@ void scoreboard_set_generation(unsigned id)
 	scoreboard->generation = id;
 }
 
+/* The master's fields of a service entry; the workers' own counters (TLS) stay as they are. */
+static void publish_service(struct sb_service *dst, const struct sb_service *src)
+{
+	memcpy(dst->name, src->name, sizeof(dst->name));
+	memcpy(dst->listen, src->listen, sizeof(dst->listen));
+	memcpy(dst->handler, src->handler, sizeof(dst->handler));
+	dst->used = src->used;
+	dst->target = src->target;
+	dst->throttled = src->throttled;
+	dst->spawns = src->spawns;
+	dst->crashes = src->crashes;
+	dst->recycles = src->recycles;
+	dst->watchdog_kills = src->watchdog_kills;
+	dst->handler_errors = src->handler_errors;
+	dst->tls = src->tls;
+	memcpy(dst->tls_sendfile, src->tls_sendfile, sizeof(dst->tls_sendfile));
+}
+
 void scoreboard_publish(void)
 {
 	if (!scoreboard_is_owner())
 		return;
-	memcpy(scoreboard->svcs, sb_svcs, sizeof(sb_svcs));
+	for (int i = 0; i < SB_MAX_SERVICES; i++)
+		publish_service(&scoreboard->svcs[i], &sb_svcs[i]);
 	scoreboard->generation = sb_generation;
 	scoreboard->nslots = sb_nslots;
 	scoreboard->magic = SB_MAGIC;
@@ -220,6 +240,7 @@ int scoreboard_view(int i, struct sb_view *v)
 	v->conn_start_ns = s->conn_start_ns;
 	v->recycle = s->recycle != 0;
 	scoreboard_copy_string(v->peer, s->peer, sizeof(v->peer));
+	scoreboard_copy_string(v->tls, s->tls, sizeof(v->tls));
 	return 1;
 }
 
@@ -228,13 +249,24 @@ int scoreboard_service_view(int i, struct sb_service *out)
 	memset(out, 0, sizeof(*out));
 	if (!scoreboard || i < 0 || i >= SB_MAX_SERVICES)
 		return 0;
+	const volatile struct sb_service *s = &scoreboard->svcs[i];
+	/* The workers' own counters, as they wrote them (they can only misreport those). */
+	uint64_t tls_handshakes = s->tls_handshakes, tls_failures = s->tls_failures,
+		 tls_resumed = s->tls_resumed;
 	if (scoreboard_is_owner()) {
 		*out = sb_svcs[i];
+		out->tls_handshakes = tls_handshakes;
+		out->tls_failures = tls_failures;
+		out->tls_resumed = tls_resumed;
 		return out->used;
 	}
-	const volatile struct sb_service *s = &scoreboard->svcs[i];
 	if (!s->used)
 		return 0;
+	out->tls_handshakes = tls_handshakes;
+	out->tls_failures = tls_failures;
+	out->tls_resumed = tls_resumed;
+	out->tls = s->tls != 0;
+	scoreboard_copy_string(out->tls_sendfile, s->tls_sendfile, sizeof(out->tls_sendfile));
 	scoreboard_copy_string(out->name, s->name, sizeof(out->name));
 	scoreboard_copy_string(out->listen, s->listen, sizeof(out->listen));
 	scoreboard_copy_string(out->handler, s->handler, sizeof(out->handler));
