@@ -111,6 +111,7 @@ struct svc_conf {
 	int defer_accept;
 	int proxy_protocol;
 	config_setting_t *block;	/* the handler's settings, or NULL */
+	config_setting_t *http_block;	/* HTTP handlers: the engine's `http` block, or NULL */
 	int line;
 };
 
@@ -269,6 +270,7 @@ struct pf_worker {
 	int sb_service;			/* index into scoreboard->svcs */
 	const struct pf_handler *handler;
 	void *state;
+	struct http_app *http_app;	/* handle_http services: engine and routes */
 };
 
 struct pf_conn {
@@ -301,8 +303,11 @@ int proxy_read_header(int fd, double timeout, struct proxy_result *out);
 
 /* Runs in the child after fork; never returns. */
 #define WORKER_EXIT_INIT 3	/* exit status: the handler's init failed */
-/* The handler returned non-zero on c: log at warn with errno, count it. */
-void worker_handler_failed(struct pf_worker *w, const struct pf_conn *c);
+/*
+ * The handler returned non-zero on c (on the HTTP request `request`, or
+ * NULL): log at warn with errno, count it.
+ */
+void worker_handler_failed(struct pf_worker *w, const struct pf_conn *c, const char *request);
 PF_NORETURN void worker_run(struct pf_worker *w, int listen_fd, int ready_fd, pid_t master_pid,
 			    const sigset_t *mask);
 
