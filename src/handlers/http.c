@@ -250,10 +250,6 @@ static int http_serve(struct pf_http *h, void *arg)
 		http_response_error(h, 405);
 		return 0;
 	}
-	if (h->path_status) {
-		http_response_error(h, h->path_status);
-		return 0;
-	}
 	int fd = open_target(st, h, &sb, &status);
 	if (fd < 0) {
 		if (status == 301) {

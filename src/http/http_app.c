@@ -101,14 +101,10 @@ static int route(struct pf_http *h, void *arg)
 
 	if (w->handler == &handler_http)
 		return handler_http.handle_http(h, w->state);
-	if (a->mount_len && (h->path_status || !under_mount(a, path))) {
+	if (a->mount_len && !under_mount(a, path)) {
 		if (a->files)
 			return handler_http.handle_http(h, a->files);
-		http_response_error(h, h->path_status ? h->path_status : 404);
-		return 0;
-	}
-	if (h->path_status) {
-		http_response_error(h, h->path_status);
+		http_response_error(h, 404);
 		return 0;
 	}
 	h->path_info = path[a->mount_len] ? path + a->mount_len : "/";

@@ -312,6 +312,7 @@ static void begin_request(struct pf_http *h)
 	h->started = h->streaming = h->failed = 0;
 	h->body_bytes = 0;
 	h->body_status = 0;
+	h->body = HTTP_BODY_DONE;
 	h->continue_sent = 0;
 }
 
@@ -362,8 +363,12 @@ void http_engine_serve(struct http_engine *e, struct pf_conn *conn, http_engine_
 			linger_close(&h);
 			return;
 		}
+		/* A path that cannot be normalised gets its 400 or 414 here, for every route. */
+		if (h.path_status) {
+			h.keep_alive = h.keep_alive && h.path_status < 500;
+			http_response_error(&h, h.path_status);
 		/* A route that failed gets a 500, or its response is cut off. */
-		if (route(&h, arg) != 0 && !h.failed) {
+		} else if (route(&h, arg) != 0 && !h.failed) {
 			h.keep_alive = 0;
 			h.fields_out_len = 0;	/* the handler's headers were for its own answer */
 			if (h.started)

@@ -222,10 +222,12 @@ static ssize_t body_read(struct pf_http *h, char *out, size_t len)
 								 h->len - h->off, &used, out, len,
 								 &got);
 		h->off += used;
-		if (r == HTTP_CHUNKED_ERROR)
-			return body_failed(h, 400, EPROTO);
-		if (r == HTTP_CHUNKED_TOO_LARGE)
-			return body_failed(h, 413, EMSGSIZE);
+		if (r == HTTP_CHUNKED_ERROR || r == HTTP_CHUNKED_TOO_LARGE) {
+			int tl = r == HTTP_CHUNKED_TOO_LARGE;
+			body_failed(h, tl ? 413 : 400, tl ? EMSGSIZE : EPROTO);
+			/* Data decoded before the fault still counts; the next read fails. */
+			return got ? (ssize_t)got : -1;
+		}
 		if (r == HTTP_CHUNKED_DONE)
 			h->body = HTTP_BODY_DONE;
 		if (got > 0 || r == HTTP_CHUNKED_DONE)

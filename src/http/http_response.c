@@ -134,11 +134,23 @@ static int send_iov(struct pf_http *h, struct iovec *iov, int n)
 	return 0;
 }
 
+/*
+ * A complete response ends the request: what the handler left of its body
+ * is drained first (within limits), so that Connection tells the truth.
+ * The engine's head buffer takes the bytes thrown away, before the head.
+ */
+static void settle_body(struct pf_http *h)
+{
+	if (h->keep_alive && h->body != HTTP_BODY_DONE && http_request_drain(h) < 0)
+		h->keep_alive = 0;
+}
+
 /* The whole response with a body of len bytes from memory. */
 static int send_bytes(struct pf_http *h, const void *body, size_t len)
 {
 	if (not_started(h) < 0)
 		return -1;
+	settle_body(h);
 	struct iovec iov[2] = {
 		{ .iov_base = h->eng->head, .iov_len = build_head(h, FRAME_LENGTH, len) },
 		{ .iov_base = (void *)body, .iov_len = len },
@@ -219,6 +231,7 @@ PF_API int pf_http_send_file(struct pf_http *h, int fd, off_t offset, size_t len
 {
 	if (not_started(h) < 0)
 		return -1;
+	settle_body(h);
 	struct iovec iov = { .iov_base = h->eng->head, .iov_len = build_head(h, FRAME_LENGTH, len) };
 	if (h->head_only || bodyless(h->status) || len == 0)
 		return send_iov(h, &iov, 1);
