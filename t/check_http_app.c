@@ -300,7 +300,7 @@ static int count(const char *hay, const char *needle)
 START_TEST(test_engine_request_as_seen)
 {
 	struct seen s = { 0 };
-	const char raw[] = "GET /a/./b/../c%20d?x=1&y HTTP/1.1\r\nX-Tag: one\r\nx-tag: two\r\n\r\n"
+	const char raw[] = "GET /a/./b/../c%20d?x=1&y HTTP/1.1\r\nHost: t\r\nX-Tag: one\r\nx-tag: two\r\n\r\n"
 			   "HEAD /dir/ HTTP/1.0\r\n\r\n";
 	char *out = serve(raw, sizeof(raw) - 1, &s, 100);
 	ck_assert_int_eq(s.calls, 2);
@@ -319,9 +319,9 @@ END_TEST
 /* A chunked body read in pieces of every size, then a pipelined request. */
 START_TEST(test_engine_chunked_body_in_pieces)
 {
-	const char raw[] = "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	const char raw[] = "POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
 			   "5\r\nhello\r\n1;x=y\r\n \r\n5\r\nworld\r\n0\r\nT: 1\r\n\r\n"
-			   "GET /next HTTP/1.1\r\n\r\n";
+			   "GET /next HTTP/1.1\r\nHost: t\r\n\r\n";
 	for (size_t piece = 1; piece <= 12; piece++) {
 		struct seen s = { .read_size = piece };
 		serve(raw, sizeof(raw) - 1, &s, 100);
@@ -334,7 +334,7 @@ END_TEST
 
 START_TEST(test_engine_length_body_in_pieces)
 {
-	const char raw[] = "PUT /x HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello worldGET /y HTTP/1.1\r\n\r\n";
+	const char raw[] = "PUT /x HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello worldGET /y HTTP/1.1\r\nHost: t\r\n\r\n";
 	for (size_t piece = 1; piece <= 12; piece++) {
 		struct seen s = { .read_size = piece };
 		serve(raw, sizeof(raw) - 1, &s, 11);
@@ -347,10 +347,11 @@ END_TEST
 /* A body the handler leaves unread is drained, never parsed as a request. */
 START_TEST(test_engine_unread_body_is_drained)
 {
-	const char raw[] = "POST /a HTTP/1.1\r\nContent-Length: 24\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n"
-			   "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-			   "18\r\nGET /smuggled HTTP/1.1\r\n\r\n0\r\n\r\n"
-			   "GET /c HTTP/1.1\r\n\r\n";
+	/* The body in both: "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n", 35 bytes. */
+	const char raw[] = "POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 35\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n"
+			   "POST /b HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+			   "23\r\nGET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n\r\n0\r\n\r\n"
+			   "GET /c HTTP/1.1\r\nHost: t\r\n\r\n";
 	struct seen s = { 0 };
 	char *out = serve(raw, sizeof(raw) - 1, &s, 100);
 	ck_assert_int_eq(s.calls, 3);
@@ -370,23 +371,23 @@ static const struct limit_case {
 	int closes;		/* the answer says Connection: close */
 } limit_cases[] = {
 	/* Content-Length past the limit: 413 before the handler, then close. */
-	{ "POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world", 10, 64,
+	{ "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world", 10, 64,
 	  "HTTP/1.1 413 Payload Too Large\r\n", 0, NULL, 1 },
-	{ "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nhelloworld", 10, 64,
+	{ "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhelloworld", 10, 64,
 	  "HTTP/1.1 200 OK\r\n", 1, "body=helloworld\n", 0 },
 	/* Chunked past the limit: the read fails, the library answers 413. */
-	{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello!\r\n0\r\n\r\n", 5, 64,
+	{ "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello!\r\n0\r\n\r\n", 5, 64,
 	  "HTTP/1.1 413 Payload Too Large\r\n", 1, "EMSGSIZE", 1 },
-	{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n", 5, 1,
+	{ "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n", 5, 1,
 	  "HTTP/1.1 413 Payload Too Large\r\n", 1, "body=abc EMSGSIZE", 1 },
 	/* Bad framing: 400. */
-	{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 100, 64,
+	{ "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 100, 64,
 	  "HTTP/1.1 400 Bad Request\r\n", 1, "EPROTO", 1 },
 	/* Unread and over the limit as chunks: the drain fails, the connection closes. */
-	{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello!\r\n0\r\n\r\nGET /x HTTP/1.1\r\n\r\n",
+	{ "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello!\r\n0\r\n\r\nGET /x HTTP/1.1\r\nHost: t\r\n\r\n",
 	  5, 0, "HTTP/1.1 200 OK\r\n", 1, NULL, 1 },
 	/* A body that ends early. */
-	{ "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nhello", 100, 64,
+	{ "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhello", 100, 64,
 	  "HTTP/1.1 200 OK\r\n", 1, "body=hello ERR", 1 },
 };
 
@@ -409,7 +410,7 @@ END_TEST
 START_TEST(test_engine_stream_chunked_and_close_delimited)
 {
 	struct seen s = { .mode = 1 };
-	const char raw[] = "GET /s HTTP/1.1\r\n\r\nGET /t HTTP/1.0\r\n\r\n";
+	const char raw[] = "GET /s HTTP/1.1\r\nHost: t\r\n\r\nGET /t HTTP/1.0\r\n\r\n";
 	char *out = serve(raw, sizeof(raw) - 1, &s, 100);
 	ck_assert_ptr_nonnull(strstr(out, "Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
 					  "2\r\nab\r\n3\r\ncde\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n"));
@@ -425,7 +426,7 @@ END_TEST
 START_TEST(test_engine_stream_head_has_no_body)
 {
 	struct seen s = { .mode = 1 };
-	const char raw[] = "HEAD /s HTTP/1.1\r\n\r\n";
+	const char raw[] = "HEAD /s HTTP/1.1\r\nHost: t\r\n\r\n";
 	char *out = serve(raw, sizeof(raw) - 1, &s, 100);
 	ck_assert_ptr_nonnull(strstr(out, "Transfer-Encoding: chunked\r\n"));
 	ck_assert_str_eq(out + strlen(out) - 4, "\r\n\r\n");
@@ -441,7 +442,7 @@ START_TEST(test_engine_send_file)
 	ck_assert_int_eq((int)write(fd, "0123456789", 10), 10);
 	unlink(path);
 	struct seen s = { .mode = 2, .file_fd = fd };
-	const char raw[] = "GET /f HTTP/1.1\r\n\r\nHEAD /f HTTP/1.1\r\n\r\n";
+	const char raw[] = "GET /f HTTP/1.1\r\nHost: t\r\n\r\nHEAD /f HTTP/1.1\r\nHost: t\r\n\r\n";
 	char *out = serve(raw, sizeof(raw) - 1, &s, 100);
 	close(fd);
 	ck_assert_int_eq(count(out, "Content-Length: 5\r\n"), 2);
@@ -455,7 +456,7 @@ START_TEST(test_engine_handler_failure_is_500)
 {
 	for (int mode = 3; mode <= 4; mode++) {
 		struct seen s = { .mode = mode };
-		const char raw[] = "GET /f HTTP/1.1\r\n\r\nGET /g HTTP/1.1\r\n\r\n";
+		const char raw[] = "GET /f HTTP/1.1\r\nHost: t\r\n\r\nGET /g HTTP/1.1\r\nHost: t\r\n\r\n";
 		char *out = serve(raw, sizeof(raw) - 1, &s, 100);
 		ck_assert_int_eq(s.calls, 1);
 		ck_assert_int_eq(count(out, "HTTP/1.1 "), 1);
@@ -469,8 +470,8 @@ END_TEST
 START_TEST(test_engine_bad_heads_answered_by_engine)
 {
 	static const char *const raws[] = {
-		"GET /%2e%2e/x HTTP/1.1\r\n\r\n",
-		"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+		"GET /%2e%2e/x HTTP/1.1\r\nHost: t\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n",
 		"GET / HTTP/2.0\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof(raws) / sizeof(raws[0]); i++) {

@@ -6,8 +6,10 @@ raw sockets (to control every byte) and with prefork-client --http.
 """
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
 import time
 
 import harness
@@ -215,6 +217,45 @@ def test_index_file_and_directory_redirect():
     assert get(addr, "/a.txt/").status == 404
     # Percent-encoded names are decoded.
     assert get(addr, "/hello%20world.txt").body == b"spaces\n"
+
+
+def test_directory_redirect_is_built_from_the_normalised_path():
+    """Issue 11 item 4: no open redirect; the raw target never reaches Location."""
+    srv, addr, root = start()
+    os.mkdir(os.path.join(root, "\\evil.example"))
+    os.mkdir(os.path.join(root, "sp ace"))
+    cases = [
+        (b"//evil.example/../sub", "/sub/"),
+        (b"//evil.example/../sub?x=1#f", "/sub/?x=1"),
+        (b"/\\evil.example/../sub", "/sub/"),
+        (b"/\\evil.example", "/%5Cevil.example/"),
+        (b"/%5Cevil.example", "/%5Cevil.example/"),
+        (b"http://evil.example//evil.example/../sub", "/sub/"),
+        (b"http://evil.example/sub?q=%22", "/sub/?q=%22"),
+        (b"/sub#frag", "/sub/"),
+        (b"//sub", "/sub/"),
+        (b"/sp%20ace", "/sp%20ace/"),
+        (b"/sub?<\xff>", "/sub/?%3C%FF%3E"),
+    ]
+    for target, want in cases:
+        for method in (b"GET", b"HEAD"):
+            r = request(addr, method + b" " + target + b" HTTP/1.1\r\nHost: t\r\n"
+                        b"Connection: close\r\n\r\n", head=method == b"HEAD")
+            assert r.status == 301, (method, target, r)
+            assert r.headers["location"] == want, (method, target, r.headers)
+    # curl as a browser would: it follows the Location and stays on this server.
+    if not shutil.which("curl"):
+        raise harness.Skip("no curl (apt-get install curl): raw-socket cases passed")
+    for path, want in (("//evil.example/../sub", "/sub/"), ("/%5Cevil.example", "/%5Cevil.example/")):
+        p = subprocess.run(["curl", "-sS", "--path-as-is", "-L", "--max-redirs", "2",
+                            "--max-time", "10", "-o", "/dev/null",
+                            "-w", "%{url_effective} %{http_code} %{num_redirects}",
+                            "http://%s%s" % (addr, path)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+        url, code, redirects = p.stdout.decode().split(" ")
+        assert url == "http://%s%s" % (addr, want), (path, p.stdout, p.stderr)
+        assert redirects == "1", (path, p.stdout)
+        assert code in ("200", "403"), (path, p.stdout)
 
 
 def test_head_sends_headers_without_body():
@@ -516,6 +557,70 @@ def test_400_for_malformed_requests():
         assert r.headers["connection"] == "close"
 
 
+def test_rfc9112_host_length_coding_version():
+    """Issue 11 item 16: RFC 9112 framing and Host rules, each answered and closed."""
+    srv, addr, _ = start()
+    smuggled = b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n"
+    cases = [
+        (b"GET /a.txt HTTP/1.1\r\n\r\n", 400),
+        (b"GET http://t/a.txt HTTP/1.1\r\n\r\n", 400),
+        (b"GET /a.txt HTTP/1.1\r\nHost: t\r\nHost: t\r\n\r\n", 400),
+        (b"GET /a.txt HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        (b"GET /a.txt HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+        # An empty length is no length: the bytes after it are not a request.
+        (b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length:\r\n\r\n" + smuggled, 400),
+        (b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 1e3\r\n\r\n" + smuggled, 400),
+        (b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+         b"Content-Length: 40\r\n\r\nhello" + smuggled, 400),
+        (b"POST /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n" + smuggled, 400),
+        (b"POST /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n"
+         + smuggled, 400),
+        (b"POST /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+         b"Transfer-Encoding: chunked\r\n\r\n" + smuggled, 400),
+        (b"POST /a.txt HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" + smuggled, 400),
+        (b"POST /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+         + smuggled, 501),
+        (b"GET /a.txt HTTP/1.10\r\nHost: t\r\n\r\n", 400),
+        (b"GET /a.txt HTTP/01.1\r\nHost: t\r\n\r\n", 400),
+        (b"GET /a.txt HTTP/1.01\r\nHost: t\r\n\r\n", 400),
+    ]
+    for raw, status in cases:
+        c = Conn(addr)
+        try:
+            c.send(raw)
+            r = c.read_response()
+            assert r.status == status, (raw, r)
+            assert r.headers["connection"] == "close", (raw, r)
+            # One answer and the end: nothing after the head was read as a request.
+            assert c.buf == b"", (raw, c.buf[:200])
+            assert c.at_eof(), raw
+        finally:
+            c.close()
+    # A valid Host in each form is served; HTTP/1.0 needs none.
+    for host in (b"t", b"127.0.0.1:80", b"[::1]:8080", b"", b"xn--e1a.example"):
+        r = request(addr, b"GET /a.txt HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+        assert r.status == 200, (host, r)
+    assert request(addr, b"GET /a.txt HTTP/1.0\r\n\r\n").status == 200
+    # A body that looks like a request is a body: skipped by length or by
+    # its chunks, never answered as a request.
+    c = Conn(addr)
+    c.send(b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(smuggled)
+           + smuggled + b"HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert c.read_response().status == 405
+    r = c.read_response(head=True)
+    assert r.status == 200 and r.headers["content-length"] == "6", r
+    c.close()
+    c = Conn(addr)
+    c.send(b"POST /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"%x\r\n" % len(smuggled) + smuggled + b"\r\n0\r\n\r\n")
+    r = c.read_response()
+    assert r.status == 405 and r.headers["connection"] == "keep-alive", r
+    c.send(b"HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+    r = c.read_response(head=True)
+    assert r.status == 200 and r.headers["content-length"] == "6", r
+    c.close()
+
+
 def test_408_when_head_is_not_complete_in_time():
     srv, addr, _ = start(http_extra="header_timeout = 0.5;")
     # Silent from accept.
@@ -616,8 +721,9 @@ def test_access_log_in_common_log_format():
     log = os.path.join(srv.dir, "access.log")
     get(addr, "/a.txt")
     get(addr, "/missing")
-    request(addr, b"HEAD /index.html HTTP/1.1\r\nConnection: close\r\n\r\n", head=True)
-    request(addr, b'GET /"quoted" HTTP/1.1\r\nConnection: close\r\n\r\n')
+    request(addr, b"HEAD /index.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+            head=True)
+    request(addr, b'GET /"quoted" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
 
     def lines():
         return harness.read_text(log).splitlines()

@@ -33,6 +33,8 @@ struct http_static {
 	int rootfd;
 	char *path;		/* the resolved path, relative to root */
 	size_t path_cap;
+	char *location;		/* a directory's redirect: 3 * max_header + 4 */
+	size_t location_cap;
 	char *body;		/* small file bodies: HTTP_SMALL_FILE */
 	void *arena;
 	size_t arena_len;
@@ -118,7 +120,8 @@ static int http_init(struct pf_worker *w, const struct pf_settings *s, void **st
 	st->index_len = strlen(st->index);
 	st->path_cap = (size_t)conf.max_header_size + st->index_len + 2;
 	/* A private mapping: pages cost memory only once a request touches them. */
-	st->arena_len = st->path_cap + HTTP_SMALL_FILE;
+	st->location_cap = 3 * (size_t)conf.max_header_size + 4;
+	st->arena_len = st->path_cap + st->location_cap + HTTP_SMALL_FILE;
 	st->arena = mmap(NULL, st->arena_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			 -1, 0);
 	if (st->arena == MAP_FAILED) {
@@ -128,6 +131,7 @@ static int http_init(struct pf_worker *w, const struct pf_settings *s, void **st
 	}
 	st->body = st->arena;
 	st->path = st->body + HTTP_SMALL_FILE;
+	st->location = st->path + st->path_cap;
 	*state = st;
 	return 0;
 fail:
@@ -215,22 +219,19 @@ fail:
 	return -1;
 }
 
-/* A directory asked without its slash: 301 to the same target with one. */
+/*
+ * A directory asked without its slash: 301 to its normalised path (in
+ * st->path) with one, and the target's query; never the raw target, so the
+ * Location always names a path on this server (http_path_location).
+ */
 static int redirect_to_dir(struct http_static *st, struct pf_http *h)
 {
 	const struct http_str *t = &h->req.target;
-	size_t plen = 0;
-	while (plen < t->len && t->ptr[plen] != '?')
-		plen++;
-	/* st->path holds max_header + 2 bytes at least: the target fits with its slash. */
-	if (t->len + 2 > st->path_cap)
-		return http_response_error(h, 414);
-	memcpy(st->path, t->ptr, plen);
-	st->path[plen] = '/';
-	memcpy(st->path + plen + 1, t->ptr + plen, t->len - plen);
-	st->path[t->len + 1] = '\0';
-	if (pf_http_add_header(h, "Location", st->path) < 0)
+	if (http_path_location(st->path, t->ptr, t->len, st->location, st->location_cap) == 0 ||
+	    pf_http_add_header(h, "Location", st->location) < 0) {
+		h->fields_out_len = 0;
 		return http_response_error(h, 500);
+	}
 	return http_response_error(h, 301);
 }
 

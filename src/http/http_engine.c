@@ -101,7 +101,8 @@ struct http_engine *http_engine_create(const struct http_conf *c)
 	}
 	e->max_header = (size_t)c->max_header_size;
 	/* A head may carry a Location as long as the request target. */
-	e->fields_out_cap = e->max_header + HTTP_RESPONSE_FIELDS;
+	/* A Location may carry the request target percent-encoded: three bytes a byte. */
+	e->fields_out_cap = 3 * e->max_header + HTTP_RESPONSE_FIELDS;
 	e->head_cap = e->fields_out_cap + 1024;
 	/* Method, target and request line copied, then every header line split. */
 	e->strings_cap = 3 * e->max_header + 16;
@@ -191,7 +192,10 @@ static void put_escaped(struct http_out *l, const char *s, size_t len)
 	}
 }
 
-/* One Common Log Format line: HOST - - [DATE] "REQUEST" STATUS BYTES. */
+/*
+ * One Common Log Format line: HOST - - [DATE] "REQUEST" STATUS BYTES, and
+ * over TLS the protocol after it ("... 200 6 TLSv1.3").
+ */
 static void access_log(struct pf_http *h)
 {
 	struct http_engine *e = h->eng;
@@ -211,6 +215,12 @@ static void access_log(struct pf_http *h)
 	http_out_num(&l, (unsigned)h->status);
 	HTTP_OUT_LIT(&l, " ");
 	http_out_num(&l, h->body_bytes);
+	/* Over TLS, the protocol after it ("... 200 6 TLSv1.3"). */
+	const struct pf_tls_info *tls = pf_conn_tls(h->conn);
+	if (tls) {
+		HTTP_OUT_LIT(&l, " ");
+		http_out_str(&l, tls->protocol);
+	}
 	HTTP_OUT_LIT(&l, "\n");
 	/* One write with O_APPEND: lines of concurrent workers never interleave. */
 	if (write(e->logfd, l.p, l.len) < 0)

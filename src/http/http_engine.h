@@ -176,7 +176,7 @@ struct pf_http {
 	long long body_left;		/* Content-Length bytes not read yet */
 	struct http_chunked chunked;
 	int body_status;		/* 400 or 413 once reading failed */
-	int expect_continue, continue_sent;
+	int continue_sent;		/* "100 Continue" went out */
 
 	/* The response. */
 	int status;

@@ -12,7 +12,6 @@
 #include "http/http_engine.h"
 
 #include <errno.h>
-#include <strings.h>
 #include <string.h>
 
 /* A body left unread is drained up to this many bytes; past it the connection closes. */
@@ -26,7 +25,6 @@ void http_request_begin(struct pf_http *h)
 	h->strings_ready = 0;
 	h->fields_count = -1;
 	h->method = h->target = h->query = NULL;
-	h->expect_continue = -1;
 	if (h->req.chunked) {
 		h->body = HTTP_BODY_CHUNKED;
 		http_chunked_init(&h->chunked, (unsigned long long)e->conf.max_body_size);
@@ -161,12 +159,7 @@ PF_API long long pf_http_body_length(const struct pf_http *h)
 /* The client asked to hear "100 Continue" before it sends the body. */
 static int wants_continue(struct pf_http *h)
 {
-	if (h->expect_continue < 0) {
-		const char *v = pf_http_header(h, "expect");
-		h->expect_continue = v && pf_http_version(h) >= 11 &&
-				     strcasecmp(v, "100-continue") == 0;
-	}
-	return h->expect_continue;
+	return h->req.expect_continue;
 }
 
 /* The body ended early or broke: it cannot be read on, nor the connection kept. */
