@@ -101,6 +101,7 @@ struct svc_conf {
 	char *handler_name;
 	char *module;		/* resolved path, or NULL */
 	const struct pf_handler *handler;
+	struct pf_handler *handler_compat;	/* a whole copy of an ABI 1 table, or NULL */
 	int backlog;
 	int workers;
 	int min_spare, max_spare, max_workers;
@@ -164,8 +165,21 @@ extern const struct pf_handler handler_status;
 
 /* A handler by name: the given ones first, then the built-ins. */
 const struct pf_handler *module_builtin(const struct pf_handler *const *extra, const char *name);
-/* dlopen path and return its pf_module table, checked; NULL with err. */
-const struct pf_handler *module_load(const char *path, const char *name, char *err, size_t errlen);
+/*
+ * Check a handler table (`what` names it in messages): ABI version 1 or
+ * PF_ABI_VERSION, a name, exactly one of handle and handle_http. A version
+ * 1 table is copied into a whole one, returned in *compat for the caller
+ * to free (NULL otherwise). 0, or -1 with err.
+ */
+int module_check_table(const struct pf_handler *t, const char *what, struct pf_handler **compat,
+		       char *err, size_t errlen);
+/*
+ * dlopen path and return its pf_module table, checked; NULL with err. When
+ * the table had to be copied (ABI 1), the copy is returned and also stored
+ * in *compat, which the caller frees.
+ */
+const struct pf_handler *module_load(const char *path, const char *name, struct pf_handler **compat,
+				     char *err, size_t errlen);
 
 /* ---- listen.c ---- */
 
@@ -212,6 +226,7 @@ struct sb_slot {
 	unsigned generation;
 	volatile uint64_t served;
 	volatile uint64_t bytes_in, bytes_out;
+	volatile uint64_t handler_errors;	/* handle/handle_http returned non-zero */
 	volatile int64_t conn_start_ns;	/* monotonic; 0 when idle */
 	volatile int recycle;	/* max_requests reached: retire me when it suits */
 	int64_t started_ns;
@@ -226,6 +241,7 @@ struct sb_service {
 	int target;		/* workers wanted */
 	int throttled;		/* some slot is in crash back-off */
 	uint64_t spawns, crashes, recycles, watchdog_kills;
+	uint64_t handler_errors;	/* of workers gone (their slots were freed) */
 };
 
 struct scoreboard {
@@ -285,6 +301,8 @@ int proxy_read_header(int fd, double timeout, struct proxy_result *out);
 
 /* Runs in the child after fork; never returns. */
 #define WORKER_EXIT_INIT 3	/* exit status: the handler's init failed */
+/* The handler returned non-zero on c: log at warn with errno, count it. */
+void worker_handler_failed(struct pf_worker *w, const struct pf_conn *c);
 PF_NORETURN void worker_run(struct pf_worker *w, int listen_fd, int ready_fd, pid_t master_pid,
 			    const sigset_t *mask);
 

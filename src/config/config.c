@@ -250,7 +250,8 @@ static void check_handler(struct ctx *x, const config_setting_t *g, struct svc_c
 		free(v->module);
 		v->module = path;
 		char err[512];
-		v->handler = module_load(path, v->handler_name, err, sizeof(err));
+		v->handler = module_load(path, v->handler_name, &v->handler_compat, err,
+					 sizeof(err));
 		if (!v->handler) {
 			err_at(x, ms, "%s", err);
 			return;
@@ -261,6 +262,15 @@ static void check_handler(struct ctx *x, const config_setting_t *g, struct svc_c
 			err_unknown_handler(x, hs, v->handler_name);
 			return;
 		}
+		char what[160], err[512];
+		snprintf(what, sizeof(what), "handler '%s'", v->handler_name);
+		if (module_check_table(v->handler, what, &v->handler_compat, err, sizeof(err)) < 0) {
+			err_at(x, hs, "%s", err);
+			v->handler = NULL;
+			return;
+		}
+		if (v->handler_compat)
+			v->handler = v->handler_compat;
 	}
 
 	config_setting_t *block = config_setting_get_member(g, v->handler_name);
@@ -502,6 +512,7 @@ void config_free(struct pf_config *c)
 		free(v->listen);
 		free(v->handler_name);
 		free(v->module);
+		free(v->handler_compat);
 	}
 	free(c->services);
 	config_destroy(&c->lc);

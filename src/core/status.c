@@ -13,6 +13,7 @@ static const char *const state_names[] = { "free", "starting", "idle", "busy", "
 struct totals {
 	int workers, idle, busy, starting, exiting;
 	unsigned long long served;
+	unsigned long long handler_errors;	/* live workers' and those gone */
 };
 
 /* Age of the connection in hand (an exiting worker may still finish one). */
@@ -31,12 +32,16 @@ static const char *peer_of(const struct sb_slot *s)
 static void count_service(int svc, struct totals *t)
 {
 	memset(t, 0, sizeof(*t));
+	for (int v = 0; v < SB_MAX_SERVICES; v++)
+		if (scoreboard->svcs[v].used && (svc < 0 || v == svc))
+			t->handler_errors += scoreboard->svcs[v].handler_errors;
 	for (int i = 0; i < scoreboard->nslots; i++) {
 		const struct sb_slot *s = &scoreboard->slots[i];
 		if (s->state == SB_FREE || s->pid == 0 || (svc >= 0 && s->svc != svc))
 			continue;
 		t->workers++;
 		t->served += s->served;
+		t->handler_errors += s->handler_errors;
 		switch (s->state) {
 		case SB_IDLE: t->idle++; break;
 		case SB_BUSY: t->busy++; break;
@@ -56,11 +61,12 @@ static int render_text(struct buf *out, int64_t now)
 		count_service(v, &t);
 		buf_printf(out,
 			   "service %s listen=%s handler=%s target=%d workers=%d idle=%d busy=%d "
-			   "throttled=%s spawns=%llu crashes=%llu recycles=%llu watchdog_kills=%llu\n",
+			   "throttled=%s spawns=%llu crashes=%llu recycles=%llu watchdog_kills=%llu "
+			   "handler_errors=%llu\n",
 			   sv->name, sv->listen, sv->handler, sv->target, t.workers, t.idle, t.busy,
 			   sv->throttled ? "yes" : "no", (unsigned long long)sv->spawns,
 			   (unsigned long long)sv->crashes, (unsigned long long)sv->recycles,
-			   (unsigned long long)sv->watchdog_kills);
+			   (unsigned long long)sv->watchdog_kills, t.handler_errors);
 		for (int i = 0; i < scoreboard->nslots; i++) {
 			const struct sb_slot *s = &scoreboard->slots[i];
 			if (s->state == SB_FREE || s->pid == 0 || s->svc != v)
@@ -73,16 +79,18 @@ static int render_text(struct buf *out, int64_t now)
 	}
 	struct totals t;
 	count_service(-1, &t);
-	return buf_printf(out, "total workers=%d idle=%d busy=%d starting=%d exiting=%d served=%llu\n",
-			  t.workers, t.idle, t.busy, t.starting, t.exiting, t.served);
+	return buf_printf(out, "total workers=%d idle=%d busy=%d starting=%d exiting=%d served=%llu "
+			  "handler_errors=%llu\n", t.workers, t.idle, t.busy, t.starting, t.exiting,
+			  t.served, t.handler_errors);
 }
 
 /* Counts; `count_key` names the worker count ("workers" in totals). */
 static void json_totals(struct buf *out, const struct totals *t, const char *count_key)
 {
 	buf_printf(out, "\"%s\": %d, \"idle\": %d, \"busy\": %d, \"starting\": %d, "
-		   "\"exiting\": %d, \"served\": %llu", count_key, t->workers, t->idle, t->busy,
-		   t->starting, t->exiting, t->served);
+		   "\"exiting\": %d, \"served\": %llu, \"handler_errors\": %llu", count_key,
+		   t->workers, t->idle, t->busy, t->starting, t->exiting, t->served,
+		   t->handler_errors);
 }
 
 static int render_json(struct buf *out, int64_t now)

@@ -50,6 +50,7 @@ const char *http_head_reason(int status)
 	case 414: return "URI Too Long";
 	case 416: return "Range Not Satisfiable";
 	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
 	case 505: return "HTTP Version Not Supported";
 	default: return "Internal Server Error";
 	}

@@ -150,6 +150,20 @@ static void check_spares(struct pf_worker *w, int ready_fd)
 	wake_master(w, ready_fd);
 }
 
+/*
+ * A handler returned non-zero: the connection failed. Logged at warn with
+ * errno as the handler left it, and counted in the status (handler_errors).
+ */
+void worker_handler_failed(struct pf_worker *w, const struct pf_conn *c)
+{
+	w->slot->handler_errors++;
+	if (errno)
+		log_warn("handler %s failed on the connection from %s", w->handler->name, c->peer);
+	else
+		log_warnx("handler %s failed on the connection from %s (errno not set)",
+			  w->handler->name, c->peer);
+}
+
 static void reopen_logs(struct pf_worker *w)
 {
 	worker_reopen = 0;
@@ -277,7 +291,9 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		check_spares(w, ready_fd);
 		if (log_get_level() >= PF_LOG_DEBUG)
 			log_debug("accept() = %d from %s", fd, conn.peer);
-		w->handler->handle(&conn, w->state);
+		errno = 0;
+		if (w->handler->handle(&conn, w->state) != 0)
+			worker_handler_failed(w, &conn);
 		util_coverage_flush();
 		close(fd);
 		if (log_get_level() >= PF_LOG_DEBUG)
