@@ -312,6 +312,24 @@ def test_changed_and_deleted_files_seen_within_cache_valid():
         s.close()
 
 
+def test_cached_redirect_keeps_its_location():
+    srv, url, root = start(workers=1)
+    s = harness.connect(url[len("http://"):])
+    try:
+        for path in ("/sub?a=1", "/a.txt", "/sub?b=2", "/sub"):
+            s.sendall(b"HEAD " + path.encode() + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                chunk = s.recv(65536)
+                assert chunk, "closed"
+                buf += chunk
+            if path.startswith("/sub"):
+                want = "/sub/" + path[4:]
+                assert b"\r\nLocation: " + want.encode() + b"\r\n" in buf, (path, buf)
+    finally:
+        s.close()
+
+
 def test_cache_off_serves_fresh_bytes_every_time():
     srv, url, root = start("cache_size = 0;", workers=1)
     s = harness.connect(url[len("http://"):])

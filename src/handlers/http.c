@@ -143,8 +143,8 @@ static int http_init(struct pf_worker *w, const struct pf_settings *s, void **st
 	if (st->conf.access_log[0] && (st->logfd = open_log(st->conf.access_log)) < 0)
 		goto fail;
 	st->max_header = (size_t)st->conf.max_header_size;
-	/* A head may carry a Location as long as the request target. */
-	st->head_cap = st->max_header + 1024;
+	/* A head may carry a Location of the request target, percent-encoded. */
+	st->head_cap = 3 * st->max_header + 1024;
 	/* A request line escaped for the log takes at most four bytes a byte. */
 	st->logline_cap = 4 * st->max_header + 512;
 	/* Room for "/index", then ".gz" and the cache key's kind byte. */
@@ -251,6 +251,11 @@ int http_send_iov(struct http_conn *hc, struct iovec *iov, int n)
 	return 0;
 }
 
+/*
+ * For 301, `target` is the request target: the Location is the normalised
+ * path in st->path with a slash added, and the target's query
+ * (http_path_location), never the raw target.
+ */
 int http_send_error(struct http_conn *hc, int status, int head_only, int keep_alive,
 		    const struct http_str *target)
 {
@@ -270,13 +275,9 @@ int http_send_error(struct http_conn *hc, int status, int head_only, int keep_al
 	if (status == 405)
 		HTTP_PUT_LIT(&h, "Allow: GET, HEAD\r\n");
 	if (target) {
-		size_t plen = 0;
-		while (plen < target->len && target->ptr[plen] != '?')
-			plen++;
 		HTTP_PUT_LIT(&h, "Location: ");
-		http_head_put(&h, target->ptr, plen);
-		HTTP_PUT_LIT(&h, "/");
-		http_head_put(&h, target->ptr + plen, target->len - plen);
+		h.len += http_path_location(hc->st->path, target->ptr, target->len,
+					    h.p + h.len, h.cap - h.len);
 		HTTP_PUT_LIT(&h, "\r\n");
 	}
 	http_end_head(&h, keep_alive);

@@ -430,6 +430,9 @@ int http_file_serve(struct http_conn *hc, const struct http_request *req, int ke
 	if (f->status) {
 		status = f->status;
 		release(&file);
+		/* A cache hit left st->path as it was: the Location is built from it. */
+		memcpy(st->path, st->key, klen - 1);
+		st->path[klen - 1] = '\0';
 		return http_send_error(hc, status, head_only, keep_alive,
 				       status == 301 ? &req->target : NULL);
 	}

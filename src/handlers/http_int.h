@@ -103,7 +103,8 @@ void http_end_head(struct http_head *h, int keep_alive);
 int http_send_iov(struct http_conn *hc, struct iovec *iov, int n);
 /*
  * An error (or redirect) with a small HTML body; HEAD gets the head alone.
- * For 301, `target` is the request target, sent back with a slash added.
+ * For 301, `target` is the request target, and st->path holds its
+ * normalised path: the Location is that path with a slash added.
  */
 int http_send_error(struct http_conn *hc, int status, int head_only, int keep_alive,
 		    const struct http_str *target);
