@@ -1,19 +1,17 @@
 /*
  * http.c - the built-in `http` handler: static files under `root`, as the
- * HTTP engine's first user (src/http/). GET and HEAD, Content-Type by
- * extension, an index file for directories, Last-Modified and
- * If-Modified-Since; everything else (keep-alive, timeouts, limits, error
- * answers, the access log) is the engine's, shared with HTTP apps. The path
- * is resolved beneath the root by http_path.c.
+ * HTTP engine's first user (src/http/). GET and HEAD; a file is answered
+ * by http_file.c (the open-file cache, conditional requests, Range,
+ * gzip_static, sendfile); everything else (keep-alive, timeouts, limits,
+ * error answers, the access log) is the engine's, shared with HTTP apps.
  *
- * The hot path allocates nothing: a small file costs open, fstat, read and
- * one writev of head and body; a large one is sent with sendfile behind a
- * corked head.
+ * Each worker owns a buffer for small bodies and two for paths; a cache
+ * hit allocates nothing.
  *
  * Entry points: handler_http (check, init, handle_http, fini), and
  * http_static_check for the `http` block beside an HTTP app.
  */
-#include "http/http_engine.h"
+#include "handlers/http_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,37 +21,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Files up to this size are read and sent with the head in one writev. */
-#define HTTP_SMALL_FILE (32 * 1024)
-
-struct http_static {
-	char root[PATH_MAX];
-	const char *index;
-	size_t index_len;
-	int rootfd;
-	char *path;		/* the resolved path, relative to root */
-	size_t path_cap;
-	char *location;		/* a directory's redirect: 3 * max_header + 4 */
-	size_t location_cap;
-	char *body;		/* small file bodies: HTTP_SMALL_FILE */
-	void *arena;
-	size_t arena_len;
-};
-
 /* ---- settings ---- */
 
-static int read_conf(const struct pf_settings *s, struct http_static *st)
+static int read_conf(const struct pf_settings *s, struct http_static_conf *c)
 {
-	int bad = pf_settings_path(s, "root", "", st->root, sizeof(st->root)) < 0;
-	bad |= pf_settings_string(s, "index", "index.html", &st->index) < 0;
-	if (!st->index)
-		st->index = "";
+	int bad = pf_settings_path(s, "root", "", c->root, sizeof(c->root)) < 0;
+	bad |= pf_settings_string(s, "index", "index.html", &c->index) < 0;
+	bad |= pf_settings_bool(s, "gzip_static", 0, &c->gzip_static) < 0;
+	bad |= pf_settings_int(s, "cache_size", 1024 * 1024, 0, 1024LL * 1024 * 1024,
+			       &c->cache_size) < 0;
+	bad |= pf_settings_int(s, "cache_files", 256, 0, 65536, &c->cache_files) < 0;
+	bad |= pf_settings_double(s, "cache_valid", 1.0, 0.0, 86400.0, &c->cache_valid) < 0;
+	if (!c->index)
+		c->index = "";
 	return bad ? -1 : 0;
 }
 
 int http_static_check(const struct pf_settings *s, int root_required)
 {
-	struct http_static st;
+	struct http_static_conf st;
 	struct stat sb;
 	int bad = read_conf(s, &st) < 0;
 
@@ -87,10 +73,11 @@ static int http_check(const struct pf_settings *s)
 
 static void http_fini(struct pf_worker *w, void *arg)
 {
-	struct http_static *st = arg;
+	struct http_state *st = arg;
 	(void)w;
 	if (!st)
 		return;
+	http_file_cache_fini(st);
 	if (st->rootfd >= 0)
 		close(st->rootfd);
 	if (st->arena)
@@ -98,30 +85,44 @@ static void http_fini(struct pf_worker *w, void *arg)
 	free(st);
 }
 
-/* Runs in each worker: the root directory and the buffers. */
+/* Round n up to a multiple of 64 bytes. */
+static size_t align64(size_t n)
+{
+	return (n + 63) & ~(size_t)63;
+}
+
+/* Runs in each worker: the root directory, the buffers, the open-file cache. */
 static int http_init(struct pf_worker *w, const struct pf_settings *s, void **state)
 {
-	struct http_conf conf;
-	struct http_static *st = calloc(1, sizeof(*st));
+	struct http_conf engine;
+	struct http_state *st = calloc(1, sizeof(*st));
 	if (!st) {
 		pf_log(PF_LOG_ERROR, "http: out of memory");
 		return -1;
 	}
 	st->rootfd = -1;
-	if (read_conf(s, st) < 0 || http_engine_read_conf(s, &conf) < 0 || st->root[0] == '\0') {
+	if (read_conf(s, &st->conf) < 0 || http_engine_read_conf(s, &engine) < 0 ||
+	    st->conf.root[0] == '\0') {
 		pf_log(PF_LOG_ERROR, "http: bad settings");
 		goto fail;
 	}
-	st->rootfd = open(st->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	st->rootfd = open(st->conf.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->rootfd < 0) {
-		pf_log(PF_LOG_ERROR, "http: open root %s: %s", st->root, strerror(errno));
+		pf_log(PF_LOG_ERROR, "http: open root %s: %s", st->conf.root, strerror(errno));
 		goto fail;
 	}
-	st->index_len = strlen(st->index);
-	st->path_cap = (size_t)conf.max_header_size + st->index_len + 2;
-	/* A private mapping: pages cost memory only once a request touches them. */
-	st->location_cap = 3 * (size_t)conf.max_header_size + 4;
-	st->arena_len = st->path_cap + st->location_cap + HTTP_SMALL_FILE;
+	size_t max_header = (size_t)engine.max_header_size;
+	/* Room for "/index", then ".gz" and the cache key's kind byte. */
+	st->path_cap = max_header + strlen(st->conf.index) + 8;
+	st->location_cap = 3 * max_header + 4;
+	/*
+	 * The buffers live in a fresh private mapping rather than on the heap
+	 * the worker shares copy-on-write with the master: a page costs memory
+	 * only once a request writes to it, so an idle pool of many workers
+	 * stays small.
+	 */
+	size_t path_len = align64(st->path_cap), loc_len = align64(st->location_cap);
+	st->arena_len = HTTP_SMALL_FILE + 2 * path_len + loc_len;
 	st->arena = mmap(NULL, st->arena_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			 -1, 0);
 	if (st->arena == MAP_FAILED) {
@@ -131,7 +132,9 @@ static int http_init(struct pf_worker *w, const struct pf_settings *s, void **st
 	}
 	st->body = st->arena;
 	st->path = st->body + HTTP_SMALL_FILE;
-	st->location = st->path + st->path_cap;
+	st->key = st->path + path_len;
+	st->location = st->key + path_len;
+	http_file_cache_init(st);
 	*state = st;
 	return 0;
 fail:
@@ -139,165 +142,17 @@ fail:
 	return -1;
 }
 
-/* ---- files ---- */
-
-/* Read a whole small file; returns the bytes read, or -1. */
-static ssize_t read_small(int fd, char *buf, size_t size)
-{
-	size_t done = 0;
-	while (done < size) {
-		ssize_t n = pread(fd, buf + done, size - done, (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
 /*
- * Open what the request names: the file, or a directory's index file.
- * Returns the descriptor with *sb filled in, or -1 with *status set (for
- * 301, the caller builds the Location).
- */
-static int open_target(struct http_static *st, const struct pf_http *h, struct stat *sb,
-		       int *status)
-{
-	/* The engine's path: "/" + normalised, with a trailing slash for a directory. */
-	const char *path = pf_http_path(h);
-	size_t plen = strlen(path);
-	int dir = path[plen - 1] == '/';
-	plen -= 1 + (dir && plen > 1);
-	memcpy(st->path, path + 1, plen);
-	st->path[plen] = '\0';
-
-	int fd = http_path_open(st->rootfd, st->path, status);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, sb) < 0) {
-		*status = 500;
-		goto fail;
-	}
-	if (S_ISDIR(sb->st_mode)) {
-		close(fd);
-		if (!dir) {
-			*status = 301;
-			return -1;
-		}
-		if (st->index_len == 0) {
-			*status = 403;	/* no index, and no listings */
-			return -1;
-		}
-		if (plen > 0)
-			st->path[plen++] = '/';
-		memcpy(st->path + plen, st->index, st->index_len + 1);
-		fd = http_path_open(st->rootfd, st->path, status);
-		if (fd < 0) {
-			if (*status == 404)
-				*status = 403;	/* a directory without its index */
-			return -1;
-		}
-		if (fstat(fd, sb) < 0) {
-			*status = 500;
-			goto fail;
-		}
-	} else if (dir && S_ISREG(sb->st_mode)) {
-		/* "/file.txt/" names a directory that is not there. */
-		*status = 404;
-		goto fail;
-	}
-	if (!S_ISREG(sb->st_mode)) {
-		*status = 403;	/* devices, FIFOs, sockets */
-		goto fail;
-	}
-	return fd;
-fail:
-	close(fd);
-	return -1;
-}
-
-/*
- * A directory asked without its slash: 301 to its normalised path (in
- * st->path) with one, and the target's query; never the raw target, so the
- * Location always names a path on this server (http_path_location).
- */
-static int redirect_to_dir(struct http_static *st, struct pf_http *h)
-{
-	const struct http_str *t = &h->req.target;
-	if (http_path_location(st->path, t->ptr, t->len, st->location, st->location_cap) == 0 ||
-	    pf_http_add_header(h, "Location", st->location) < 0) {
-		h->fields_out_len = 0;
-		return http_response_error(h, 500);
-	}
-	return http_response_error(h, 301);
-}
-
-/*
- * One request: GET or HEAD of a file (200, 304) or an error page. Always
- * 0: a lost connection is the engine's to notice, not a handler error.
+ * One request: GET or HEAD of a file, or 405. 0, or -1 when the
+ * connection is lost (not a handler error: the engine closes it).
  */
 static int http_serve(struct pf_http *h, void *arg)
 {
-	struct http_static *st = arg;
-	struct http_engine *e = h->eng;
-	struct stat sb;
-	int status;
-
 	if (h->req.method == HTTP_METHOD_OTHER) {
 		pf_http_add_header(h, "Allow", "GET, HEAD");
-		http_response_error(h, 405);
-		return 0;
+		return http_response_error(h, 405);
 	}
-	int fd = open_target(st, h, &sb, &status);
-	if (fd < 0) {
-		if (status == 301) {
-			redirect_to_dir(st, h);
-			return 0;
-		}
-		if (status == 500)
-			pf_log(PF_LOG_ERROR, "http: open %s/%s: %s", st->root, st->path,
-			       strerror(errno));
-		http_response_error(h, status);
-		return 0;
-	}
-
-	char lastmod[HTTP_DATE_LEN + 1];
-	time_t ims;
-	http_parse_format_date(sb.st_mtime, lastmod);
-	http_engine_update_dates(e);
-	if (h->req.if_modified_since.len &&
-	    http_parse_date(h->req.if_modified_since.ptr, h->req.if_modified_since.len, &ims) == 0 &&
-	    sb.st_mtime <= ims && ims <= e->date_now) {
-		close(fd);
-		pf_http_add_header(h, "Last-Modified", lastmod);
-		pf_http_set_status(h, 304);
-		pf_http_send(h, NULL, 0);
-		return 0;
-	}
-
-	size_t size = (size_t)sb.st_size;
-	pf_http_add_header(h, "Content-Type", http_mime_type(st->path, strlen(st->path)));
-	pf_http_add_header(h, "Last-Modified", lastmod);
-	if (!h->head_only && size <= HTTP_SMALL_FILE) {
-		ssize_t got = read_small(fd, st->body, size);
-		close(fd);
-		if (got < 0) {
-			pf_log(PF_LOG_ERROR, "http: read %s/%s: %s", st->root, st->path,
-			       strerror(errno));
-			h->fields_out_len = 0;
-			http_response_error(h, 500);
-			return 0;
-		}
-		/* The file may have shrunk since fstat. */
-		pf_http_send(h, st->body, (size_t)got);
-		return 0;
-	}
-	pf_http_send_file(h, fd, 0, size);
-	close(fd);
-	return 0;
+	return http_file_serve(h, arg);
 }
 
 const struct pf_handler handler_http = {

@@ -216,8 +216,18 @@ int http_request_may_drain(struct pf_http *h);
 /* ---- http_response.c ---- */
 
 const char *http_response_reason(int status);
-/* A small HTML page for status, with any headers already added (Allow, Location). */
+/*
+ * A small HTML page for status, with any headers already added (Allow,
+ * Location). 0, or -1 when the connection is lost.
+ */
 int http_response_error(struct pf_http *h, int status);
+/*
+ * For the library's own handlers: append header lines without the checks
+ * of pf_http_add_header. Take the buffer, write "Name: value\r\n" lines
+ * into it (what does not fit is cut), then give it back.
+ */
+struct http_out http_response_fields(struct pf_http *h);
+void http_response_fields_done(struct pf_http *h, const struct http_out *o);
 /* After the handler: end a stream; 0, or -1 when the connection is lost. */
 int http_response_finish(struct pf_http *h);
 

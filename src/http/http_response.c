@@ -216,6 +216,17 @@ PF_API int pf_http_add_header(struct pf_http *h, const char *name, const char *v
 	return 0;
 }
 
+struct http_out http_response_fields(struct pf_http *h)
+{
+	struct http_out o = { h->eng->fields_out, h->fields_out_len, h->eng->fields_out_cap };
+	return o;
+}
+
+void http_response_fields_done(struct pf_http *h, const struct http_out *o)
+{
+	h->fields_out_len = o->len;
+}
+
 PF_API int pf_http_send(struct pf_http *h, const void *body, size_t len)
 {
 	return send_bytes(h, body, len);
