@@ -94,6 +94,12 @@ const char *addr_unix_path(const struct addr *a);
 /* ---- config.c ---- */
 
 #define CONF_MAX_SERVICES 64
+/*
+ * The pid file is written to PID_FILE.XXXXXX.tmp (an unpredictable name,
+ * created O_EXCL|O_NOFOLLOW) and renamed: config_load refuses a pid_file
+ * whose temporary name would not fit in PATH_MAX.
+ */
+#define CONF_PID_TMP_SUFFIX ".XXXXXX.tmp"
 
 struct svc_conf {
 	char *name;

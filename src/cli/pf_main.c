@@ -64,19 +64,33 @@ static pid_t pid_file_read(const char *path)
 	return v > 0 && v < INT_MAX ? (pid_t)v : 0;
 }
 
-/* Written to a temporary file and renamed: readers never see half a pid. */
+/*
+ * Written to a temporary file beside it and renamed: readers never see half
+ * a pid. The temporary's name is unpredictable and it is created with
+ * O_EXCL|O_NOFOLLOW: a link planted in the pid file's folder (by anyone who
+ * may write there) is never followed, so root never writes through it.
+ */
 int pid_file_write(const char *path, pid_t pid)
 {
 	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s%s", path, CONF_PID_TMP_SUFFIX) >= sizeof(tmp)) {
+		log_warnx("pid file %s: path too long", path);
+		return -1;
+	}
+	int fd = mkostemps(tmp, 4, O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		log_warn("pid file %s", tmp);
 		return -1;
 	}
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
-	if (write(fd, buf, (size_t)n) != n || close(fd) < 0 || rename(tmp, path) < 0) {
+	if (fchmod(fd, 0644) < 0 || write(fd, buf, (size_t)n) != n) {
+		log_warn("pid file %s", tmp);
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
 		log_warn("pid file %s", path);
 		unlink(tmp);
 		return -1;
