@@ -306,6 +306,7 @@ static const char *reason(int status)
 	case 413: return "Payload Too Large";
 	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
 	case 505: return "HTTP Version Not Supported";
 	default: return "Internal Server Error";
 	}
