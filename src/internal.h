@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/un.h>
 
 #define PF_PRINTF_ATTR(f, a) __attribute__((format(printf, f, a)))
@@ -194,8 +195,11 @@ struct listener {
 	int activated;		/* from LISTEN_FDS: kept even while unused */
 	int in_use;		/* mark for reload bookkeeping */
 };
-/* socket, bind, listen; -1 with a message in err. */
-int listen_open(struct listener *l, int backlog, char *err, size_t errlen);
+/* Service unix sockets: anyone who can reach the file may connect. */
+#define LISTEN_UNIX_MODE 0666
+/* socket, bind, listen; a unix socket file is created with `mode` (it
+ * never has any other); -1 with a message in err. */
+int listen_open(struct listener *l, int backlog, mode_t mode, char *err, size_t errlen);
 void listen_close(struct listener *l, int unlink_path);
 int listen_apply_options(struct listener *l, int defer_accept);
 

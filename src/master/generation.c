@@ -70,7 +70,7 @@ static int listener_get(struct master *m, const struct svc_conf *c, char *err, s
 		memset(l, 0, sizeof(*l));
 		l->addr = c->addr;
 		l->fd = -1;
-		if (listen_open(l, c->backlog, err, errlen) < 0)
+		if (listen_open(l, c->backlog, LISTEN_UNIX_MODE, err, errlen) < 0)
 			return -1;
 		if (i == m->nlisteners)
 			m->nlisteners++;
