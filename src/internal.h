@@ -113,6 +113,7 @@ struct svc_conf {
 	double read_timeout, write_timeout, request_timeout;
 	int defer_accept;
 	int proxy_protocol;
+	struct tls_conf *tls;		/* the service's tls block, or NULL: plain */
 	config_setting_t *block;	/* the handler's settings, or NULL */
 	int line;
 };
@@ -143,6 +144,59 @@ struct pf_config *config_load(const char *path, const struct pf_handler *const *
 void config_free(struct pf_config *c);
 struct pf_config *config_load_paths(const char *path);
 const struct svc_conf *config_find_service(const struct pf_config *c, const char *name);
+
+/* ---- tls/tls_conf.c: the `tls` block of a service ---- */
+
+#define TLS_MAX_CERTS 16
+#define TLS_PROTO_12 1		/* bits of tls_conf.protocols */
+#define TLS_PROTO_13 2
+
+struct ssl_ctx_st;		/* OpenSSL's SSL_CTX, kept out of this header */
+struct ssl_st;
+
+struct tls_cert_conf {
+	char *certificate, *key;	/* resolved paths */
+	int cert_line, key_line;
+};
+
+struct tls_conf {
+	const char *file;		/* the configuration file, for messages */
+	int line;			/* of the block */
+	struct tls_cert_conf certs[TLS_MAX_CERTS];	/* [0]: the default one */
+	int ncerts;
+	int protocols;			/* TLS_PROTO_* bits */
+	char *ciphers;			/* TLS 1.2 list (OpenSSL syntax) */
+	char *ciphersuites;		/* TLS 1.3 list */
+	int ciphers_line, ciphersuites_line;
+	char *alpn;			/* "http/1.1" or "" (none) */
+	int session_tickets;
+	double session_timeout;		/* ticket lifetime; keys rotate at this period */
+	struct ssl_ctx_st *ctx;		/* built by tls_ctx_build in the master */
+	struct ssl_ctx_st *sni_ctx[TLS_MAX_CERTS];	/* [i]: certs[i] (0 is ctx) */
+	char ktls_note[96];		/* which sendfile path, and why */
+	int ktls;			/* kTLS offload may be used (kernel + OpenSSL) */
+	unsigned char ticket_secret[32];	/* the generation's ticket key seed */
+};
+/*
+ * Parse and check a `tls` group into a new tls_conf (NULL with errors in
+ * errs). handler: the service's handler name (http gets ALPN http/1.1).
+ * Then build its SSL_CTX (tls_ctx_build): certificates are read here, in
+ * the master, before privileges are dropped.
+ */
+struct tls_conf *tls_conf_load(const config_setting_t *g, const char *file, const char *dir,
+			       const char *handler, struct errlist *errs);
+void tls_conf_free(struct tls_conf *t);
+/* A `protocols` value ("TLSv1.2 TLSv1.3") as TLS_PROTO_* bits; -1 with a message. */
+int tls_conf_parse_protocols(const char *text, char *err, size_t errlen);
+/* Is TLS built in? (-v says so) */
+int tls_conf_available(void);
+const char *tls_conf_library(void);
+
+/* ---- tls/tls_ctx.c: SSL_CTX from a tls_conf (the master) ---- */
+
+/* Build t->ctx; every problem goes to errs as FILE:LINE, warnings to the log. 0 or -1. */
+int tls_ctx_build(struct tls_conf *t, struct errlist *errs);
+void tls_ctx_free(struct tls_conf *t);
 
 /* ---- settings.c: struct pf_settings over a libconfig group ---- */
 
@@ -237,6 +291,7 @@ struct sb_slot {
 	volatile int recycle;	/* max_requests reached: retire me when it suits */
 	int64_t started_ns;
 	char peer[64];
+	char tls[16];		/* the connection's TLS protocol, "" when plain */
 } __attribute__((aligned(64)));
 
 struct sb_service {
@@ -247,6 +302,9 @@ struct sb_service {
 	int target;		/* workers wanted */
 	int throttled;		/* some slot is in crash back-off */
 	uint64_t spawns, crashes, recycles, watchdog_kills;
+	int tls;		/* the service speaks TLS */
+	char tls_sendfile[16];	/* "ktls" or "read+write" */
+	volatile uint64_t tls_handshakes, tls_failures, tls_resumed;
 	uint64_t handler_errors;	/* of workers gone (their slots were freed) */
 };
 
@@ -287,9 +345,30 @@ struct pf_conn {
 	char peer[80];
 	char peer_host[64];
 	int expect_wait;		/* the last read had to wait: poll first */
+	struct ssl_st *ssl;		/* TLS: the session over fd, or NULL */
+	int ktls_send;			/* kTLS offload active: SSL_sendfile */
+	struct pf_tls_info *tls_info;	/* filled on first pf_conn_tls */
 };
 void conn_init(struct pf_conn *c, int fd, struct pf_worker *w,
 	       const struct sockaddr *sa, socklen_t salen);
+/* Wait for `events` on fd up to `timeout` seconds (<= 0: forever); 0, or -1 (ETIMEDOUT). */
+int conn_wait_fd(int fd, short events, double timeout);
+
+/* ---- tls/tls_conn.c: TLS on one connection (the worker) ---- */
+
+/*
+ * Handshake on c->fd with svc's context, all of it within `timeout`
+ * seconds. 0 when done (c->ssl set), -1 otherwise (counted as a failure).
+ */
+int tls_conn_accept(struct pf_conn *c, const struct tls_conf *t, double timeout);
+/* The worker's hook: tls_conn_accept with the service's read_timeout, counted in the scoreboard. */
+int tls_conn_start(struct pf_conn *c, struct pf_worker *w);
+/* Close notify (one try, never waits) and free the session. */
+void tls_conn_close(struct pf_conn *c);
+ssize_t tls_conn_read(struct pf_conn *c, void *buf, size_t len, double timeout);
+ssize_t tls_conn_writev(struct pf_conn *c, const struct iovec *iov, int iovcnt);
+ssize_t tls_conn_sendfile(struct pf_conn *c, int fd, off_t offset, size_t len);
+int tls_conn_pending(const struct pf_conn *c);	/* decrypted bytes ready */
 
 /* ---- proxy.c: PROXY protocol v1 and v2 ---- */
 

@@ -175,6 +175,20 @@ PF_API ssize_t pf_conn_sendfile(struct pf_conn *conn, int fd, off_t offset, size
 
 PF_API int pf_conn_printf(struct pf_conn *conn, const char *fmt, ...) PF_PRINTF(2, 3);
 
+/*
+ * TLS on this connection (a service with a `tls` block), or NULL when the
+ * connection is plain. The strings live as long as the connection; `sni`
+ * and `alpn` are "" when the client sent none or none was agreed.
+ */
+struct pf_tls_info {
+	const char *protocol;	/* "TLSv1.2", "TLSv1.3" */
+	const char *cipher;	/* "TLS_AES_256_GCM_SHA384", ... */
+	const char *sni;	/* the server name the client asked for */
+	const char *alpn;	/* "http/1.1" */
+	int resumed;		/* the session was resumed (no full handshake) */
+};
+PF_API const struct pf_tls_info *pf_conn_tls(struct pf_conn *conn);
+
 /* The data socket, for handlers that need their own system calls. */
 PF_API int pf_conn_fd(const struct pf_conn *conn);
 

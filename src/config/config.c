@@ -63,6 +63,7 @@ static const struct key svc_keys[] = {
 	{ "request_timeout", K_FLOAT, 0, 86400, SVC(request_timeout) },
 	{ "defer_accept", K_BOOL, 0, 0, SVC(defer_accept) },
 	{ "proxy_protocol", K_BOOL, 0, 0, SVC(proxy_protocol) },
+	{ "tls", K_LIST, 0, 0, NONE },	/* a group: tls/tls_conf.c */
 };
 
 
@@ -363,6 +364,10 @@ static void load_service(struct ctx *x, const config_setting_t *g, struct svc_co
 		check_handler(x, g, v);
 	else if (config_setting_get_member(g, "module"))
 		err_at(x, config_setting_get_member(g, "module"), "'module' needs 'handler'");
+
+	const config_setting_t *ts = config_setting_get_member(g, "tls");
+	if (ts)
+		v->tls = tls_conf_load(ts, file_of(x, ts), x->c->dir, v->handler_name, x->errs);
 }
 
 static void check_duplicates(struct ctx *x, const config_setting_t *list)
@@ -512,6 +517,7 @@ void config_free(struct pf_config *c)
 		free(v->listen);
 		free(v->handler_name);
 		free(v->module);
+		tls_conf_free(v->tls);
 		free(v->handler_compat);
 	}
 	free(c->services);

@@ -29,6 +29,12 @@ static const char *peer_of(const struct sb_slot *s)
 	return s->conn_start_ns > 0 && s->peer[0] ? s->peer : NULL;
 }
 
+/* The TLS protocol of the connection in hand, or NULL. */
+static const char *tls_of(const struct sb_slot *s)
+{
+	return s->conn_start_ns > 0 && s->tls[0] ? s->tls : NULL;
+}
+
 static void count_service(int svc, struct totals *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -67,14 +73,20 @@ static int render_text(struct buf *out, int64_t now)
 			   sv->throttled ? "yes" : "no", (unsigned long long)sv->spawns,
 			   (unsigned long long)sv->crashes, (unsigned long long)sv->recycles,
 			   (unsigned long long)sv->watchdog_kills, t.handler_errors);
+		if (sv->tls)
+			buf_printf(out, "  %s tls handshakes=%llu handshake_failures=%llu resumed=%llu "
+				   "sendfile=%s\n", sv->name, (unsigned long long)sv->tls_handshakes,
+				   (unsigned long long)sv->tls_failures,
+				   (unsigned long long)sv->tls_resumed, sv->tls_sendfile);
 		for (int i = 0; i < scoreboard->nslots; i++) {
 			const struct sb_slot *s = &scoreboard->slots[i];
 			if (s->state == SB_FREE || s->pid == 0 || s->svc != v)
 				continue;
-			buf_printf(out, "  %s pid=%d generation=%u state=%s served=%llu busy_for=%.3f peer=%s\n",
+			buf_printf(out, "  %s pid=%d generation=%u state=%s served=%llu busy_for=%.3f peer=%s%s%s\n",
 				   sv->name, (int)s->pid, s->generation, state_names[s->state],
 				   (unsigned long long)s->served, busy_for(s, now),
-				   peer_of(s) ? peer_of(s) : "-");
+				   peer_of(s) ? peer_of(s) : "-", tls_of(s) ? " tls=" : "",
+				   tls_of(s) ? tls_of(s) : "");
 		}
 	}
 	struct totals t;
@@ -115,6 +127,14 @@ static int render_json(struct buf *out, int64_t now)
 			   sv->target, sv->throttled ? "true" : "false", (unsigned long long)sv->spawns,
 			   (unsigned long long)sv->crashes, (unsigned long long)sv->recycles,
 			   (unsigned long long)sv->watchdog_kills);
+		if (sv->tls)
+			buf_printf(out, "\"tls\": {\"handshakes\": %llu, \"handshake_failures\": %llu, "
+				   "\"resumed\": %llu, \"sendfile\": \"%s\"}, ",
+				   (unsigned long long)sv->tls_handshakes,
+				   (unsigned long long)sv->tls_failures,
+				   (unsigned long long)sv->tls_resumed, sv->tls_sendfile);
+		else
+			buf_printf(out, "\"tls\": null, ");
 		json_totals(out, &t, "workers_total");
 		buf_printf(out, ", \"workers\": [");
 		int first = 1;
@@ -129,6 +149,8 @@ static int render_json(struct buf *out, int64_t now)
 				   (unsigned long long)s->served, busy_for(s, now),
 				   (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out);
 			buf_json_string(out, peer_of(s) ? peer_of(s) : "");
+			buf_printf(out, ", \"tls\": ");
+			buf_json_string(out, tls_of(s) ? tls_of(s) : "");
 			buf_printf(out, "}");
 			first = 0;
 		}

@@ -150,6 +150,12 @@ void generation_publish(struct master *m, struct generation *g)
 		snprintf(sv->listen, sizeof(sv->listen), "%s", m->listeners[s->listener].name);
 		snprintf(sv->handler, sizeof(sv->handler), "%s", s->conf->handler_name);
 		sv->target = s->target;
+		sv->tls = s->conf->tls != NULL;
+		snprintf(sv->tls_sendfile, sizeof(sv->tls_sendfile), "%s",
+			 !s->conf->tls ? "" : s->conf->tls->ktls ? "ktls" : "read+write");
+		if (s->conf->tls)
+			log_info("service %s: TLS; sendfile path: %s", s->conf->name,
+				 s->conf->tls->ktls_note);
 	}
 	services_unpublish(m);
 	scoreboard->generation = g->id;

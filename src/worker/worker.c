@@ -276,10 +276,17 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		check_spares(w, ready_fd);
 		if (log_get_level() >= PF_LOG_DEBUG)
 			log_debug("accept() = %d from %s", fd, conn.peer);
+		if (svc->tls && tls_conn_start(&conn, w) < 0) {
+			close(fd);	/* counted as a failed handshake */
+			slot->conn_start_ns = 0;
+			slot->state = worker_stop ? SB_EXITING : SB_IDLE;
+			continue;
+		}
 		errno = 0;
 		if (w->handler->handle(&conn, w->state) != 0)
 			worker_handler_failed(w, &conn);
 		util_coverage_flush();
+		tls_conn_close(&conn);
 		close(fd);
 		if (log_get_level() >= PF_LOG_DEBUG)
 			log_debug("close(%d) peer %s", fd, conn.peer);
