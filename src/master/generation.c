@@ -127,7 +127,7 @@ struct generation *generation_create(struct master *m, struct pf_config *conf, c
 static void services_unpublish(struct master *m)
 {
 	for (int i = 0; i < SB_MAX_SERVICES; i++) {
-		struct sb_service *sv = &scoreboard->svcs[i];
+		struct sb_service *sv = scoreboard_svc(i);
 		if (!sv->used)
 			continue;
 		int found = 0;
@@ -146,7 +146,7 @@ void generation_publish(struct master *m, struct generation *g)
 {
 	for (int v = 0; v < g->nsvcs; v++) {
 		struct service *s = &g->svcs[v];
-		struct sb_service *sv = &scoreboard->svcs[s->sb];
+		struct sb_service *sv = scoreboard_svc(s->sb);
 		snprintf(sv->listen, sizeof(sv->listen), "%s", m->listeners[s->listener].name);
 		snprintf(sv->handler, sizeof(sv->handler), "%s", s->conf->handler_name);
 		sv->target = s->target;
@@ -158,7 +158,8 @@ void generation_publish(struct master *m, struct generation *g)
 				 s->conf->tls->ktls_note);
 	}
 	services_unpublish(m);
-	scoreboard->generation = g->id;
+	scoreboard_set_generation(g->id);
+	scoreboard_publish();
 }
 
 void generation_free(struct master *m, struct generation *g)

@@ -82,7 +82,7 @@ void master_reload_done(struct master *m, int ok, const char *reason)
 	} else {
 		/* The old generation never stopped serving; end the new one. */
 		g->state = GEN_DRAINING;
-		for (int i = 0; i < scoreboard->nslots; i++) {
+		for (int i = 0; i < scoreboard_nslots(); i++) {
 			struct worker_rec *r = &m->workers[i];
 			if (r->pid && r->gen == g)
 				spawn_retire(m, i, r->ready ? SIGTERM : SIGKILL,
@@ -177,7 +177,7 @@ int master_resize(struct master *m, const char *name, int delta, char *msg, size
 		if (t != s->target)
 			log_info("service %s: %d -> %d workers", s->conf->name, s->target, t);
 		s->target = t;
-		scoreboard->svcs[s->sb].target = t;
+		scoreboard_svc(s->sb)->target = t;
 		if (msg)
 			snprintf(msg, msglen, "ok %s %d", s->conf->name, t);
 	}
@@ -201,7 +201,7 @@ static void stop_begin(struct master *m)
 	/* New connections are refused once every process has closed the listeners. */
 	for (int i = 0; i < m->nlisteners; i++)
 		listen_close(&m->listeners[i], !m->handed_over);
-	for (int i = 0; i < scoreboard->nslots; i++)
+	for (int i = 0; i < scoreboard_nslots(); i++)
 		if (m->workers[i].pid)
 			spawn_retire(m, i, SIGTERM, m->stop_deadline_ns);
 }
@@ -209,7 +209,7 @@ static void stop_begin(struct master *m)
 static int live_workers(struct master *m)
 {
 	int n = 0;
-	for (int i = 0; i < scoreboard->nslots; i++)
+	for (int i = 0; i < scoreboard_nslots(); i++)
 		if (m->workers[i].pid)
 			n++;
 	return n;
@@ -220,7 +220,7 @@ static void stop_fast(struct master *m)
 {
 	notify_send("STOPPING=1");
 	log_info("stopping now");
-	for (int i = 0; i < scoreboard->nslots; i++)
+	for (int i = 0; i < scoreboard_nslots(); i++)
 		if (m->workers[i].pid)
 			spawn_retire(m, i, SIGKILL, 0);
 	for (int i = 0; i < m->nlisteners; i++)
@@ -261,7 +261,7 @@ static void handle_signals(struct master *m)
 		log_info("reopening log files");
 		if (log_reopen() < 0)
 			log_warn("reopen error log");
-		for (int i = 0; i < scoreboard->nslots; i++)
+		for (int i = 0; i < scoreboard_nslots(); i++)
 			if (m->workers[i].pid && !m->workers[i].exiting)
 				kill(m->workers[i].pid, SIGUSR1);
 	}
@@ -320,7 +320,7 @@ static int64_t next_deadline(struct master *m, int64_t now)
 	for (size_t i = 0; i < ARRAY_LEN(cand); i++)
 		if (cand[i] && cand[i] < next)
 			next = cand[i];
-	for (int i = 0; i < scoreboard->nslots; i++)
+	for (int i = 0; i < scoreboard_nslots(); i++)
 		if (m->workers[i].pid && m->workers[i].kill_at_ns && m->workers[i].kill_at_ns < next)
 			next = m->workers[i].kill_at_ns;
 	return next;
@@ -336,7 +336,7 @@ static int master_loop(struct master *m)
 		if (m->exit_now)
 			break;
 		if (m->stopping && now >= m->stop_deadline_ns) {
-			for (int i = 0; i < scoreboard->nslots; i++)
+			for (int i = 0; i < scoreboard_nslots(); i++)
 				if (m->workers[i].pid && m->workers[i].kill_at_ns)
 					m->workers[i].kill_at_ns = now;
 			spawn_check_deadlines(m, now);
