@@ -606,6 +606,29 @@ def test_garbage_and_truncated_handshakes_never_crash_a_worker():
     assert read_response(s)[0] == 200
 
 
+def test_http_app_module_over_tls():
+    need_tools()
+    d = harness.tmpdir()
+    ca = make_certs(d)
+    make_www(d)
+    port = free_port()
+    srv = Server(config(svc("api", "127.0.0.1:%d" % port, "json_app", workers=1,
+                            module=harness.module("json_app"),
+                            extra='json_app = { greeting = "hi"; }; '
+                                  'http = { root = "www"; mount = "/api"; }; ' + tls_block())),
+                 folder=d)
+    srv.start(wait_for=["127.0.0.1:%d" % port])
+    url = "https://localhost:%d" % port
+    r = curl("--cacert", ca, "--tlsv1.2", "--tls-max", "1.2", url + "/api/hello?name=tls")
+    assert r.returncode == 0, r.stderr
+    assert b'"greeting": "hi"' in r.stdout and b'"name": "tls"' in r.stdout, r.stdout
+    r = curl("--cacert", ca, "--tlsv1.3", "-d", "[1, 2.5, 3]", url + "/api/sum")
+    assert r.returncode == 0, r.stderr
+    assert b'"sum": 6.5' in r.stdout, r.stdout
+    r = curl("--cacert", ca, url + "/index.html")
+    assert r.returncode == 0 and r.stdout == INDEX, r
+
+
 # ---- prefork-client --tls ------------------------------------------------------
 
 def test_client_tls_one_shot_http_echo_sni_and_verification():
