@@ -29,12 +29,13 @@
 static void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
-		"usage: %s [-c FILE] [-t] [-d] [-s stop|quit|reload|reopen|status] [-v] [-h]\n"
+		"usage: %s [-c FILE] [-t] [-d] [-s stop|quit|reload|reopen|status|drain|undrain] [-v] [-h]\n"
 		"  -c FILE   configuration file (default %s)\n"
 		"  -t        test the configuration and exit (0 when valid, 1 otherwise)\n"
 		"  -d        run as a daemon (detach, log to syslog unless error_log is set)\n"
 		"  -s CMD    tell the running master: stop (fast), quit (graceful), reload,\n"
-		"            reopen (log files), status (print the scoreboard)\n"
+		"            reopen (log files), status (print the scoreboard),\n"
+		"            drain (tell load balancers to go elsewhere), undrain\n"
 		"  -v        print the version\n"
 		"  -h        print this help\n",
 		prog, DEFAULT_CONF);
@@ -158,9 +159,10 @@ static int send_command(struct pf_config *c, const char *cmd)
 	static const struct { const char *name; int sig; } sigs[] = {
 		{ "stop", SIGINT }, { "quit", SIGTERM }, { "reload", SIGHUP }, { "reopen", SIGUSR1 },
 	};
-	if (strcmp(cmd, "status") == 0 || (strcmp(cmd, "reload") == 0 && c->control_socket)) {
+	int drain = strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0;
+	if (strcmp(cmd, "status") == 0 || drain || (strcmp(cmd, "reload") == 0 && c->control_socket)) {
 		if (!c->control_socket) {
-			fprintf(stderr, "preforkd: status needs the control socket (control_socket is \"\")\n");
+			fprintf(stderr, "preforkd: %s needs the control socket (control_socket is \"\")\n", cmd);
 			return 1;
 		}
 		pid_t pid = pid_file_read(c->pid_file);
@@ -203,7 +205,8 @@ static int send_command(struct pf_config *c, const char *cmd)
 		}
 		if (sigs[i].sig == SIGINT || sigs[i].sig == SIGTERM) {
 			/* Wait for the master to be gone, so scripts can go on safely. */
-			int64_t deadline = util_now_ns() + (int64_t)((c->shutdown_timeout + 5) * 1e9);
+			int64_t deadline = util_now_ns() +
+					   (int64_t)((c->drain_delay + c->shutdown_timeout + 5) * 1e9);
 			while (pid_alive(pid) && util_now_ns() < deadline)
 				poll(NULL, 0, 20);
 			if (pid_alive(pid)) {
@@ -213,7 +216,8 @@ static int send_command(struct pf_config *c, const char *cmd)
 		}
 		return 0;
 	}
-	fprintf(stderr, "preforkd: unknown -s command '%s' (stop, quit, reload, reopen, status)\n", cmd);
+	fprintf(stderr, "preforkd: unknown -s command '%s' (stop, quit, reload, reopen, status, "
+		"drain, undrain)\n", cmd);
 	return 1;
 }
 
@@ -401,6 +405,10 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 	}
 	errlist_free(&errs);
 	if (test) {
+		for (int i = 0; i < c->nservices; i++)
+			if (c->services[i].workers_auto)
+				printf("service %s: workers = \"auto\": %d (%s)\n", c->services[i].name,
+				       c->services[i].workers, c->services[i].workers_why);
 		printf("%s: configuration OK\n", conf_path);
 		config_free(c);
 		return 0;
@@ -471,6 +479,14 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 		return 1;
 	}
 	g->startup = 1;
+	if (endpoints_apply(c, err, sizeof(err)) < 0) {
+		startup_error(log_target, "%s", err);
+		return 1;
+	}
+	for (int i = 0; i < c->nservices; i++)
+		if (c->services[i].workers_auto)
+			log_info("service %s: workers = \"auto\": %d (%s)", c->services[i].name,
+				 c->services[i].workers, c->services[i].workers_why);
 
 	m.report_fd = -1;
 	if (daemon_mode && !upgrading) {
@@ -505,6 +521,7 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 	 * master, which keeps serving on it.
 	 */
 	control_close(&m, m.upgrade_notify_fd < 0);
+	endpoints_close(&m);
 	pid_file_remove(m.conf->pid_file, m.pid);
 	if (m.report_fd >= 0) {
 		/* Start-up did not complete (failed, or stopped first): say why, now that all is clean. */

@@ -212,3 +212,25 @@ void util_coverage_flush(void)
 	__gcov_reset();
 #endif
 }
+
+/* Resident memory of pid (0: this process) in bytes, from /proc; -1 when unknown. */
+long long util_rss_bytes(pid_t pid)
+{
+	char path[64], text[128];
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/statm");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	text[n] = '\0';
+	unsigned long long size, resident;
+	if (sscanf(text, "%llu %llu", &size, &resident) != 2)
+		return -1;
+	return (long long)resident * sysconf(_SC_PAGESIZE);
+}

@@ -81,6 +81,7 @@ struct http_conn {
 	size_t off, len;	/* unparsed bytes: st->in[off..len) */
 	int status;		/* of the response being sent, for the log */
 	unsigned long long body_bytes;
+	int64_t started_ns;	/* of the request in hand: its head began arriving */
 };
 
 struct head {
@@ -409,6 +410,8 @@ static void log_escaped(struct head *h, const char *s, size_t len)
 static void access_log(struct http_conn *hc, const struct http_request *req)
 {
 	struct http_state *st = hc->st;
+	/* Every answered request passes here: count it and its duration (metrics). */
+	conn_request_done(hc->conn, hc->started_ns);
 	if (st->logfd < 0)
 		return;
 	struct head h = { st->logline, 0, st->logline_cap };
@@ -735,7 +738,11 @@ static int http_handle(struct pf_conn *conn, void *arg)
 
 	for (int served = 0;; served++) {
 		int first = served == 0;
+		/* A kept-alive request starts when its head begins to arrive. */
+		hc.started_ns = first || hc.off < hc.len ? util_now_ns() : 0;
 		enum http_parse_status r = read_head(&hc, &req, first, accepted);
+		if (!hc.started_ns)
+			hc.started_ns = util_now_ns();
 		if (r == HTTP_PARSE_INCOMPLETE)
 			return 0;
 		if (r == HTTP_PARSE_ERROR) {

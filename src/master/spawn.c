@@ -38,6 +38,7 @@ static void close_master_fds(struct master *m, int keep)
 		close(m->upgrade_notify_fd);
 	if (m->report_fd >= 0)
 		close(m->report_fd);
+	endpoints_close_fds();
 }
 
 int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
@@ -222,6 +223,7 @@ void spawn_reap(struct master *m)
 			if (p->slot == slot)
 				p->slot = -1;
 		}
+		metrics_worker_exit(m, slot, !r->exiting ? EXIT_CRASH : (enum exit_reason)r->reason);
 		memset(r, 0, sizeof(*r));
 		scoreboard_free_slot(slot);
 		g->live--;
@@ -288,7 +290,7 @@ static int draining_live(struct master *m, struct generation *g, int v)
 }
 
 /* Is some place of the service in crash back-off? */
-static int svc_throttled(struct service *s, int64_t now)
+int spawn_throttled(struct service *s, int64_t now)
 {
 	for (int p = 0; p < s->target; p++)
 		if (s->pos[p].next_spawn_ns > now || s->pos[p].crashes >= 2)
@@ -312,7 +314,7 @@ static void size_dynamic(struct master *m, struct generation *g, int v, int64_t 
 	if (now - s->last_spawn_ns < DYNAMIC_STEP_NS)
 		return;
 	int room = c->max_workers - draining_live(m, g, v) - s->target;
-	if (spares < c->min_spare && room > 0 && !svc_throttled(s, now)) {
+	if (spares < c->min_spare && room > 0 && !spawn_throttled(s, now)) {
 		int add = s->spawn_rate ? s->spawn_rate : 1;
 		if (add > room)
 			add = room;
@@ -399,9 +401,16 @@ static void recycle_one(struct master *m, struct generation *g, int v, int64_t n
 			return;		/* a place is still empty */
 	m->workers[candidate].recycling = 1;
 	scoreboard->svcs[s->sb].recycles++;
-	log_info("service %s: recycling worker %d after %llu connections", s->conf->name,
-		 (int)m->workers[candidate].pid,
-		 (unsigned long long)scoreboard->slots[candidate].served);
+	if (scoreboard->slots[candidate].recycle == SB_RECYCLE_MEMORY && s->conf->max_rss > 0) {
+		m->workers[candidate].reason = EXIT_MEMORY;
+		log_info("service %s: recycling worker %d: resident memory over max_rss (%lld bytes)",
+			 s->conf->name, (int)m->workers[candidate].pid, s->conf->max_rss);
+	} else {
+		m->workers[candidate].reason = EXIT_RECYCLE;
+		log_info("service %s: recycling worker %d after %llu connections", s->conf->name,
+			 (int)m->workers[candidate].pid,
+			 (unsigned long long)scoreboard->slots[candidate].served);
+	}
 	spawn_retire(m, candidate, SIGTERM, now + (int64_t)(g->conf->shutdown_timeout * 1e9));
 }
 
@@ -451,14 +460,14 @@ void spawn_maintain(struct master *m, struct generation *g, int64_t now)
 		struct service *s = &g->svcs[v];
 		if (g->state == GEN_ACTIVE && s->conf->dynamic)
 			size_dynamic(m, g, v, now);
-		if (g->state == GEN_ACTIVE && s->conf->max_requests > 0)
+		if (g->state == GEN_ACTIVE && (s->conf->max_requests > 0 || s->conf->max_rss > 0))
 			recycle_one(m, g, v, now);
 		fill_places(m, g, v, now);
 		retire_surplus(m, g, v, now);
 		if (g->state != GEN_ACTIVE)
 			continue;
 		struct sb_service *sv = &scoreboard->svcs[s->sb];
-		int throttled = svc_throttled(s, now);
+		int throttled = spawn_throttled(s, now);
 		if (throttled != sv->throttled) {
 			if (throttled)
 				log_warnx("service %s: throttled: workers keep crashing, "
@@ -536,6 +545,7 @@ void spawn_watchdog(struct master *m, int64_t now)
 		log_error("service %s: worker %d busy for %.1f s on %s (request_timeout %.1f s): ending it",
 			  c->name, (int)r->pid, age, s->peer, c->request_timeout);
 		scoreboard->svcs[r->gen->svcs[r->svc].sb].watchdog_kills++;
+		r->reason = EXIT_WATCHDOG;
 		/* SIGKILL after a grace period; watchdog kills are not crashes. */
 		spawn_retire(m, i, SIGTERM, now + WATCHDOG_GRACE_NS);
 		/* The replacement starts at once, in the place just vacated. */
