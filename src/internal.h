@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/un.h>
 
 #define PF_PRINTF_ATTR(f, a) __attribute__((format(printf, f, a)))
@@ -103,6 +104,7 @@ struct svc_conf {
 	char *handler_name;
 	char *module;		/* resolved path, or NULL */
 	const struct pf_handler *handler;
+	struct pf_handler *handler_compat;	/* a whole copy of an ABI 1 table, or NULL */
 	int backlog;
 	int workers;
 	int min_spare, max_spare, max_workers;
@@ -116,6 +118,7 @@ struct svc_conf {
 	long long max_rss;	/* bytes; 0: unlimited */
 	int workers_auto;	/* workers = "auto": resolved from the CPUs we may use */
 	char *workers_why;	/* how "auto" was resolved, for -t and the log */
+	struct tls_conf *tls;		/* the service's tls block, or NULL: plain */
 	config_setting_t *block;	/* the handler's settings, or NULL */
 	int line;
 };
@@ -164,6 +167,58 @@ long long sizing_parse_bytes(const char *text);
 int config_fleet_service_key(struct errlist *errs, const char *file, const config_setting_t *s,
 			     struct svc_conf *v);
 void config_fleet_check(struct errlist *errs, struct pf_config *c, const config_setting_t *list);
+/* ---- tls/tls_conf.c: the `tls` block of a service ---- */
+
+#define TLS_MAX_CERTS 16
+#define TLS_PROTO_12 1		/* bits of tls_conf.protocols */
+#define TLS_PROTO_13 2
+
+struct ssl_ctx_st;		/* OpenSSL's SSL_CTX, kept out of this header */
+struct ssl_st;
+
+struct tls_cert_conf {
+	char *certificate, *key;	/* resolved paths */
+	int cert_line, key_line;
+};
+
+struct tls_conf {
+	const char *file;		/* the configuration file, for messages */
+	int line;			/* of the block */
+	struct tls_cert_conf certs[TLS_MAX_CERTS];	/* [0]: the default one */
+	int ncerts;
+	int protocols;			/* TLS_PROTO_* bits */
+	char *ciphers;			/* TLS 1.2 list (OpenSSL syntax) */
+	char *ciphersuites;		/* TLS 1.3 list */
+	int ciphers_line, ciphersuites_line;
+	char *alpn;			/* "http/1.1" or "" (none) */
+	int session_tickets;
+	double session_timeout;		/* ticket lifetime; keys rotate at this period */
+	struct ssl_ctx_st *ctx;		/* built by tls_ctx_build in the master */
+	struct ssl_ctx_st *sni_ctx[TLS_MAX_CERTS];	/* [i]: certs[i] (0 is ctx) */
+	char ktls_note[96];		/* which sendfile path, and why */
+	int ktls;			/* kTLS offload may be used (kernel + OpenSSL) */
+	unsigned char ticket_secret[32];	/* the generation's ticket key seed */
+};
+/*
+ * Parse and check a `tls` group into a new tls_conf (NULL with errors in
+ * errs). handler: the service's handler name (http gets ALPN http/1.1).
+ * Then build its SSL_CTX (tls_ctx_build): certificates are read here, in
+ * the master, before privileges are dropped.
+ */
+struct tls_conf *tls_conf_load(const config_setting_t *g, const char *file, const char *dir,
+			       const char *handler, struct errlist *errs);
+void tls_conf_free(struct tls_conf *t);
+/* A `protocols` value ("TLSv1.2 TLSv1.3") as TLS_PROTO_* bits; -1 with a message. */
+int tls_conf_parse_protocols(const char *text, char *err, size_t errlen);
+/* Is TLS built in? (-v says so) */
+int tls_conf_available(void);
+const char *tls_conf_library(void);
+
+/* ---- tls/tls_ctx.c: SSL_CTX from a tls_conf (the master) ---- */
+
+/* Build t->ctx; every problem goes to errs as FILE:LINE, warnings to the log. 0 or -1. */
+int tls_ctx_build(struct tls_conf *t, struct errlist *errs);
+void tls_ctx_free(struct tls_conf *t);
 
 /* ---- settings.c: struct pf_settings over a libconfig group ---- */
 
@@ -189,8 +244,21 @@ extern const struct pf_handler handler_status;
 
 /* A handler by name: the given ones first, then the built-ins. */
 const struct pf_handler *module_builtin(const struct pf_handler *const *extra, const char *name);
-/* dlopen path and return its pf_module table, checked; NULL with err. */
-const struct pf_handler *module_load(const char *path, const char *name, char *err, size_t errlen);
+/*
+ * Check a handler table (`what` names it in messages): ABI version 1 or
+ * PF_ABI_VERSION, a name, exactly one of handle and handle_http. A version
+ * 1 table is copied into a whole one, returned in *compat for the caller
+ * to free (NULL otherwise). 0, or -1 with err.
+ */
+int module_check_table(const struct pf_handler *t, const char *what, struct pf_handler **compat,
+		       char *err, size_t errlen);
+/*
+ * dlopen path and return its pf_module table, checked; NULL with err. When
+ * the table had to be copied (ABI 1), the copy is returned and also stored
+ * in *compat, which the caller frees.
+ */
+const struct pf_handler *module_load(const char *path, const char *name, struct pf_handler **compat,
+				     char *err, size_t errlen);
 
 /* ---- listen.c ---- */
 
@@ -203,8 +271,11 @@ struct listener {
 	int activated;		/* from LISTEN_FDS: kept even while unused */
 	int in_use;		/* mark for reload bookkeeping */
 };
-/* socket, bind, listen; -1 with a message in err. */
-int listen_open(struct listener *l, int backlog, char *err, size_t errlen);
+/* Service unix sockets: anyone who can reach the file may connect. */
+#define LISTEN_UNIX_MODE 0666
+/* socket, bind, listen; a unix socket file is created with `mode` (it
+ * never has any other); -1 with a message in err. */
+int listen_open(struct listener *l, int backlog, mode_t mode, char *err, size_t errlen);
 void listen_close(struct listener *l, int unlink_path);
 int listen_apply_options(struct listener *l, int defer_accept);
 
@@ -244,10 +315,12 @@ struct sb_slot {
 	unsigned generation;
 	volatile uint64_t served;
 	volatile uint64_t bytes_in, bytes_out;
+	volatile uint64_t handler_errors;	/* handle/handle_http returned non-zero */
 	volatile int64_t conn_start_ns;	/* monotonic; 0 when idle */
 	volatile int recycle;	/* SB_RECYCLE_*: retire me when it suits */
 	int64_t started_ns;
 	char peer[64];
+	char tls[16];		/* the connection's TLS protocol, "" when plain */
 	/* Requests served and their durations: counts per bucket, not cumulative. */
 	volatile uint64_t requests;
 	volatile uint64_t duration_us;
@@ -262,6 +335,10 @@ struct sb_service {
 	int target;		/* workers wanted */
 	int throttled;		/* some slot is in crash back-off */
 	uint64_t spawns, crashes, recycles, watchdog_kills;
+	int tls;		/* the service speaks TLS */
+	char tls_sendfile[16];	/* "ktls" or "read+write" */
+	volatile uint64_t tls_handshakes, tls_failures, tls_resumed;
+	uint64_t handler_errors;	/* of workers gone (their slots were freed) */
 };
 
 struct scoreboard {
@@ -302,11 +379,32 @@ struct pf_conn {
 	char peer[80];
 	char peer_host[64];
 	int expect_wait;		/* the last read had to wait: poll first */
+	struct ssl_st *ssl;		/* TLS: the session over fd, or NULL */
+	int ktls_send;			/* kTLS offload active: SSL_sendfile */
+	struct pf_tls_info *tls_info;	/* filled on first pf_conn_tls */
 };
 void conn_init(struct pf_conn *c, int fd, struct pf_worker *w,
 	       const struct sockaddr *sa, socklen_t salen);
 /* Count one request served on c, begun at start_ns (monotonic), in the slot. */
 void conn_request_done(struct pf_conn *c, int64_t start_ns);
+/* Wait for `events` on fd up to `timeout` seconds (<= 0: forever); 0, or -1 (ETIMEDOUT). */
+int conn_wait_fd(int fd, short events, double timeout);
+
+/* ---- tls/tls_conn.c: TLS on one connection (the worker) ---- */
+
+/*
+ * Handshake on c->fd with svc's context, all of it within `timeout`
+ * seconds. 0 when done (c->ssl set), -1 otherwise (counted as a failure).
+ */
+int tls_conn_accept(struct pf_conn *c, const struct tls_conf *t, double timeout);
+/* The worker's hook: tls_conn_accept with the service's read_timeout, counted in the scoreboard. */
+int tls_conn_start(struct pf_conn *c, struct pf_worker *w);
+/* Close notify (one try, never waits) and free the session. */
+void tls_conn_close(struct pf_conn *c);
+ssize_t tls_conn_read(struct pf_conn *c, void *buf, size_t len, double timeout);
+ssize_t tls_conn_writev(struct pf_conn *c, const struct iovec *iov, int iovcnt);
+ssize_t tls_conn_sendfile(struct pf_conn *c, int fd, off_t offset, size_t len);
+int tls_conn_pending(const struct pf_conn *c);	/* decrypted bytes ready */
 
 /* ---- proxy.c: PROXY protocol v1 and v2 ---- */
 
@@ -324,6 +422,8 @@ int proxy_read_header(int fd, double timeout, struct proxy_result *out);
 
 /* Runs in the child after fork; never returns. */
 #define WORKER_EXIT_INIT 3	/* exit status: the handler's init failed */
+/* The handler returned non-zero on c: log at warn with errno, count it. */
+void worker_handler_failed(struct pf_worker *w, const struct pf_conn *c);
 PF_NORETURN void worker_run(struct pf_worker *w, int listen_fd, int ready_fd, pid_t master_pid,
 			    const sigset_t *mask);
 

@@ -51,8 +51,13 @@ extern "C" {
 #define PF_PRINTF(f, a)
 #endif
 
-/* Bumped whenever struct pf_handler or a callback's meaning changes. */
-#define PF_ABI_VERSION 1
+/*
+ * The version of struct pf_handler and of the callbacks' meaning. A table
+ * says which version it was built for in its first field; the library
+ * reads only the fields that version has. Version 1 tables (the seven
+ * fields up to `reopen`) still load: version 2 only appended fields.
+ */
+#define PF_ABI_VERSION 2
 
 /* The symbol a module exports: const struct pf_handler pf_module. */
 #define PF_MODULE_SYMBOL "pf_module"
@@ -60,6 +65,8 @@ extern "C" {
 struct pf_conn;		/* one accepted connection */
 struct pf_worker;	/* the calling worker process */
 struct pf_settings;	/* the handler's block in server.conf */
+struct pf_http;		/* one HTTP request and its response (ABI 2) */
+struct pf_setting;	/* one entry of a declarative settings table (ABI 2) */
 
 struct pf_handler {
 	unsigned abi;		/* PF_ABI_VERSION */
@@ -79,7 +86,12 @@ struct pf_handler {
 	int (*init)(struct pf_worker *worker, const struct pf_settings *settings,
 		    void **state);
 
-	/* Required. Serve one connection; the library closes it afterwards. */
+	/*
+	 * Serve one connection; the library closes it afterwards. Exactly one
+	 * of `handle` and `handle_http` is set. Non-zero means the connection
+	 * failed: logged at warn with errno, counted as handler_errors in the
+	 * status.
+	 */
 	int (*handle)(struct pf_conn *conn, void *state);
 
 	/* Optional. Runs when the worker exits normally. */
@@ -87,6 +99,37 @@ struct pf_handler {
 
 	/* Optional. Reopen the handler's own log files (SIGUSR1). */
 	void (*reopen)(struct pf_worker *worker, void *state);
+
+	/* ---- ABI 2: read only from tables whose abi is 2 or more ---- */
+
+	/*
+	 * Serve one HTTP request instead of a raw connection: the library
+	 * runs its HTTP/1.1 engine (the one of the `http` handler) and calls
+	 * this once per request; see "HTTP applications" below. Non-zero:
+	 * as for `handle`, and the request gets a 500 when nothing was sent
+	 * yet, or its connection is closed.
+	 */
+	int (*handle_http)(struct pf_http *http, void *state);
+
+	/*
+	 * Optional. A declarative settings table (struct pf_setting entries,
+	 * ended by one whose key is NULL): the library checks the handler's
+	 * block against it and hands `init` the parsed values.
+	 */
+	const struct pf_setting *settings;
+
+	/*
+	 * Optional. Runs in each worker while it is idle and between
+	 * connections, at an interval taken from the settings.
+	 */
+	void (*tick)(struct pf_worker *worker, void *state);
+
+	/*
+	 * Room for fields later versions append; keep it zero (a designated
+	 * initialiser does). A field added here reads as NULL from a table
+	 * built with this header, so it needs no new ABI version.
+	 */
+	void *reserved[8];
 };
 
 /*
@@ -131,6 +174,20 @@ PF_API ssize_t pf_conn_writev(struct pf_conn *conn, const struct iovec *iov, int
 PF_API ssize_t pf_conn_sendfile(struct pf_conn *conn, int fd, off_t offset, size_t len);
 
 PF_API int pf_conn_printf(struct pf_conn *conn, const char *fmt, ...) PF_PRINTF(2, 3);
+
+/*
+ * TLS on this connection (a service with a `tls` block), or NULL when the
+ * connection is plain. The strings live as long as the connection; `sni`
+ * and `alpn` are "" when the client sent none or none was agreed.
+ */
+struct pf_tls_info {
+	const char *protocol;	/* "TLSv1.2", "TLSv1.3" */
+	const char *cipher;	/* "TLS_AES_256_GCM_SHA384", ... */
+	const char *sni;	/* the server name the client asked for */
+	const char *alpn;	/* "http/1.1" */
+	int resumed;		/* the session was resumed (no full handshake) */
+};
+PF_API const struct pf_tls_info *pf_conn_tls(struct pf_conn *conn);
 
 /* The data socket, for handlers that need their own system calls. */
 PF_API int pf_conn_fd(const struct pf_conn *conn);

@@ -43,48 +43,68 @@ static const struct good_case {
 	  HTTP_METHOD_GET, "/", 0, 1, NULL, NULL, -1, 0, 0 },
 	{ "GET / HTTP/1.0\r\nConnection: Keep-Alive, close\r\n\r\n",
 	  HTTP_METHOD_GET, "/", 0, 0, NULL, NULL, -1, 0, 0 },
-	{ "GET / HTTP/1.1\r\nconnection: upgrade, CLOSE\r\n\r\n",
-	  HTTP_METHOD_GET, "/", 1, 0, NULL, NULL, -1, 0, 0 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nconnection: upgrade, CLOSE\r\n\r\n",
+	  HTTP_METHOD_GET, "/", 1, 0, "h", NULL, -1, 0, 0 },
 	/* Bare LF line ends, as nginx accepts. */
 	{ "GET /x HTTP/1.1\nHost: a\n\n",
 	  HTTP_METHOD_GET, "/x", 1, 1, "a", NULL, -1, 0, 0 },
 	/* Empty lines before the request line are skipped. */
-	{ "\r\n\r\nGET /x HTTP/1.1\r\n\r\n",
-	  HTTP_METHOD_GET, "/x", 1, 1, NULL, NULL, -1, 0, 0 },
-	{ "GET / HTTP/1.1\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
-	  HTTP_METHOD_GET, "/", 1, 1, NULL, "Sun, 06 Nov 1994 08:49:37 GMT", -1, 0, 0 },
+	{ "\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n",
+	  HTTP_METHOD_GET, "/x", 1, 1, "h", NULL, -1, 0, 0 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
+	  HTTP_METHOD_GET, "/", 1, 1, "h", "Sun, 06 Nov 1994 08:49:37 GMT", -1, 0, 0 },
 	{ "GET / HTTP/1.1\r\nX-Empty:\r\nX-Spaces:   v   \r\nHOST:\tb \r\n\r\n",
 	  HTTP_METHOD_GET, "/", 1, 1, "b", NULL, -1, 0, 0 },
-	{ "POST /form HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
-	  HTTP_METHOD_OTHER, "/form", 1, 1, NULL, NULL, 5, 0, 42 },
-	{ "POST /form HTTP/1.1\r\nContent-Length: 7, 7\r\n\r\n",
-	  HTTP_METHOD_OTHER, "/form", 1, 1, NULL, NULL, 7, 0, 0 },
-	{ "POST /form HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
-	  HTTP_METHOD_OTHER, "/form", 1, 1, NULL, NULL, -1, 1, 0 },
-	{ "GET / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
-	  HTTP_METHOD_GET, "/", 1, 1, NULL, NULL, -2, 0, 0 },
-	{ "DELETE /x HTTP/1.1\r\n\r\n",
-	  HTTP_METHOD_OTHER, "/x", 1, 1, NULL, NULL, -1, 0, 0 },
-	{ "get / HTTP/1.1\r\n\r\n",	/* methods are case-sensitive */
-	  HTTP_METHOD_OTHER, "/", 1, 1, NULL, NULL, -1, 0, 0 },
-	{ "OPTIONS * HTTP/1.1\r\n\r\n",
-	  HTTP_METHOD_OTHER, "*", 1, 1, NULL, NULL, -1, 0, 0 },
+	{ "POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
+	  HTTP_METHOD_OTHER, "/form", 1, 1, "h", NULL, 5, 0, 51 },
+	{ "POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 7, 7\r\n\r\n",
+	  HTTP_METHOD_OTHER, "/form", 1, 1, "h", NULL, 7, 0, 0 },
+	{ "POST /form HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+	  HTTP_METHOD_OTHER, "/form", 1, 1, "h", NULL, -1, 1, 0 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+	  HTTP_METHOD_GET, "/", 1, 1, "h", NULL, -2, 0, 0 },
+	{ "DELETE /x HTTP/1.1\r\nHost: h\r\n\r\n",
+	  HTTP_METHOD_OTHER, "/x", 1, 1, "h", NULL, -1, 0, 0 },
+	{ "get / HTTP/1.1\r\nHost: h\r\n\r\n",	/* methods are case-sensitive */
+	  HTTP_METHOD_OTHER, "/", 1, 1, "h", NULL, -1, 0, 0 },
+	{ "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+	  HTTP_METHOD_OTHER, "*", 1, 1, "h", NULL, -1, 0, 0 },
 	/* Absolute form: the authority becomes the host. */
 	{ "GET http://example.org/p/q.txt HTTP/1.1\r\nHost: other\r\n\r\n",
 	  HTTP_METHOD_GET, "/p/q.txt", 1, 1, "example.org", NULL, -1, 0, 0 },
-	{ "GET HTTP://example.org HTTP/1.1\r\n\r\n",
+	{ "GET HTTP://example.org HTTP/1.1\r\nHost: h\r\n\r\n",
 	  HTTP_METHOD_GET, "/", 1, 1, "example.org", NULL, -1, 0, 0 },
-	{ "GET https://Ex.org:8080/a?b HTTP/1.1\r\n\r\n",
+	{ "GET https://Ex.org:8080/a?b HTTP/1.1\r\nHost: h\r\n\r\n",
 	  HTTP_METHOD_GET, "/a?b", 1, 1, "Ex.org:8080", NULL, -1, 0, 0 },
-	{ "POST /form HTTP/1.1\r\nContent-Length: 4\t,\t4 \r\n\r\n",
-	  HTTP_METHOD_OTHER, "/form", 1, 1, NULL, NULL, 4, 0, 0 },
+	{ "POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 4\t,\t4 \r\n\r\n",
+	  HTTP_METHOD_OTHER, "/form", 1, 1, "h", NULL, 4, 0, 0 },
 	{ "GET / HTTP/1.0\r\nConnection:\tfoo,,\tkeep-alive\r\n\r\n",
 	  HTTP_METHOD_GET, "/", 0, 1, NULL, NULL, -1, 0, 0 },
 	/* HTTP/1.x for x > 1 is served as 1.1. */
-	{ "GET / HTTP/1.2\r\n\r\n",
-	  HTTP_METHOD_GET, "/", 2, 1, NULL, NULL, -1, 0, 0 },
-	{ "GET /caf\xc3\xa9 HTTP/1.1\r\nX-Utf8: \xc3\xa9\r\n\r\n",
-	  HTTP_METHOD_GET, "/caf\xc3\xa9", 1, 1, NULL, NULL, -1, 0, 0 },
+	{ "GET / HTTP/1.2\r\nHost: h\r\n\r\n",
+	  HTTP_METHOD_GET, "/", 2, 1, "h", NULL, -1, 0, 0 },
+	{ "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\nX-Utf8: \xc3\xa9\r\n\r\n",
+	  HTTP_METHOD_GET, "/caf\xc3\xa9", 1, 1, "h", NULL, -1, 0, 0 },
+	/* Host forms of RFC 9110 7.2: IP literals, ports, an empty value. */
+	{ "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+	  HTTP_METHOD_GET, "/", 1, 1, "[::1]:8080", NULL, -1, 0, 0 },
+	{ "GET / HTTP/1.1\r\nHost: 127.0.0.1:\r\n\r\n",
+	  HTTP_METHOD_GET, "/", 1, 1, "127.0.0.1:", NULL, -1, 0, 0 },
+	{ "GET / HTTP/1.1\r\nHost:\r\n\r\n",
+	  HTTP_METHOD_GET, "/", 1, 1, "", NULL, -1, 0, 0 },
+	{ "GET / HTTP/1.1\r\nHost: xn--caf-dma.Example_1~%41!$&'()*+,;=\r\n\r\n",
+	  HTTP_METHOD_GET, "/", 1, 1, "xn--caf-dma.Example_1~%41!$&'()*+,;=", NULL, -1, 0, 0 },
+	/* HTTP/1.0 needs no Host. */
+	{ "GET / HTTP/1.0\r\nHost: a\r\n\r\n",
+	  HTTP_METHOD_GET, "/", 0, 0, "a", NULL, -1, 0, 0 },
+	/* Transfer codings are case-insensitive; empty list members are skipped. */
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: , CHUNKED ,\r\n\r\n",
+	  HTTP_METHOD_OTHER, "/", 1, 1, "h", NULL, -1, 1, 0 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n",
+	  HTTP_METHOD_OTHER, "/", 1, 1, "h", NULL, -1, 1, 0 },
+	/* Identical Content-Length lines are one length. */
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
+	  HTTP_METHOD_OTHER, "/", 1, 1, "h", NULL, 3, 0, 0 },
 };
 
 static void check_str(struct http_str s, const char *want, const char *what, const char *raw)
@@ -191,13 +211,13 @@ END_TEST
 /* The parser stops at the blank line even when the next request follows. */
 START_TEST(test_parse_pipelined_partial_second)
 {
-	static const char buf[] = "GET /a HTTP/1.1\r\n\r\nGET /b HT";
+	static const char buf[] = "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HT";
 	struct http_request req;
 	http_parse_init(&req, MAX_HEAD);
 	ck_assert_int_eq(http_parse_request(&req, buf, sizeof(buf) - 1), HTTP_PARSE_DONE);
-	ck_assert_uint_eq(req.consumed, 19);
+	ck_assert_uint_eq(req.consumed, 28);
 	http_parse_init(&req, MAX_HEAD);
-	ck_assert_int_eq(http_parse_request(&req, buf + 19, sizeof(buf) - 1 - 19),
+	ck_assert_int_eq(http_parse_request(&req, buf + 28, sizeof(buf) - 1 - 28),
 			 HTTP_PARSE_INCOMPLETE);
 }
 END_TEST
@@ -249,7 +269,54 @@ static const struct bad_case {
 	{ "GET / HTTP/2.0\r\n\r\n", 505 },
 	{ "GET / HTTP/0.9\r\n\r\n", 505 },
 	{ "GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505 },
-	{ "GET / HTTP/10.0\r\n\r\n", 505 },
+	/* RFC 9112 2.3: HTTP-version is HTTP/DIGIT.DIGIT, exactly. */
+	{ "GET / HTTP/10.0\r\n\r\n", 400 },
+	{ "GET / HTTP/1.10\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/01.1\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.01\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/+1.1\r\nHost: h\r\n\r\n", 400 },
+	/* RFC 9112 3.2: HTTP/1.1 needs exactly one valid Host. */
+	{ "GET / HTTP/1.1\r\n\r\n", 400 },
+	{ "GET / HTTP/1.2\r\nX: y\r\n\r\n", 400 },
+	{ "GET http://a/ HTTP/1.1\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", 400 },
+	{ "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a:b\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: []\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a%4\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: \xc3\xa9\r\n\r\n", 400 },
+	{ "GET http://a b/ HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "GET http://u@a/ HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	/* An empty Content-Length is no length, not zero. */
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n", 400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length:   \r\n\r\n", 400 },
+	{ "POST / HTTP/1.0\r\nContent-Length:\r\n\r\n", 400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x10\r\n\r\n", 400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +5\r\n\r\n", 400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length:\r\n\r\n", 400 },
+	/* RFC 9112 6.1: only a final, single chunked frames a body. */
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n", 400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n\r\n", 400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+	  "Transfer-Encoding: chunked\r\n\r\n", 400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked;q=1\r\n\r\n", 400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n", 400 },
+	{ "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n"
+	  "Transfer-Encoding: chunked\r\n\r\n", 501 },
 };
 
 /* A fresh parser of max bytes given the first len bytes of raw: an error with this status. */
@@ -294,6 +361,32 @@ START_TEST(test_parse_malformed_split)
 }
 END_TEST
 
+/* ---- Expect ---- */
+
+static const struct expect_case {
+	const char *raw;
+	int expect_continue;
+} expect_cases[] = {
+	{ "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n", 1 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nexpect:  100-Continue \r\n\r\n", 1 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\n\r\n", 0 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\n\r\n", 0 },
+	{ "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continuex\r\n\r\n", 0 },
+	/* RFC 9110 10.1.1: a 100-continue from an HTTP/1.0 client is ignored. */
+	{ "POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", 0 },
+};
+
+START_TEST(test_parse_expect)
+{
+	const struct expect_case *c = &expect_cases[_i];
+	struct http_request req;
+	http_parse_init(&req, MAX_HEAD);
+	ck_assert_int_eq(http_parse_request(&req, c->raw, strlen(c->raw)), HTTP_PARSE_DONE);
+	ck_assert_msg(req.expect_continue == c->expect_continue, "%s: %d", c->raw,
+		      req.expect_continue);
+}
+END_TEST
+
 /* ---- size limits ---- */
 
 static char *make_request(size_t target_len, size_t header_bytes, size_t *len)
@@ -306,8 +399,8 @@ static char *make_request(size_t target_len, size_t header_bytes, size_t *len)
 	n = 5;
 	memset(b + n, 'a', target_len);
 	n += target_len;
-	memcpy(b + n, " HTTP/1.1\r\n", 11);
-	n += 11;
+	memcpy(b + n, " HTTP/1.1\r\nHost: h\r\n", 20);
+	n += 20;
 	while (header_bytes >= 10) {
 		/* "X-Pad: vvv\r\n" lines */
 		size_t line = header_bytes > 200 ? 200 : header_bytes;
@@ -733,6 +826,7 @@ static Suite *http_parse_suite(void)
 	tcase_add_test(tc, test_parse_pipelined_partial_second);
 	tcase_add_loop_test(tc, test_parse_malformed, 0, N(bad_cases));
 	tcase_add_loop_test(tc, test_parse_malformed_split, 0, N(bad_cases));
+	tcase_add_loop_test(tc, test_parse_expect, 0, N(expect_cases));
 	tcase_add_test(tc, test_parse_request_line_too_long_414);
 	tcase_add_test(tc, test_parse_header_section_too_long_431);
 	tcase_add_test(tc, test_parse_request_line_counts_towards_limit);

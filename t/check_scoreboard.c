@@ -93,6 +93,8 @@ static void fill_example(void)
 	sb->generation = 3;
 	sb->state = SB_BUSY;
 	sb->served = 7;
+	sb->handler_errors = 1;
+	scoreboard->svcs[v].handler_errors = 2;	/* of workers gone */
 	sb->conn_start_ns = util_now_ns() - 2000000000LL;
 	snprintf(sb->peer, sizeof(sb->peer), "127.0.0.1:5555");
 }
@@ -107,7 +109,9 @@ START_TEST(test_render_text)
 	ck_assert_ptr_nonnull(strstr(b.data, "  web pid=11 generation=3 state=idle served=5 busy_for=0.000 peer=-\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "  web pid=12 generation=3 state=busy served=7 busy_for=2."));
 	ck_assert_ptr_nonnull(strstr(b.data, "peer=127.0.0.1:5555\n"));
-	ck_assert_ptr_nonnull(strstr(b.data, "total workers=2 idle=1 busy=1 starting=0 exiting=0 served=12\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "total workers=2 idle=1 busy=1 starting=0 exiting=0 served=12 "
+					 "handler_errors=3\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, " watchdog_kills=0 handler_errors=3\n"));
 	buf_free(&b);
 }
 END_TEST
@@ -121,7 +125,26 @@ START_TEST(test_render_json)
 	ck_assert_ptr_nonnull(strstr(b.data, "\"services\": [{\"name\": \"web\", \"listen\": \"127.0.0.1:8080\", \"handler\": \"http\""));
 	ck_assert_ptr_nonnull(strstr(b.data, "{\"pid\": 11, \"generation\": 3, \"state\": \"idle\", \"served\": 5, \"busy_for\": 0.000"));
 	ck_assert_ptr_nonnull(strstr(b.data, "\"totals\": {\"workers\": 2, \"idle\": 1, \"busy\": 1"));
+	ck_assert_ptr_nonnull(strstr(b.data, "\"served\": 12, \"handler_errors\": 3}}"));
 	buf_free(&b);
+}
+END_TEST
+
+/* A worker's handler errors are kept for its service when its slot is freed. */
+START_TEST(test_freed_slot_keeps_handler_errors)
+{
+	fill_example();
+	int v = scoreboard_service("web");
+	for (int i = 0; i < scoreboard->nslots; i++)
+		if (scoreboard->slots[i].handler_errors)
+			scoreboard_free_slot(i);
+	ck_assert_uint_eq(scoreboard->svcs[v].handler_errors, 3);
+	/* A slot's svc is worker-written: out of range, it is ignored. */
+	int a = scoreboard_alloc_slot();
+	scoreboard->slots[a].svc = SB_MAX_SERVICES + 7;
+	scoreboard->slots[a].handler_errors = 5;
+	scoreboard_free_slot(a);
+	ck_assert_uint_eq(scoreboard->svcs[v].handler_errors, 3);
 }
 END_TEST
 
@@ -146,6 +169,7 @@ int main(void)
 	tcase_add_test(tc, test_shared_across_fork);
 	tcase_add_test(tc, test_render_text);
 	tcase_add_test(tc, test_render_json);
+	tcase_add_test(tc, test_freed_slot_keeps_handler_errors);
 	tcase_add_test(tc, test_json_string_escapes);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_NOFORK);

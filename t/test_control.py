@@ -4,9 +4,11 @@ errors, answering while every worker is busy, removed at stop, and
 disabled by control_socket = ""."""
 import json
 import os
+import pwd
 import re
 import signal
 import stat
+import subprocess
 
 import harness
 from harness import config, control, echo_once, rewrite, svc
@@ -19,6 +21,118 @@ def test_control_socket_is_owner_only():
     assert stat.S_ISSOCK(st.st_mode)
     assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
     assert st.st_uid == os.geteuid()
+
+
+# A process that, as fast as it can, tries to connect to each socket path
+# given and looks at its mode, until the stop file exists; it prints how
+# many rounds it made, how many connects got in, and how many times a
+# socket file had any group or other permission bit.
+RACER_C = r"""
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	long rounds = 0, connects = 0, wide = 0;
+	time_t end = time(NULL) + 120;
+	printf("go\n");
+	fflush(stdout);
+	for (;;) {
+		for (int i = 2; i < argc; i++) {
+			struct sockaddr_un sun = { .sun_family = AF_UNIX };
+			strncpy(sun.sun_path, argv[i], sizeof(sun.sun_path) - 1);
+			int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+			if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+				connects++;
+			if (fd >= 0)
+				close(fd);
+			struct stat st;
+			if (lstat(argv[i], &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 077))
+				wide++;
+		}
+		if (++rounds % 512 == 0 && (access(argv[1], F_OK) == 0 || time(NULL) > end))
+			break;
+	}
+	printf("%ld %ld %ld\n", rounds, connects, wide);
+	return 0;
+}
+"""
+
+
+def nobody_or_skip():
+    if os.geteuid() != 0:
+        raise harness.Skip("needs root: a process running as nobody races the master")
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        raise harness.Skip("there is no user nobody")
+
+
+def test_control_socket_never_connectable_by_others_at_start_and_reloads():
+    """Issue 11 item 2: `nobody` loops on connect() while the master starts
+    and while reloads move control_socket back and forth: it never gets in,
+    and never sees the socket file with a group or other permission bit."""
+    nobody = nobody_or_skip()
+    d = harness.tmpdir()
+    os.chmod(d, 0o755)
+    src = harness.write(os.path.join(d, "racer.c"), RACER_C)
+    racer = os.path.join(d, "racer")
+    r = subprocess.run(["cc", "-O2", "-o", racer, src], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    assert r.returncode == 0, r.stdout.decode()
+    sock_a, sock_b, stop = (os.path.join(d, n) for n in ("a.sock", "b.sock", "stop"))
+
+    def as_nobody():
+        os.setgroups([])
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+    p = harness.spawn([racer, stop, sock_a, sock_b], stdout=subprocess.PIPE,
+                      preexec_fn=as_nobody)
+    assert p.stdout.readline() == b"go\n"
+    addr = "127.0.0.1:%d" % harness.free_port()
+
+    def conf(path):
+        # Debug logging: the master writes log lines while it opens the socket.
+        return config(svc("echo", addr, workers=1), control_socket=path, log_level="debug")
+    srv = harness.Server(conf(sock_a), folder=d)
+    srv.start(wait_for=[addr])
+    reloads = 100
+    for i in range(reloads):
+        new, old = (sock_b, sock_a) if i % 2 == 0 else (sock_a, sock_b)
+        rewrite(srv, conf(new))
+        srv.signal(signal.SIGHUP)
+        harness.wait_until(lambda: os.path.exists(new) and not os.path.exists(old),
+                           10 * harness.SLOW, what="control socket moved to %s" % new)
+    assert stat.S_IMODE(os.stat(sock_a).st_mode) == 0o600
+    harness.write(stop, "")
+    out, _ = p.communicate(timeout=30)
+    rounds, connects, wide = (int(x) for x in out.split())
+    assert rounds > 1000, out
+    print("racer: %d rounds, %d connects, %d wide modes" % (rounds, connects, wide))
+    assert connects == 0, "nobody connected %d times to the control socket" % connects
+    assert wide == 0, "nobody saw the control socket with group/other bits %d times" % wide
+
+
+def test_service_unix_sockets_are_world_connectable_control_socket_is_not():
+    """Service unix listeners keep their documented mode 0666, at start and
+    when a reload adds one; the control socket stays 0600."""
+    d = harness.tmpdir()
+    one, two = os.path.join(d, "one.sock"), os.path.join(d, "two.sock")
+    srv = harness.Server(config(svc("one", "unix:" + one, workers=1)), folder=d)
+    srv.start(wait_for=["unix:" + one])
+    assert stat.S_IMODE(os.stat(one).st_mode) == 0o666, oct(os.stat(one).st_mode)
+    assert stat.S_IMODE(os.stat(srv.control).st_mode) == 0o600
+    rewrite(srv, config(svc("one", "unix:" + one, workers=1), svc("two", "unix:" + two, workers=1)))
+    assert control(srv, "reload") == "ok\n"
+    assert stat.S_IMODE(os.stat(two).st_mode) == 0o666, oct(os.stat(two).st_mode)
+    assert stat.S_IMODE(os.stat(one).st_mode) == 0o666
+    assert stat.S_IMODE(os.stat(srv.control).st_mode) == 0o600
+    assert echo_once("unix:" + two, b"two") == b"two"
 
 
 def test_status_text_lists_every_worker_pid():

@@ -48,7 +48,42 @@ def test_module_without_symbol_is_refused():
 
 def test_module_with_wrong_abi_is_refused():
     check_fails('{ name = "m"; listen = "127.0.0.1:1"; handler = "badabi";\n module = "%s"; }' % module("badabi"),
-                "server.conf:4: module '%s' was built for ABI version 1001, this preforkd has 1" % module("badabi"))
+                "server.conf:4: module '%s' was built for ABI version 1002, this preforkd has 2 (and loads 1)" % module("badabi"))
+
+
+def test_abi1_module_still_loads_and_serves():
+    port = free_port()
+    s = Server(conf_with('{ name = "old"; listen = "127.0.0.1:%d"; handler = "abi1";\n'
+                         '  module = "%s"; workers = 1; }' % (port, module("abi1"))))
+    s.start(wait_for=["127.0.0.1:%d" % port])
+    r = client("-m", "hi", "127.0.0.1:%d" % port)
+    assert r.returncode == 0 and r.stdout == b"abi1 old\n", r
+
+
+def test_handler_error_is_logged_with_errno_and_counted():
+    port = free_port()
+    s = Server(conf_with('{ name = "old"; listen = "127.0.0.1:%d"; handler = "abi1";\n'
+                         '  module = "%s"; workers = 1; }' % (port, module("abi1"))))
+    s.start(wait_for=["127.0.0.1:%d" % port])
+    for _ in range(2):
+        client("-m", "fail", "127.0.0.1:%d" % port)
+    client("-m", "ok", "127.0.0.1:%d" % port)
+    harness.wait_until(lambda: "failed on the connection" in s.output(), 10, what="warn line")
+    out = s.output()
+    assert "warn" in out and "handler abi1 failed on the connection from 127.0.0.1:" in out, out
+    assert "Protocol error" in out, out
+    st = harness.status(s)
+    svc = st["services"][0]
+    assert svc["handler_errors"] == 2 and st["totals"]["handler_errors"] == 2, st
+    assert "handler_errors=2" in harness.status_text(s)
+    # A worker's count outlives it: recycle the pool and look again.
+    harness.control(s, "workers old +1")
+    kids = s.wait_workers(2)
+    for k in kids:
+        os.kill(k, 15)
+    harness.wait_until(lambda: all(k not in s.workers() for k in kids) and len(s.workers()) == 2,
+                       15, what="replaced workers")
+    assert harness.status(s)["totals"]["handler_errors"] == 2
 
 
 def test_module_name_must_match_handler():

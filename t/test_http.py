@@ -516,6 +516,68 @@ def test_400_for_malformed_requests():
         assert r.headers["connection"] == "close"
 
 
+def test_rfc9112_host_length_coding_version():
+    """Issue 11 item 16: RFC 9112 framing and Host rules, each answered and closed."""
+    srv, addr, _ = start()
+    smuggled = b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n"
+    cases = [
+        (b"GET /a.txt HTTP/1.1\r\n\r\n", 400),
+        (b"GET http://t/a.txt HTTP/1.1\r\n\r\n", 400),
+        (b"GET /a.txt HTTP/1.1\r\nHost: t\r\nHost: t\r\n\r\n", 400),
+        (b"GET /a.txt HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        (b"GET /a.txt HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+        # An empty length is no length: the bytes after it are not a request.
+        (b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length:\r\n\r\n" + smuggled, 400),
+        (b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 1e3\r\n\r\n" + smuggled, 400),
+        (b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+         b"Content-Length: 40\r\n\r\nhello" + smuggled, 400),
+        (b"POST /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n" + smuggled, 400),
+        (b"POST /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n"
+         + smuggled, 400),
+        (b"POST /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+         b"Transfer-Encoding: chunked\r\n\r\n" + smuggled, 400),
+        (b"POST /a.txt HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" + smuggled, 400),
+        (b"POST /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+         + smuggled, 501),
+        (b"GET /a.txt HTTP/1.10\r\nHost: t\r\n\r\n", 400),
+        (b"GET /a.txt HTTP/01.1\r\nHost: t\r\n\r\n", 400),
+        (b"GET /a.txt HTTP/1.01\r\nHost: t\r\n\r\n", 400),
+    ]
+    for raw, status in cases:
+        c = Conn(addr)
+        try:
+            c.send(raw)
+            r = c.read_response()
+            assert r.status == status, (raw, r)
+            assert r.headers["connection"] == "close", (raw, r)
+            # One answer and the end: nothing after the head was read as a request.
+            assert c.buf == b"", (raw, c.buf[:200])
+            assert c.at_eof(), raw
+        finally:
+            c.close()
+    # A valid Host in each form is served; HTTP/1.0 needs none.
+    for host in (b"t", b"127.0.0.1:80", b"[::1]:8080", b"", b"xn--e1a.example"):
+        r = request(addr, b"GET /a.txt HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+        assert r.status == 200, (host, r)
+    assert request(addr, b"GET /a.txt HTTP/1.0\r\n\r\n").status == 200
+    # A body that looks like a request is a body: skipped by length, or the
+    # connection closes after a chunked one.
+    c = Conn(addr)
+    c.send(b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(smuggled)
+           + smuggled + b"HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert c.read_response().status == 405
+    r = c.read_response(head=True)
+    assert r.status == 200 and r.headers["content-length"] == "6", r
+    c.close()
+    c = Conn(addr)
+    c.send(b"POST /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"%x\r\n" % len(smuggled) + smuggled + b"\r\n0\r\n\r\n")
+    r = c.read_response()
+    assert r.status == 405 and r.headers["connection"] == "close", r
+    assert c.buf == b"" and c.at_eof()
+    c.close()
+
+
 def test_408_when_head_is_not_complete_in_time():
     srv, addr, _ = start(http_extra="header_timeout = 0.5;")
     # Silent from accept.
@@ -616,8 +678,9 @@ def test_access_log_in_common_log_format():
     log = os.path.join(srv.dir, "access.log")
     get(addr, "/a.txt")
     get(addr, "/missing")
-    request(addr, b"HEAD /index.html HTTP/1.1\r\nConnection: close\r\n\r\n", head=True)
-    request(addr, b'GET /"quoted" HTTP/1.1\r\nConnection: close\r\n\r\n')
+    request(addr, b"HEAD /index.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+            head=True)
+    request(addr, b'GET /"quoted" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
 
     def lines():
         return harness.read_text(log).splitlines()

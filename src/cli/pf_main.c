@@ -377,7 +377,13 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 		case 't': test = 1; break;
 		case 'd': daemon_mode = 1; break;
 		case 's': command = optarg; break;
-		case 'v': printf("preforkd (prefork) %s\n", PACKAGE_VERSION); return 0;
+		case 'v':
+			printf("preforkd (prefork) %s\n", PACKAGE_VERSION);
+			if (tls_conf_available())
+				printf("TLS: %s\n", tls_conf_library());
+			else
+				printf("TLS: not built in (configured --without-tls)\n");
+			return 0;
 		case 'h': usage(stdout, prog); return 0;
 		default: usage(stderr, prog); return 1;
 		}

@@ -67,6 +67,7 @@ static const struct key svc_keys[] = {
 	{ "proxy_protocol", K_BOOL, 0, 0, SVC(proxy_protocol) },
 	{ "agent_check", K_STRING, 0, 0, SVC(agent_check) },
 	{ "max_rss", K_LONG, 0, 0, NONE },
+	{ "tls", K_LIST, 0, 0, NONE },	/* a group: tls/tls_conf.c */
 };
 
 
@@ -254,7 +255,8 @@ static void check_handler(struct ctx *x, const config_setting_t *g, struct svc_c
 		free(v->module);
 		v->module = path;
 		char err[512];
-		v->handler = module_load(path, v->handler_name, err, sizeof(err));
+		v->handler = module_load(path, v->handler_name, &v->handler_compat, err,
+					 sizeof(err));
 		if (!v->handler) {
 			err_at(x, ms, "%s", err);
 			return;
@@ -265,6 +267,15 @@ static void check_handler(struct ctx *x, const config_setting_t *g, struct svc_c
 			err_unknown_handler(x, hs, v->handler_name);
 			return;
 		}
+		char what[160], err[512];
+		snprintf(what, sizeof(what), "handler '%s'", v->handler_name);
+		if (module_check_table(v->handler, what, &v->handler_compat, err, sizeof(err)) < 0) {
+			err_at(x, hs, "%s", err);
+			v->handler = NULL;
+			return;
+		}
+		if (v->handler_compat)
+			v->handler = v->handler_compat;
 	}
 
 	config_setting_t *block = config_setting_get_member(g, v->handler_name);
@@ -361,6 +372,10 @@ static void load_service(struct ctx *x, const config_setting_t *g, struct svc_co
 		check_handler(x, g, v);
 	else if (config_setting_get_member(g, "module"))
 		err_at(x, config_setting_get_member(g, "module"), "'module' needs 'handler'");
+
+	const config_setting_t *ts = config_setting_get_member(g, "tls");
+	if (ts)
+		v->tls = tls_conf_load(ts, file_of(x, ts), x->c->dir, v->handler_name, x->errs);
 }
 
 static void check_duplicates(struct ctx *x, const config_setting_t *list)
@@ -513,6 +528,8 @@ void config_free(struct pf_config *c)
 		free(v->module);
 		free(v->agent_check);
 		free(v->workers_why);
+		tls_conf_free(v->tls);
+		free(v->handler_compat);
 	}
 	free(c->services);
 	config_destroy(&c->lc);

@@ -2,12 +2,51 @@
  * module.c - find handlers: the ones a program gave pf_main, the built-in
  * ones, and handler tables exported by shared objects (`module = ...`).
  * A module exports `const struct pf_handler pf_module`; its ABI version
- * and name are checked before it is used.
+ * and name are checked before it is used, and a version 1 table (shorter:
+ * it ends at `reopen`) is copied into a whole one.
  */
 #include "internal.h"
 
 #include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* A version 1 table holds the fields up to `reopen`: the rest is not there to read. */
+#define MODULE_ABI1_SIZE offsetof(struct pf_handler, handle_http)
+
+int module_check_table(const struct pf_handler *t, const char *what, struct pf_handler **compat,
+		       char *err, size_t errlen)
+{
+	*compat = NULL;
+	if (t->abi != 1 && t->abi != PF_ABI_VERSION) {
+		snprintf(err, errlen, "%s was built for ABI version %u, this preforkd has %u "
+			 "(and loads 1)", what, t->abi, (unsigned)PF_ABI_VERSION);
+		return -1;
+	}
+	if (t->abi == 1) {
+		struct pf_handler *c = calloc(1, sizeof(*c));
+		if (!c) {
+			snprintf(err, errlen, "%s: out of memory", what);
+			return -1;
+		}
+		memcpy(c, t, MODULE_ABI1_SIZE);
+		t = c;
+		*compat = c;
+	}
+	/* handle_http is served once the HTTP engine is shared (issue 13, in progress). */
+	const char *missing = !t->name ? "name" : !t->handle ? "handle callback" : NULL;
+	if (missing || (t->handle && t->handle_http)) {
+		if (missing)
+			snprintf(err, errlen, "%s has no %s", what, missing);
+		else
+			snprintf(err, errlen, "%s sets both handle and handle_http", what);
+		free(*compat);
+		*compat = NULL;
+		return -1;
+	}
+	return 0;
+}
 
 static const struct pf_handler *const builtins[] = {
 	&handler_echo, &handler_http, &handler_status,
@@ -24,7 +63,8 @@ const struct pf_handler *module_builtin(const struct pf_handler *const *extra, c
 	return NULL;
 }
 
-const struct pf_handler *module_load(const char *path, const char *name, char *err, size_t errlen)
+const struct pf_handler *module_load(const char *path, const char *name, struct pf_handler **compat,
+				     char *err, size_t errlen)
 {
 	/*
 	 * RTLD_NOW finds missing symbols here, in the master, rather than in
@@ -43,22 +83,19 @@ const struct pf_handler *module_load(const char *path, const char *name, char *e
 		dlclose(h);
 		return NULL;
 	}
-	if (t->abi != PF_ABI_VERSION) {
-		snprintf(err, errlen, "module '%s' was built for ABI version %u, this preforkd has %u",
-			 path, t->abi, (unsigned)PF_ABI_VERSION);
-		dlclose(h);
-		return NULL;
-	}
-	if (!t->name || !t->handle) {
-		snprintf(err, errlen, "module '%s' has no %s", path, t->name ? "handle callback" : "name");
+	char what[PATH_MAX + 16];
+	snprintf(what, sizeof(what), "module '%s'", path);
+	if (module_check_table(t, what, compat, err, errlen) < 0) {
 		dlclose(h);
 		return NULL;
 	}
 	if (strcmp(t->name, name) != 0) {
 		snprintf(err, errlen, "module '%s' provides handler '%s', but 'handler' is '%s'", path,
 			 t->name, name);
+		free(*compat);
+		*compat = NULL;
 		dlclose(h);
 		return NULL;
 	}
-	return t;
+	return *compat ? *compat : t;
 }

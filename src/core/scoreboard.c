@@ -48,6 +48,10 @@ int scoreboard_alloc_slot(void)
 void scoreboard_free_slot(int i)
 {
 	struct sb_slot *s = &scoreboard->slots[i];
+	/* A worker's count outlives it; its slot's svc is bounds-checked, as all worker data. */
+	if (s->svc >= 0 && s->svc < SB_MAX_SERVICES)
+		scoreboard->svcs[s->svc].handler_errors += s->handler_errors;
+	s->handler_errors = 0;
 	s->state = SB_FREE;
 	s->pid = 0;
 	while (scoreboard->nslots > 0 &&

@@ -13,6 +13,7 @@ static const char *const state_names[] = { "free", "starting", "idle", "busy", "
 struct totals {
 	int workers, idle, busy, starting, exiting;
 	unsigned long long served;
+	unsigned long long handler_errors;	/* live workers' and those gone */
 };
 
 /* Age of the connection in hand (an exiting worker may still finish one). */
@@ -28,15 +29,25 @@ static const char *peer_of(const struct sb_slot *s)
 	return s->conn_start_ns > 0 && s->peer[0] ? s->peer : NULL;
 }
 
+/* The TLS protocol of the connection in hand, or NULL. */
+static const char *tls_of(const struct sb_slot *s)
+{
+	return s->conn_start_ns > 0 && s->tls[0] ? s->tls : NULL;
+}
+
 static void count_service(int svc, struct totals *t)
 {
 	memset(t, 0, sizeof(*t));
+	for (int v = 0; v < SB_MAX_SERVICES; v++)
+		if (scoreboard->svcs[v].used && (svc < 0 || v == svc))
+			t->handler_errors += scoreboard->svcs[v].handler_errors;
 	for (int i = 0; i < scoreboard->nslots; i++) {
 		const struct sb_slot *s = &scoreboard->slots[i];
 		if (s->state == SB_FREE || s->pid == 0 || (svc >= 0 && s->svc != svc))
 			continue;
 		t->workers++;
 		t->served += s->served;
+		t->handler_errors += s->handler_errors;
 		switch (s->state) {
 		case SB_IDLE: t->idle++; break;
 		case SB_BUSY: t->busy++; break;
@@ -56,25 +67,33 @@ static int render_text(struct buf *out, int64_t now)
 		count_service(v, &t);
 		buf_printf(out,
 			   "service %s listen=%s handler=%s target=%d workers=%d idle=%d busy=%d "
-			   "throttled=%s spawns=%llu crashes=%llu recycles=%llu watchdog_kills=%llu\n",
+			   "throttled=%s spawns=%llu crashes=%llu recycles=%llu watchdog_kills=%llu "
+			   "handler_errors=%llu\n",
 			   sv->name, sv->listen, sv->handler, sv->target, t.workers, t.idle, t.busy,
 			   sv->throttled ? "yes" : "no", (unsigned long long)sv->spawns,
 			   (unsigned long long)sv->crashes, (unsigned long long)sv->recycles,
-			   (unsigned long long)sv->watchdog_kills);
+			   (unsigned long long)sv->watchdog_kills, t.handler_errors);
+		if (sv->tls)
+			buf_printf(out, "  %s tls handshakes=%llu handshake_failures=%llu resumed=%llu "
+				   "sendfile=%s\n", sv->name, (unsigned long long)sv->tls_handshakes,
+				   (unsigned long long)sv->tls_failures,
+				   (unsigned long long)sv->tls_resumed, sv->tls_sendfile);
 		for (int i = 0; i < scoreboard->nslots; i++) {
 			const struct sb_slot *s = &scoreboard->slots[i];
 			if (s->state == SB_FREE || s->pid == 0 || s->svc != v)
 				continue;
-			buf_printf(out, "  %s pid=%d generation=%u state=%s served=%llu busy_for=%.3f peer=%s\n",
+			buf_printf(out, "  %s pid=%d generation=%u state=%s served=%llu busy_for=%.3f peer=%s%s%s\n",
 				   sv->name, (int)s->pid, s->generation, state_names[s->state],
 				   (unsigned long long)s->served, busy_for(s, now),
-				   peer_of(s) ? peer_of(s) : "-");
+				   peer_of(s) ? peer_of(s) : "-", tls_of(s) ? " tls=" : "",
+				   tls_of(s) ? tls_of(s) : "");
 		}
 	}
 	struct totals t;
 	count_service(-1, &t);
-	buf_printf(out, "total workers=%d idle=%d busy=%d starting=%d exiting=%d served=%llu\n",
-		   t.workers, t.idle, t.busy, t.starting, t.exiting, t.served);
+	buf_printf(out, "total workers=%d idle=%d busy=%d starting=%d exiting=%d served=%llu "
+			  "handler_errors=%llu\n", t.workers, t.idle, t.busy, t.starting, t.exiting,
+		   t.served, t.handler_errors);
 	return buf_printf(out, "state %s\n", scoreboard->draining ? "draining" : "serving");
 }
 
@@ -82,8 +101,9 @@ static int render_text(struct buf *out, int64_t now)
 static void json_totals(struct buf *out, const struct totals *t, const char *count_key)
 {
 	buf_printf(out, "\"%s\": %d, \"idle\": %d, \"busy\": %d, \"starting\": %d, "
-		   "\"exiting\": %d, \"served\": %llu", count_key, t->workers, t->idle, t->busy,
-		   t->starting, t->exiting, t->served);
+		   "\"exiting\": %d, \"served\": %llu, \"handler_errors\": %llu", count_key,
+		   t->workers, t->idle, t->busy, t->starting, t->exiting, t->served,
+		   t->handler_errors);
 }
 
 static int render_json(struct buf *out, int64_t now)
@@ -109,6 +129,14 @@ static int render_json(struct buf *out, int64_t now)
 			   sv->target, sv->throttled ? "true" : "false", (unsigned long long)sv->spawns,
 			   (unsigned long long)sv->crashes, (unsigned long long)sv->recycles,
 			   (unsigned long long)sv->watchdog_kills);
+		if (sv->tls)
+			buf_printf(out, "\"tls\": {\"handshakes\": %llu, \"handshake_failures\": %llu, "
+				   "\"resumed\": %llu, \"sendfile\": \"%s\"}, ",
+				   (unsigned long long)sv->tls_handshakes,
+				   (unsigned long long)sv->tls_failures,
+				   (unsigned long long)sv->tls_resumed, sv->tls_sendfile);
+		else
+			buf_printf(out, "\"tls\": null, ");
 		json_totals(out, &t, "workers_total");
 		buf_printf(out, ", \"workers\": [");
 		int first = 1;
@@ -123,6 +151,8 @@ static int render_json(struct buf *out, int64_t now)
 				   (unsigned long long)s->served, busy_for(s, now),
 				   (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out);
 			buf_json_string(out, peer_of(s) ? peer_of(s) : "");
+			buf_printf(out, ", \"tls\": ");
+			buf_json_string(out, tls_of(s) ? tls_of(s) : "");
 			buf_printf(out, "}");
 			first = 0;
 		}

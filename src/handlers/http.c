@@ -307,6 +307,7 @@ static const char *reason(int status)
 	case 413: return "Payload Too Large";
 	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
 	case 505: return "HTTP Version Not Supported";
 	default: return "Internal Server Error";
 	}
@@ -406,7 +407,10 @@ static void log_escaped(struct head *h, const char *s, size_t len)
 	}
 }
 
-/* One Common Log Format line: HOST - - [DATE] "REQUEST" STATUS BYTES. */
+/*
+ * One Common Log Format line: HOST - - [DATE] "REQUEST" STATUS BYTES, and
+ * over TLS the protocol after it ("... 200 6 TLSv1.3").
+ */
 static void access_log(struct http_conn *hc, const struct http_request *req)
 {
 	struct http_state *st = hc->st;
@@ -428,6 +432,11 @@ static void access_log(struct http_conn *hc, const struct http_request *req)
 	put_num(&h, (unsigned)hc->status);
 	PUT_LIT(&h, " ");
 	put_num(&h, hc->body_bytes);
+	const struct pf_tls_info *tls = pf_conn_tls(hc->conn);
+	if (tls) {
+		PUT_LIT(&h, " ");
+		put_str(&h, tls->protocol);
+	}
 	PUT_LIT(&h, "\n");
 	/* One write with O_APPEND: lines of concurrent workers never interleave. */
 	if (write(st->logfd, h.p, h.len) < 0)

@@ -36,6 +36,7 @@ enum {
 	SEEN_CLOSE = 2,
 	SEEN_KEEP_ALIVE = 4,
 	SEEN_CONTENT_LENGTH = 8,
+	SEEN_TRANSFER_ENCODING = 16,
 };
 
 static int lower(int c)
@@ -70,15 +71,63 @@ static enum http_parse_status fail(struct http_request *req, int status)
 	return HTTP_PARSE_ERROR;
 }
 
-/* Parse up to 3 decimal digits; returns the count used, 0 when none. */
-static size_t parse_small_number(const char *p, size_t len, int *out)
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int is_hex(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* unreserved / sub-delims of RFC 3986: the characters of a reg-name. */
+static int is_host_char(char c)
+{
+	return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("-._~!$&'()*+,;=", c));
+}
+
+/*
+ * Host = uri-host [ ":" port ] (RFC 9110 7.2): an IP-literal in brackets or
+ * a reg-name (percent-encoding allowed), then digits after a colon. Empty
+ * is valid (an empty authority). Returns 0, or -1.
+ */
+static int valid_host(const char *v, size_t len)
 {
 	size_t i = 0;
-	int v = 0;
-	while (i < len && i < 3 && p[i] >= '0' && p[i] <= '9')
-		v = v * 10 + (p[i++] - '0');
-	*out = v;
-	return i;
+	if (len > 0 && v[0] == '[') {
+		for (i = 1; i < len && v[i] != ']'; i++)
+			if (!is_host_char(v[i]) && v[i] != ':')
+				return -1;
+		if (i == len || i == 1)
+			return -1;
+		i++;
+	} else {
+		while (i < len && v[i] != ':') {
+			if (v[i] == '%') {
+				if (len - i < 3 || !is_hex(v[i + 1]) || !is_hex(v[i + 2]))
+					return -1;
+				i += 3;
+			} else if (is_host_char(v[i])) {
+				i++;
+			} else {
+				return -1;
+			}
+		}
+	}
+	if (i == len)
+		return 0;
+	if (v[i] != ':')
+		return -1;
+	for (i++; i < len; i++)
+		if (!is_digit(v[i]))
+			return -1;
+	return 0;
 }
 
 /*
@@ -101,7 +150,7 @@ static int split_absolute_form(struct http_request *req)
 	size_t auth = i + 3, end = auth;
 	while (end < len && t[end] != '/' && t[end] != '?')
 		end++;
-	if (end == auth)
+	if (end == auth || valid_host(t + auth, end - auth) < 0)
 		return -1;
 	req->host.ptr = t + auth;
 	req->host.len = end - auth;
@@ -157,17 +206,13 @@ static enum http_parse_status parse_request_line(struct http_request *req, const
 	req->target.len = i - t;
 	i++;
 
-	/* HTTP-version: "HTTP/" major "." minor. */
+	/* HTTP-version: "HTTP/" DIGIT "." DIGIT, exactly (RFC 9112 2.3). */
 	const char *v = p + i;
-	size_t vlen = len - i, n;
-	if (vlen < 8 || memcmp(v, "HTTP/", 5) != 0)
+	if (len - i != 8 || memcmp(v, "HTTP/", 5) != 0 || !is_digit(v[5]) || v[6] != '.' ||
+	    !is_digit(v[7]))
 		return fail(req, 400);
-	n = parse_small_number(v + 5, vlen - 5, &req->version_major);
-	if (n == 0 || 5 + n >= vlen || v[5 + n] != '.')
-		return fail(req, 400);
-	size_t m = parse_small_number(v + 6 + n, vlen - 6 - n, &req->version_minor);
-	if (m == 0 || 6 + n + m != vlen)
-		return fail(req, 400);
+	req->version_major = v[5] - '0';
+	req->version_minor = v[7] - '0';
 	if (req->version_major != 1)
 		return fail(req, 505);
 
@@ -203,6 +248,8 @@ static int parse_content_length(struct http_request *req, const char *v, size_t 
 				 int *seen)
 {
 	size_t i = 0;
+	if (len == 0)
+		return -1;	/* empty: no length at all, not zero */
 	while (i < len) {
 		long long value = 0;
 		size_t s = i;
@@ -230,6 +277,40 @@ static int parse_content_length(struct http_request *req, const char *v, size_t 
 		}
 	}
 	return 0;
+}
+
+/*
+ * Transfer-Encoding: a list of codings, maybe over several lines. Only
+ * "chunked" is understood; what it means is settled in finish().
+ */
+static void parse_transfer_encoding(struct http_request *req, const char *v, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		if (i == len)
+			break;
+		size_t s = i;
+		while (i < len && v[i] != ',')
+			i++;
+		size_t e = i;
+		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+			e--;
+		int chunked = e - s == 7 && mem_ieq(v + s, "chunked", 7);
+		req->te_codings++;
+		req->te_chunked += chunked;
+		req->te_unknown |= !chunked;
+		req->te_last_chunked = chunked;
+	}
+}
+
+/* Expect: only "100-continue" means anything (RFC 9110 10.1.1). */
+static void parse_expect(struct http_request *req, const char *v, size_t len)
+{
+	/* An HTTP/1.0 client cannot expect 100 (RFC 9110 10.1.1): ignore it. */
+	if (req->version_minor >= 1 && len == 12 && mem_ieq(v, "100-continue", 12))
+		req->expect_continue = 1;
 }
 
 /* One "name: value" line, without its line end. */
@@ -262,7 +343,7 @@ static enum http_parse_status parse_header_line(struct http_request *req, const 
 	switch (nlen) {
 	case 4:
 		if (mem_ieq(name, "host", 4)) {
-			if (*seen & SEEN_HOST)
+			if ((*seen & SEEN_HOST) || valid_host(v, vlen) < 0)
 				return fail(req, 400);
 			*seen |= SEEN_HOST;
 			/* An absolute-form target's authority wins over Host. */
@@ -286,8 +367,13 @@ static enum http_parse_status parse_header_line(struct http_request *req, const 
 			req->if_modified_since.ptr = v;
 			req->if_modified_since.len = vlen;
 		} else if (mem_ieq(name, "transfer-encoding", 17)) {
-			req->chunked = 1;
+			*seen |= SEEN_TRANSFER_ENCODING;
+			parse_transfer_encoding(req, v, vlen);
 		}
+		break;
+	case 6:
+		if (mem_ieq(name, "expect", 6))
+			parse_expect(req, v, vlen);
 		break;
 	default:
 		break;
@@ -298,9 +384,24 @@ static enum http_parse_status parse_header_line(struct http_request *req, const 
 /* The head is complete: settle what depends on all the headers together. */
 static enum http_parse_status finish(struct http_request *req, int seen)
 {
-	/* Both framings at once is how requests are smuggled: refuse. */
-	if (req->chunked && req->content_length >= 0)
+	/* RFC 9112 3.2: HTTP/1.1 needs exactly one valid Host (checked as read). */
+	if (req->version_minor >= 1 && !(seen & SEEN_HOST))
 		return fail(req, 400);
+	/* Both framings at once is how requests are smuggled: refuse. */
+	if ((seen & SEEN_TRANSFER_ENCODING) && (seen & SEEN_CONTENT_LENGTH))
+		return fail(req, 400);
+	if (seen & SEEN_TRANSFER_ENCODING) {
+		/*
+		 * RFC 9112 6.1, 6.3: the body's length is known only when
+		 * chunked is the final coding, applied once; HTTP/1.0 has no
+		 * transfer codings at all. Codings we do not know: 501.
+		 */
+		if (req->version_minor == 0 || !req->te_last_chunked || req->te_chunked != 1)
+			return fail(req, 400);
+		if (req->te_unknown)
+			return fail(req, 501);
+		req->chunked = 1;
+	}
 	if (req->version_minor >= 1)
 		req->keep_alive = !(seen & SEEN_CLOSE);
 	else

@@ -49,9 +49,12 @@ struct http_request {
 	struct http_str host;
 	struct http_str if_modified_since;
 	long long content_length;	/* -1 when absent */
-	int chunked;			/* Transfer-Encoding was sent */
+	int chunked;			/* Transfer-Encoding: chunked (the only
+					   coding accepted) */
+	int expect_continue;		/* Expect: 100-continue */
 	size_t consumed;		/* bytes of the head, blank line included */
-	int status;			/* on HTTP_PARSE_ERROR: 400, 414, 431, 505 */
+	int status;			/* on HTTP_PARSE_ERROR: 400, 414, 431,
+					   501, 505 */
 
 	/* Parser state: zeroed by http_parse_init. */
 	size_t max_size;		/* max_header_size */
@@ -60,6 +63,10 @@ struct http_request {
 	size_t head_start;		/* first byte after leading blank lines */
 	int have_request_line;
 	int seen;			/* headers met so far (bit set) */
+	int te_codings;			/* transfer codings listed so far */
+	int te_chunked;			/* how many of them were "chunked" */
+	int te_last_chunked;		/* the last one was "chunked" */
+	int te_unknown;			/* one of them was something else */
 };
 
 /* Prepare req for a new request whose head may be at most max_size bytes. */

@@ -30,14 +30,10 @@ int control_open(struct master *m, const char *path)
 		return -1;
 	}
 	/* Owner-only from the start: no window where others could connect. */
-	mode_t old = umask(0077);
-	int rc = listen_open(&l, 16, err, sizeof(err));
-	umask(old);
-	if (rc < 0) {
+	if (listen_open(&l, 16, 0600, err, sizeof(err)) < 0) {
 		log_error("control socket: %s", err);
 		return -1;
 	}
-	chmod(path, 0600);
 	util_set_nonblock(l.fd, 1);
 	m->control_fd = l.fd;
 	free(m->control_path);

@@ -80,7 +80,7 @@ static struct endpoint *ep_get(const struct addr *a, char *err, size_t errlen)
 	memset(free_at, 0, sizeof(*free_at));
 	free_at->l.addr = *a;
 	free_at->fd = -1;
-	if (listen_open(&free_at->l, 64, err, errlen) < 0)
+	if (listen_open(&free_at->l, 64, LISTEN_UNIX_MODE, err, errlen) < 0)
 		return NULL;
 	util_set_nonblock(free_at->l.fd, 1);
 	free_at->fd = free_at->l.fd;

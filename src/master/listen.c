@@ -2,7 +2,10 @@
  * listen.c - listening sockets: socket, bind, listen, and the options set
  * once on the listener so that accepted sockets inherit them (TCP_NODELAY,
  * TCP_DEFER_ACCEPT). Stale unix socket files are replaced; a live one is
- * an "address in use" error.
+ * an "address in use" error. A unix socket file has its final mode from
+ * the instant bind() creates it (the umask is set around the call), and
+ * it is checked again before listen(): nobody else can ever connect to an
+ * owner-only socket, not even for a moment.
  */
 #include "internal.h"
 
@@ -24,7 +27,36 @@ static int unix_path_live(const struct addr *a)
 	return live;
 }
 
-int listen_open(struct listener *l, int backlog, char *err, size_t errlen)
+/*
+ * bind() a unix socket file created with exactly `mode`. A directory with
+ * a default ACL overrides the umask; then the mode is set before listen(),
+ * while connecting is still refused, and only when lstat() shows a socket.
+ */
+static int bind_unix(int fd, const struct addr *a, mode_t mode)
+{
+	mode_t old = umask(~mode & 0777);
+	int rc = bind(fd, (const struct sockaddr *)&a->ss, a->len);
+	umask(old);
+	if (rc < 0)
+		return -1;
+	const char *path = addr_unix_path(a);
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;	/* replaced under us: not ours to remove */
+		return -1;
+	}
+	if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0) {
+		int e = errno;
+		unlink(path);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+int listen_open(struct listener *l, int backlog, mode_t mode, char *err, size_t errlen)
 {
 	char name[128];
 	int one = 1;
@@ -56,13 +88,13 @@ int listen_open(struct listener *l, int backlog, char *err, size_t errlen)
 	if (l->addr.family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	log_debug("socket() = %d for %s", fd, name);
-	if (bind(fd, (const struct sockaddr *)&l->addr.ss, l->addr.len) < 0) {
+	int rc = l->addr.family == AF_UNIX ? bind_unix(fd, &l->addr, mode)
+					   : bind(fd, (const struct sockaddr *)&l->addr.ss, l->addr.len);
+	if (rc < 0) {
 		snprintf(err, errlen, "bind %s: %s", name, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	if (l->addr.family == AF_UNIX)
-		chmod(addr_unix_path(&l->addr), 0666);
 	log_debug("bind(%d, %s) = 0", fd, name);
 	if (listen(fd, backlog) < 0) {
 		snprintf(err, errlen, "listen %s: %s", name, strerror(errno));

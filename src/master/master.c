@@ -80,7 +80,7 @@ static int listener_get(struct master *m, const struct svc_conf *c, char *err, s
 		memset(l, 0, sizeof(*l));
 		l->addr = c->addr;
 		l->fd = -1;
-		if (listen_open(l, c->backlog, err, errlen) < 0)
+		if (listen_open(l, c->backlog, LISTEN_UNIX_MODE, err, errlen) < 0)
 			return -1;
 		if (i == m->nlisteners)
 			m->nlisteners++;
@@ -144,6 +144,12 @@ static void gen_publish(struct master *m, struct generation *g)
 		snprintf(sv->listen, sizeof(sv->listen), "%s", m->listeners[s->listener].name);
 		snprintf(sv->handler, sizeof(sv->handler), "%s", s->conf->handler_name);
 		sv->target = s->target;
+		sv->tls = s->conf->tls != NULL;
+		snprintf(sv->tls_sendfile, sizeof(sv->tls_sendfile), "%s",
+			 !s->conf->tls ? "" : s->conf->tls->ktls ? "ktls" : "read+write");
+		if (s->conf->tls)
+			log_info("service %s: TLS; sendfile path: %s", s->conf->name,
+				 s->conf->tls->ktls_note);
 	}
 	services_unpublish(m);
 	scoreboard->generation = g->id;

@@ -13,11 +13,6 @@
 #define MAX_LISTENERS (2 * CONF_MAX_SERVICES)
 #define MAX_CONTROL_CLIENTS 16
 
-/* Crash back-off: first refill at once, then 0.1 s doubling to 10 s. */
-#define BACKOFF_FIRST_NS 100000000LL
-#define BACKOFF_MAX_NS 10000000000LL
-#define HEALTHY_RUN_NS 10000000000LL
-
 /* One place in a service's pool; its back-off survives its workers. */
 struct pool_pos {
 	int slot;		/* scoreboard slot of its worker, -1 when empty */

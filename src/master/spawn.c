@@ -7,6 +7,7 @@
  * spawn_maintain, spawn_retire, spawn_signal_gen, spawn_check_deadlines.
  */
 #include "master/master.h"
+#include "master/policy.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -14,11 +15,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* Dynamic sizing: at most one growth step per quarter second. */
-#define DYNAMIC_STEP_NS 250000000LL
-/* request_timeout: SIGTERM, then SIGKILL this much later. */
-#define WATCHDOG_GRACE_NS 1000000000LL
 
 /* In the child: close every descriptor that belongs to the master. */
 static void close_master_fds(struct master *m, int keep)
@@ -172,19 +168,10 @@ static void crashed(struct worker_rec *r, const char *how, int64_t now)
 	if (r->pos < 0)
 		return;
 	struct pool_pos *p = &s->pos[r->pos];
-	if (now - r->started_ns >= HEALTHY_RUN_NS)
-		p->crashes = 0;
-	int64_t delay = 0;
-	if (p->crashes > 0) {
-		delay = BACKOFF_FIRST_NS;
-		for (int i = 1; i < p->crashes && delay < BACKOFF_MAX_NS; i++)
-			delay *= 2;
-		if (delay > BACKOFF_MAX_NS)
-			delay = BACKOFF_MAX_NS;
+	int64_t delay = policy_backoff(&p->crashes, now - r->started_ns);
+	if (delay > 0)
 		log_warnx("service %s: throttled: restarting a crashed worker in %.1f s "
-			  "(crash %d in a row)", s->conf->name, (double)delay / 1e9, p->crashes + 1);
-	}
-	p->crashes++;
+			  "(crash %d in a row)", s->conf->name, (double)delay / 1e9, p->crashes);
 	p->next_spawn_ns = now + delay;
 }
 
@@ -293,48 +280,43 @@ static int draining_live(struct master *m, struct generation *g, int v)
 int spawn_throttled(struct service *s, int64_t now)
 {
 	for (int p = 0; p < s->target; p++)
-		if (s->pos[p].next_spawn_ns > now || s->pos[p].crashes >= 2)
+		if (policy_throttled(s->pos[p].crashes, s->pos[p].next_spawn_ns, now))
 			return 1;
 	return 0;
 }
 
-/*
- * Dynamic sizing, as Apache prefork: keep idle workers (counting empty
- * places about to be refilled) between min and max spare. A shortage grows
- * the target by 1, 2, 4, ... (capped at 32) every quarter second while it
- * lasts; a surplus shrinks it by one a second.
- * Growth stops at max_workers counting a draining generation's workers,
- * and while workers keep crashing (growing would only fork more of them).
- */
+/* What dynamic sizing sees of g's service v now. */
+static struct policy_pool_view pool_view(struct master *m, struct generation *g, int v,
+					 int64_t now)
+{
+	struct service *s = &g->svcs[v];
+	return (struct policy_pool_view){
+		.spares = count_spares(m, g, v),
+		.min_spare = s->conf->min_spare,
+		.max_spare = s->conf->max_spare,
+		.max_workers = s->conf->max_workers,
+		.draining = draining_live(m, g, v),
+		.throttled = spawn_throttled(s, now),
+	};
+}
+
+/* Dynamic sizing (policy_size) of g's service v, logged. */
 static void size_dynamic(struct master *m, struct generation *g, int v, int64_t now)
 {
 	struct service *s = &g->svcs[v];
 	const struct svc_conf *c = s->conf;
-	int spares = count_spares(m, g, v);
-	if (now - s->last_spawn_ns < DYNAMIC_STEP_NS)
-		return;
-	int room = c->max_workers - draining_live(m, g, v) - s->target;
-	if (spares < c->min_spare && room > 0 && !spawn_throttled(s, now)) {
-		int add = s->spawn_rate ? s->spawn_rate : 1;
-		if (add > room)
-			add = room;
-		s->target += add;
-		s->spawn_rate = s->spawn_rate ? (s->spawn_rate < 32 ? s->spawn_rate * 2 : 32) : 2;
-		s->last_spawn_ns = now;
+	struct policy_pool_view view = pool_view(m, g, v, now);
+	struct policy_pool pool = { s->target, s->spawn_rate, s->last_spawn_ns };
+	enum policy_step step = policy_size(&pool, &view, now);
+	s->target = pool.target;
+	s->spawn_rate = pool.rate;
+	s->last_spawn_ns = pool.last_step_ns;
+	if (step == POLICY_GROW)
 		log_info("service %s: %d idle < min_spare %d: growing to %d workers", c->name,
-			 spares, c->min_spare, s->target);
-	} else if (spares > c->max_spare && s->target > 1) {
-		/* Shrink one at a time, once a second. */
-		if (now - s->last_spawn_ns < 1000000000LL)
-			return;
-		s->target--;
-		s->spawn_rate = 0;
-		s->last_spawn_ns = now;
+			 view.spares, c->min_spare, s->target);
+	else if (step == POLICY_SHRINK)
 		log_info("service %s: %d idle > max_spare %d: shrinking to %d workers", c->name,
-			 spares, c->max_spare, s->target);
-	} else {
-		s->spawn_rate = 0;
-	}
+			 view.spares, c->max_spare, s->target);
 }
 
 /* Swap places a and b of a service (worker and back-off move together). */
@@ -383,22 +365,25 @@ static void retire_surplus(struct master *m, struct generation *g, int v, int64_
  */
 static void recycle_one(struct master *m, struct generation *g, int v, int64_t now)
 {
-	int candidate = -1;
+	struct policy_worker ws[SB_MAX_SLOTS];
+	int slots[SB_MAX_SLOTS];
+	int n = 0;
 	for (int i = 0; i < scoreboard->nslots; i++) {
 		struct worker_rec *r = &m->workers[i];
 		if (!r->pid || r->gen != g || r->svc != v)
 			continue;
-		if (!r->ready && !r->exiting)
-			return;		/* a successor is still starting */
-		if (!r->exiting && scoreboard->slots[i].recycle && candidate < 0)
-			candidate = i;
+		ws[n] = (struct policy_worker){ r->ready, r->exiting, scoreboard->slots[i].recycle };
+		slots[n++] = i;
 	}
-	if (candidate < 0)
-		return;
 	struct service *s = &g->svcs[v];
+	int full = 1;
 	for (int p = 0; p < s->target; p++)
 		if (s->pos[p].slot < 0)
-			return;		/* a place is still empty */
+			full = 0;
+	int k = policy_recycle_pick(ws, n, full);
+	if (k < 0)
+		return;
+	int candidate = slots[k];
 	m->workers[candidate].recycling = 1;
 	scoreboard->svcs[s->sb].recycles++;
 	if (scoreboard->slots[candidate].recycle == SB_RECYCLE_MEMORY && s->conf->max_rss > 0) {
@@ -428,7 +413,7 @@ static void fill_places(struct master *m, struct generation *g, int v, int64_t n
 		if (pp->slot >= 0) {
 			/* A worker that has run healthily for a while clears its place's back-off. */
 			struct worker_rec *r = &m->workers[pp->slot];
-			if (pp->crashes && r->ready && now - r->started_ns >= HEALTHY_RUN_NS)
+			if (pp->crashes && r->ready && now - r->started_ns >= POLICY_HEALTHY_RUN_NS)
 				pp->crashes = 0;
 			continue;
 		}
@@ -442,11 +427,11 @@ static void fill_places(struct master *m, struct generation *g, int v, int64_t n
 				count_idle(m, g, v, &live);
 				live += draining_live(m, g, v);
 			}
-			if (live >= s->conf->max_workers)
+			if (!policy_may_fill(p, s->conf->workers, live, s->conf->max_workers))
 				continue;
 		}
 		if (spawn_worker(m, g, v, p) < 0)
-			pp->next_spawn_ns = now + BACKOFF_FIRST_NS;
+			pp->next_spawn_ns = now + POLICY_BACKOFF_FIRST_NS;
 		else if (live >= 0)
 			live++;
 	}
@@ -493,21 +478,23 @@ int64_t spawn_next_event(struct master *m, struct generation *g, int64_t now)
 			    (!next || s->pos[p].next_spawn_ns < next))
 				next = s->pos[p].next_spawn_ns;
 		/* request_timeout: the watchdog acts when the oldest connection reaches it. */
-		if (s->conf->request_timeout > 0)
-			for (int i = 0; i < scoreboard->nslots; i++) {
-				struct worker_rec *r = &m->workers[i];
-				int64_t start = scoreboard->slots[i].conn_start_ns;
-				if (!r->pid || r->gen != g || r->svc != v || r->exiting || start <= 0 ||
-				    scoreboard->slots[i].state != SB_BUSY)
-					continue;
-				int64_t due = start + (int64_t)(s->conf->request_timeout * 1e9);
-				if (due > now && (!next || due < next))
-					next = due;
-			}
+		for (int i = 0; s->conf->request_timeout > 0 && i < scoreboard->nslots; i++) {
+			struct worker_rec *r = &m->workers[i];
+			int64_t due;
+			if (!r->pid || r->gen != g || r->svc != v || r->exiting)
+				continue;
+			policy_watchdog(scoreboard->slots[i].state == SB_BUSY,
+					scoreboard->slots[i].conn_start_ns, s->conf->request_timeout,
+					now, &due);
+			if (due && (!next || due < next))
+				next = due;
+		}
 		/* While idle workers are short, the next growth step is due soon. */
-		if (s->conf->dynamic && count_spares(m, g, v) < s->conf->min_spare) {
-			int64_t step = s->last_spawn_ns + DYNAMIC_STEP_NS;
-			if (step > now && (!next || step < next))
+		if (s->conf->dynamic) {
+			struct policy_pool pool = { s->target, s->spawn_rate, s->last_spawn_ns };
+			struct policy_pool_view view = pool_view(m, g, v, now);
+			int64_t step = policy_size_next(&pool, &view, now);
+			if (step && (!next || step < next))
 				next = step;
 		}
 	}
@@ -536,18 +523,16 @@ void spawn_watchdog(struct master *m, int64_t now)
 			continue;
 		const struct svc_conf *c = r->gen->svcs[r->svc].conf;
 		struct sb_slot *s = &scoreboard->slots[i];
-		int64_t start = s->conn_start_ns;
-		if (c->request_timeout <= 0 || s->state != SB_BUSY || start <= 0)
+		int64_t start = s->conn_start_ns, due;
+		if (!policy_watchdog(s->state == SB_BUSY, start, c->request_timeout, now, &due))
 			continue;
 		double age = (double)(now - start) / 1e9;
-		if (age < c->request_timeout)
-			continue;
 		log_error("service %s: worker %d busy for %.1f s on %s (request_timeout %.1f s): ending it",
 			  c->name, (int)r->pid, age, s->peer, c->request_timeout);
 		scoreboard->svcs[r->gen->svcs[r->svc].sb].watchdog_kills++;
 		r->reason = EXIT_WATCHDOG;
 		/* SIGKILL after a grace period; watchdog kills are not crashes. */
-		spawn_retire(m, i, SIGTERM, now + WATCHDOG_GRACE_NS);
+		spawn_retire(m, i, SIGTERM, now + POLICY_WATCHDOG_GRACE_NS);
 		/* The replacement starts at once, in the place just vacated. */
 		if (r->gen->state == GEN_ACTIVE)
 			fill_places(m, r->gen, r->svc, now);

@@ -3,7 +3,8 @@
  * I/O. The data socket is non-blocking (accept4 SOCK_NONBLOCK): each call
  * tries the system call first and waits in poll() only when it would block,
  * so a ready socket costs one system call. read_timeout bounds each wait
- * for data, write_timeout each wait for buffer space.
+ * for data, write_timeout each wait for buffer space. Over TLS (c->ssl)
+ * each call goes to tls/tls_conn.c instead.
  */
 #include "internal.h"
 
@@ -38,8 +39,7 @@ void conn_init(struct pf_conn *c, int fd, struct pf_worker *w, const struct sock
 	}
 }
 
-/* Wait for `events` up to `timeout` seconds (<= 0: forever). 0, or -1. */
-static int wait_fd(int fd, short events, double timeout)
+int conn_wait_fd(int fd, short events, double timeout)
 {
 	int64_t deadline = timeout > 0 ? util_now_ns() + (int64_t)(timeout * 1e9) : 0;
 	for (;;) {
@@ -73,7 +73,9 @@ static int wait_fd(int fd, short events, double timeout)
  */
 PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
-	if (c->expect_wait && wait_fd(c->fd, POLLIN, timeout) < 0)
+	if (c->ssl)
+		return tls_conn_read(c, buf, len, timeout);
+	if (c->expect_wait && conn_wait_fd(c->fd, POLLIN, timeout) < 0)
 		return -1;
 	for (int waited = c->expect_wait;; waited = 1) {
 		ssize_t n = recv(c->fd, buf, len, 0);
@@ -87,7 +89,7 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, do
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		if (wait_fd(c->fd, POLLIN, timeout) < 0)
+		if (conn_wait_fd(c->fd, POLLIN, timeout) < 0)
 			return -1;
 	}
 }
@@ -139,6 +141,8 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 {
 	int64_t deadline = util_now_ns() + (int64_t)(timeout * 1e9);
 	int64_t queued_since = 0;
+	if (tls_conn_pending(c))	/* decrypted bytes wait already */
+		return pf_conn_read_timeout(c, buf, len, timeout);
 	for (;;) {
 		int lfd = signals_worker_listen_fd();
 		int64_t now = util_now_ns(), left = deadline - now;
@@ -187,7 +191,7 @@ static int write_again(struct pf_conn *c)
 		return 0;
 	if (errno != EAGAIN && errno != EWOULDBLOCK)
 		return -1;
-	return wait_fd(c->fd, POLLOUT, c->write_timeout);
+	return conn_wait_fd(c->fd, POLLOUT, c->write_timeout);
 }
 
 PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int iovcnt)
@@ -198,6 +202,8 @@ PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int
 		errno = EINVAL;
 		return -1;
 	}
+	if (c->ssl)
+		return tls_conn_writev(c, iov_in, iovcnt);
 	for (int i = 0; i < iovcnt; i++) {
 		iov[i] = iov_in[i];
 		total += iov[i].iov_len;
@@ -239,6 +245,8 @@ PF_API ssize_t pf_conn_write(struct pf_conn *c, const void *buf, size_t len)
 PF_API ssize_t pf_conn_sendfile(struct pf_conn *c, int fd, off_t offset, size_t len)
 {
 	size_t done = 0;
+	if (c->ssl)
+		return tls_conn_sendfile(c, fd, offset, len);
 	while (done < len) {
 		ssize_t n = sendfile(c->fd, fd, &offset, len - done);
 		if (n < 0) {

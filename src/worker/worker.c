@@ -150,6 +150,20 @@ static void check_spares(struct pf_worker *w, int ready_fd)
 	wake_master(w, ready_fd);
 }
 
+/*
+ * A handler returned non-zero: the connection failed. Logged at warn with
+ * errno as the handler left it, and counted in the status (handler_errors).
+ */
+void worker_handler_failed(struct pf_worker *w, const struct pf_conn *c)
+{
+	w->slot->handler_errors++;
+	if (errno)
+		log_warn("handler %s failed on the connection from %s", w->handler->name, c->peer);
+	else
+		log_warnx("handler %s failed on the connection from %s (errno not set)",
+			  w->handler->name, c->peer);
+}
+
 static void reopen_logs(struct pf_worker *w)
 {
 	worker_reopen = 0;
@@ -285,13 +299,22 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		check_spares(w, ready_fd);
 		if (log_get_level() >= PF_LOG_DEBUG)
 			log_debug("accept() = %d from %s", fd, conn.peer);
+		if (svc->tls && tls_conn_start(&conn, w) < 0) {
+			close(fd);	/* counted as a failed handshake */
+			slot->conn_start_ns = 0;
+			slot->state = worker_stop ? SB_EXITING : SB_IDLE;
+			continue;
+		}
 		uint64_t requests_before = slot->requests;
 		int64_t conn_start = slot->conn_start_ns;
-		w->handler->handle(&conn, w->state);
+		errno = 0;
+		if (w->handler->handle(&conn, w->state) != 0)
+			worker_handler_failed(w, &conn);
 		/* A handler that does not count requests served one per connection. */
 		if (slot->requests == requests_before)
 			conn_request_done(&conn, conn_start);
 		util_coverage_flush();
+		tls_conn_close(&conn);
 		close(fd);
 		if (log_get_level() >= PF_LOG_DEBUG)
 			log_debug("close(%d) peer %s", fd, conn.peer);

@@ -30,7 +30,7 @@ static void check_request(const struct http_request *req, int r, const char *buf
 {
 	if (r == HTTP_PARSE_ERROR) {
 		if (req->status != 400 && req->status != 414 && req->status != 431 &&
-		    req->status != 505)
+		    req->status != 501 && req->status != 505)
 			abort();
 		return;
 	}
