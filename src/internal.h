@@ -352,9 +352,41 @@ struct scoreboard {
 
 extern struct scoreboard *scoreboard;
 int scoreboard_create(void);
-int scoreboard_alloc_slot(void);	/* -1 when full */
+void scoreboard_destroy(void);
+int scoreboard_is_owner(void);		/* the creating process (the master) */
+/*
+ * The creator's calls. Sizes, slot ownership, pids, services and
+ * generations are its private records, never read back from the mapping.
+ */
+int scoreboard_alloc_slot(int svc, unsigned generation);	/* -1 when full */
+void scoreboard_set_pid(int i, pid_t pid);
 void scoreboard_free_slot(int i);
+int scoreboard_free_slots(void);
 int scoreboard_service(const char *name);	/* find or add, -1 when full */
+struct sb_service *scoreboard_svc(int i);	/* the private entry, NULL out of range */
+void scoreboard_set_generation(unsigned id);
+void scoreboard_publish(void);		/* private entries -> shared copy */
+/* Anyone: 1 + the highest slot in use (the creator's own count, else clamped). */
+int scoreboard_nslots(void);
+unsigned scoreboard_generation(void);
+
+#define SB_INVALID (-1)	/* sb_view.state: a value no state has */
+
+/* A slot as read once, checked: safe to use whatever the worker wrote. */
+struct sb_view {
+	pid_t pid;
+	int svc;		/* < SB_MAX_SERVICES */
+	unsigned generation;
+	int state;		/* an enum sb_state, or SB_INVALID */
+	uint64_t served, bytes_in, bytes_out, handler_errors;
+	int64_t conn_start_ns;
+	int recycle;
+	char peer[64];		/* NUL-terminated, printable */
+	char tls[16];		/* likewise */
+};
+int scoreboard_view(int i, struct sb_view *v);	/* 0: slot not in use */
+int scoreboard_service_view(int i, struct sb_service *out);	/* 0: unused */
+void scoreboard_copy_string(char *dst, const volatile char *src, size_t len);
 
 /* ---- conn.c ---- */
 

@@ -668,6 +668,58 @@ START_TEST(test_path_normalize_too_long)
 }
 END_TEST
 
+/* ---- the Location of a directory redirect ---- */
+
+static const struct location_case {
+	const char *target;	/* as sent; the path part is normalised first */
+	const char *location;
+} location_cases[] = {
+	{ "/sub", "/sub/" },
+	{ "/sub?q=1", "/sub/?q=1" },
+	{ "/a/b", "/a/b/" },
+	/* Open redirects: the raw target never reaches the Location. */
+	{ "//evil.example/../sub", "/sub/" },
+	{ "//evil.example", "/evil.example/" },
+	{ "///evil.example/x/..", "/evil.example/" },
+	{ "/\\evil.example/../sub", "/sub/" },
+	{ "/\\evil.example", "/%5Cevil.example/" },
+	{ "/%5C%5Cevil.example", "/%5C%5Cevil.example/" },
+	{ "/%2e%2e%5cevil/..", "/" },
+	/* A fragment is not part of the path, nor of the query. */
+	{ "/sub#frag", "/sub/" },
+	{ "/sub?q=1#frag", "/sub/?q=1" },
+	{ "/sub#f?q", "/sub/" },
+	/* Decoded bytes that are not pchars are encoded again. */
+	{ "/hello%20world", "/hello%20world/" },
+	{ "/caf%C3%A9", "/caf%C3%A9/" },
+	{ "/caf\xc3\xa9", "/caf%C3%A9/" },
+	{ "/a%3Fb%23c%25d", "/a%3Fb%23c%25d/" },
+	{ "/a:b@c;d=e,f!$&'()*+~_.-", "/a:b@c;d=e,f!$&'()*+~_.-/" },
+	/* The query keeps its escapes; what may not be in it is encoded. */
+	{ "/sub?a=%20b&c=/d?e", "/sub/?a=%20b&c=/d?e" },
+	{ "/sub?a=%zz\\\"<>", "/sub/?a=%25zz%5C%22%3C%3E" },
+	{ "/sub?\xff", "/sub/?%FF" },
+	{ "/sub?", "/sub/?" },
+};
+
+START_TEST(test_path_location)
+{
+	const struct location_case *c = &location_cases[_i];
+	char rel[256], out[1024];
+	int dir;
+	size_t len = strlen(c->target);
+	ck_assert_int_eq(http_path_normalize(c->target, len, rel, sizeof(rel), &dir), 0);
+	size_t n = http_path_location(rel, c->target, len, out, sizeof(out));
+	ck_assert_msg(n == strlen(c->location) && strcmp(out, c->location) == 0,
+		      "'%s': Location '%s', want '%s'", c->target, out, c->location);
+	/* Always a path here: one slash, then no second one or backslash. */
+	ck_assert(out[0] == '/' && out[1] != '/' && out[1] != '\\');
+	/* 3 * len + 3 bytes always suffice; one byte less than needed never overflows. */
+	ck_assert_uint_gt(http_path_location(rel, c->target, len, out, 3 * len + 3), 0);
+	ck_assert_uint_eq(http_path_location(rel, c->target, len, out, n), 0);
+}
+END_TEST
+
 /* ---- opening beneath the root ---- */
 
 static char tree[256];
@@ -840,6 +892,7 @@ static Suite *http_parse_suite(void)
 	tc = tcase_create("path");
 	tcase_add_loop_test(tc, test_path_normalize, 0, N(path_cases));
 	tcase_add_test(tc, test_path_normalize_too_long);
+	tcase_add_loop_test(tc, test_path_location, 0, N(location_cases));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("open");

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <check.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -14,25 +15,24 @@
 
 static void setup(void)
 {
+	scoreboard_destroy();
 	ck_assert_int_eq(scoreboard_create(), 0);
-	memset(scoreboard->svcs, 0, sizeof(scoreboard->svcs));
-	memset(scoreboard->slots, 0, sizeof(scoreboard->slots));
-	scoreboard->nslots = 0;
 }
 
 START_TEST(test_alloc_and_free_slots)
 {
-	int a = scoreboard_alloc_slot();
-	scoreboard->slots[a].pid = 100;
-	int b = scoreboard_alloc_slot();
-	scoreboard->slots[b].pid = 101;
+	int a = scoreboard_alloc_slot(0, 1);
+	scoreboard_set_pid(a, 100);
+	int b = scoreboard_alloc_slot(0, 1);
+	scoreboard_set_pid(b, 101);
 	ck_assert_int_ne(a, b);
+	ck_assert_int_eq(scoreboard_nslots(), 2);
 	ck_assert_int_eq(scoreboard->nslots, 2);
 	ck_assert_int_eq(scoreboard->slots[a].state, SB_STARTING);
 	scoreboard_free_slot(b);
-	ck_assert_int_eq(scoreboard->nslots, 1);
+	ck_assert_int_eq(scoreboard_nslots(), 1);
 	/* A freed slot is reused. */
-	int c = scoreboard_alloc_slot();
+	int c = scoreboard_alloc_slot(0, 1);
 	ck_assert_int_eq(c, b);
 }
 END_TEST
@@ -40,11 +40,12 @@ END_TEST
 START_TEST(test_full_scoreboard)
 {
 	for (int i = 0; i < SB_MAX_SLOTS; i++) {
-		int s = scoreboard_alloc_slot();
+		int s = scoreboard_alloc_slot(0, 1);
 		ck_assert_int_eq(s, i);
-		scoreboard->slots[s].pid = 1000 + i;
+		scoreboard_set_pid(s, 1000 + i);
 	}
-	ck_assert_int_eq(scoreboard_alloc_slot(), -1);
+	ck_assert_int_eq(scoreboard_alloc_slot(0, 1), -1);
+	ck_assert_int_eq(scoreboard_free_slots(), 0);
 }
 END_TEST
 
@@ -54,14 +55,17 @@ START_TEST(test_services_by_name)
 	int b = scoreboard_service("echo");
 	ck_assert_int_ne(a, b);
 	ck_assert_int_eq(scoreboard_service("web"), a);
-	ck_assert_str_eq(scoreboard->svcs[b].name, "echo");
+	ck_assert_str_eq(scoreboard_svc(b)->name, "echo");
+	ck_assert_str_eq(scoreboard->svcs[b].name, "echo");	/* published */
+	ck_assert_ptr_null(scoreboard_svc(-1));
+	ck_assert_ptr_null(scoreboard_svc(SB_MAX_SERVICES));
 }
 END_TEST
 
 /* Shared memory: a child's writes to its slot are seen by the parent. */
 START_TEST(test_shared_across_fork)
 {
-	int s = scoreboard_alloc_slot();
+	int s = scoreboard_alloc_slot(0, 1);
 	pid_t pid = fork();
 	if (pid == 0) {
 		scoreboard->slots[s].served = 42;
@@ -78,23 +82,23 @@ END_TEST
 static void fill_example(void)
 {
 	int v = scoreboard_service("web");
-	snprintf(scoreboard->svcs[v].listen, sizeof(scoreboard->svcs[v].listen), "127.0.0.1:8080");
-	snprintf(scoreboard->svcs[v].handler, sizeof(scoreboard->svcs[v].handler), "http");
-	scoreboard->svcs[v].target = 2;
-	int a = scoreboard_alloc_slot(), b = scoreboard_alloc_slot();
+	struct sb_service *sv = scoreboard_svc(v);
+	snprintf(sv->listen, sizeof(sv->listen), "127.0.0.1:8080");
+	snprintf(sv->handler, sizeof(sv->handler), "http");
+	sv->target = 2;
+	scoreboard_set_generation(3);
+	scoreboard_publish();
+	int a = scoreboard_alloc_slot(v, 3), b = scoreboard_alloc_slot(v, 3);
+	scoreboard_set_pid(a, 11);
+	scoreboard_set_pid(b, 12);
 	struct sb_slot *sa = &scoreboard->slots[a], *sb = &scoreboard->slots[b];
-	sa->pid = 11;
-	sa->svc = v;
-	sa->generation = 3;
 	sa->state = SB_IDLE;
 	sa->served = 5;
-	sb->pid = 12;
-	sb->svc = v;
-	sb->generation = 3;
 	sb->state = SB_BUSY;
 	sb->served = 7;
 	sb->handler_errors = 1;
-	scoreboard->svcs[v].handler_errors = 2;	/* of workers gone */
+	sv->handler_errors = 2;	/* of workers gone */
+	scoreboard_publish();
 	sb->conn_start_ns = util_now_ns() - 2000000000LL;
 	snprintf(sb->peer, sizeof(sb->peer), "127.0.0.1:5555");
 }
@@ -122,6 +126,7 @@ START_TEST(test_render_json)
 	struct buf b;
 	buf_init(&b);
 	status_render(&b, 1);
+	ck_assert_ptr_nonnull(strstr(b.data, "{\"generation\": 3, "));
 	ck_assert_ptr_nonnull(strstr(b.data, "\"services\": [{\"name\": \"web\", \"listen\": \"127.0.0.1:8080\", \"handler\": \"http\""));
 	ck_assert_ptr_nonnull(strstr(b.data, "{\"pid\": 11, \"generation\": 3, \"state\": \"idle\", \"served\": 5, \"busy_for\": 0.000"));
 	ck_assert_ptr_nonnull(strstr(b.data, "\"totals\": {\"workers\": 2, \"idle\": 1, \"busy\": 1"));
@@ -135,16 +140,179 @@ START_TEST(test_freed_slot_keeps_handler_errors)
 {
 	fill_example();
 	int v = scoreboard_service("web");
-	for (int i = 0; i < scoreboard->nslots; i++)
+	for (int i = 0; i < scoreboard_nslots(); i++)
 		if (scoreboard->slots[i].handler_errors)
 			scoreboard_free_slot(i);
-	ck_assert_uint_eq(scoreboard->svcs[v].handler_errors, 3);
-	/* A slot's svc is worker-written: out of range, it is ignored. */
-	int a = scoreboard_alloc_slot();
+	ck_assert_uint_eq(scoreboard_svc(v)->handler_errors, 3);
+	/* A slot's svc is worker-written: the master's own record counts, not it. */
+	int a = scoreboard_alloc_slot(v, 3);
 	scoreboard->slots[a].svc = SB_MAX_SERVICES + 7;
 	scoreboard->slots[a].handler_errors = 5;
 	scoreboard_free_slot(a);
-	ck_assert_uint_eq(scoreboard->svcs[v].handler_errors, 3);
+	ck_assert_uint_eq(scoreboard_svc(v)->handler_errors, 8);
+}
+END_TEST
+
+/* ---- the shared mapping as hostile input ---- */
+
+static void scribble(unsigned seed)
+{
+	unsigned char *p = (unsigned char *)scoreboard;
+	for (size_t i = 0; i < sizeof(*scoreboard); i++)
+		p[i] = (unsigned char)rand_r(&seed);
+	scoreboard->nslots = 1 << 24;
+	for (int i = 0; i < SB_MAX_SLOTS; i++)
+		scoreboard->slots[i].pid = 4242;
+}
+
+/* The creator's bounds, slots, pids and services are its own: a worker's writes change none. */
+START_TEST(test_owner_ignores_shared_lies)
+{
+	fill_example();
+	scribble(1);
+	ck_assert_int_eq(scoreboard_nslots(), 2);
+	ck_assert_int_eq(scoreboard_generation(), 3);
+	/* A slot a worker marked free is not handed out again. */
+	scoreboard->slots[0].state = SB_FREE;
+	scoreboard->slots[0].pid = 0;
+	ck_assert_int_eq(scoreboard_alloc_slot(0, 4), 2);
+	struct sb_view v;
+	ck_assert_int_eq(scoreboard_view(0, &v), 1);
+	ck_assert_int_eq(v.pid, 11);
+	ck_assert_int_eq(v.svc, 0);
+	ck_assert_int_eq(v.generation, 3);
+	/* No pid set yet: not shown. Beyond the bound: not in use. */
+	ck_assert_int_eq(scoreboard_view(2, &v), 0);
+	ck_assert_int_eq(scoreboard_view(100, &v), 0);
+	ck_assert_int_eq(scoreboard_view(-1, &v), 0);
+	ck_assert_int_eq(scoreboard_view(SB_MAX_SLOTS, &v), 0);
+	struct sb_service sv;
+	ck_assert_int_eq(scoreboard_service_view(0, &sv), 1);
+	ck_assert_str_eq(sv.name, "web");
+	ck_assert_str_eq(sv.listen, "127.0.0.1:8080");
+	ck_assert_int_eq(scoreboard_service_view(5, &sv), 0);
+	/* The next publish restores the shared copy. */
+	scoreboard_publish();
+	ck_assert_str_eq(scoreboard->svcs[0].name, "web");
+	ck_assert_int_eq(scoreboard->nslots, 3);
+}
+END_TEST
+
+/* Counters the workers keep in the service entry (TLS) survive the master's publish. */
+START_TEST(test_publish_keeps_worker_counters)
+{
+	fill_example();
+	scoreboard->svcs[0].tls_handshakes = 9;
+	scoreboard_svc(0)->spawns = 4;
+	scoreboard_publish();
+	ck_assert_uint_eq(scoreboard->svcs[0].tls_handshakes, 9);
+	ck_assert_uint_eq(scoreboard->svcs[0].spawns, 4);
+	struct sb_service sv;
+	ck_assert_int_eq(scoreboard_service_view(0, &sv), 1);
+	ck_assert_uint_eq(sv.tls_handshakes, 9);
+}
+END_TEST
+
+static const struct {
+	int state, want;
+} state_cases[] = {
+	{ SB_STARTING, SB_STARTING }, { SB_IDLE, SB_IDLE }, { SB_BUSY, SB_BUSY },
+	{ SB_EXITING, SB_EXITING }, { SB_FREE, SB_INVALID }, { -1, SB_INVALID },
+	{ 5, SB_INVALID }, { 1 << 30, SB_INVALID }, { INT_MIN, SB_INVALID },
+};
+
+START_TEST(test_view_checks_state)
+{
+	int s = scoreboard_alloc_slot(0, 1);
+	scoreboard_set_pid(s, 77);
+	scoreboard->slots[s].state = state_cases[_i].state;
+	struct sb_view v;
+	ck_assert_int_eq(scoreboard_view(s, &v), 1);
+	ck_assert_int_eq(v.state, state_cases[_i].want);
+	ck_assert_int_eq(v.pid, 77);
+}
+END_TEST
+
+static const struct {
+	const char *in;
+	size_t len;		/* bytes of in to offer; the copy's size is 8 */
+	const char *want;
+} string_cases[] = {
+	{ "1.2.3.4", 8, "1.2.3.4" },
+	{ "123456789012", 12, "1234567" },	/* no NUL within the size: cut */
+	{ "a\nb\rc\x01", 7, "a?b?c?" },
+	{ "\xff\x80zz", 5, "??zz" },
+	{ "", 1, "" },
+};
+
+START_TEST(test_copy_string)
+{
+	char src[16], dst[8];
+	memset(src, 'X', sizeof(src));
+	memcpy(src, string_cases[_i].in, string_cases[_i].len);
+	scoreboard_copy_string(dst, src, sizeof(dst));
+	ck_assert_str_eq(dst, string_cases[_i].want);
+}
+END_TEST
+
+static int printable_text(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != '\n' && (s[i] < 0x20 || s[i] >= 0x7f))
+			return 0;
+	return 1;
+}
+
+/* The master's status of a scribbled scoreboard: its own records, clean text. */
+START_TEST(test_render_garbage_as_owner)
+{
+	fill_example();
+	scribble(7);
+	for (int json = 0; json <= 1; json++) {
+		struct buf b;
+		buf_init(&b);
+		status_render(&b, json);
+		ck_assert(printable_text(b.data, b.len));
+		ck_assert_ptr_null(strstr(b.data, "4242"));
+		ck_assert_ptr_nonnull(strstr(b.data, json ? "\"pid\": 12" : "pid=12"));
+		ck_assert_ptr_nonnull(strstr(b.data, json ? "\"name\": \"web\"" : "service web "));
+		buf_free(&b);
+	}
+}
+END_TEST
+
+/* A worker's status handler reads what others wrote: bounded, and it must not crash. */
+START_TEST(test_render_garbage_as_worker)
+{
+	fill_example();
+	for (unsigned seed = 1; seed <= 20; seed++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			scribble(seed);
+			if (seed % 2) {
+				for (int i = 0; i < SB_MAX_SLOTS; i++) {
+					scoreboard->slots[i].state = SB_BUSY;
+					scoreboard->slots[i].svc = i % SB_MAX_SERVICES;
+				}
+				for (int v = 0; v < SB_MAX_SERVICES; v++) {
+					memset(&scoreboard->svcs[v], 'A', sizeof(scoreboard->svcs[v]));
+					scoreboard->svcs[v].used = 1;
+				}
+			}
+			for (int json = 0; json <= 1; json++) {
+				struct buf b;
+				buf_init(&b);
+				status_render(&b, json);
+				if (!b.data || !printable_text(b.data, b.len))
+					_exit(2);
+				buf_free(&b);
+			}
+			_exit(scoreboard_nslots() <= SB_MAX_SLOTS ? 0 : 3);
+		}
+		int st;
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "seed %u: status %d", seed, st);
+	}
 }
 END_TEST
 
@@ -171,6 +339,12 @@ int main(void)
 	tcase_add_test(tc, test_render_json);
 	tcase_add_test(tc, test_freed_slot_keeps_handler_errors);
 	tcase_add_test(tc, test_json_string_escapes);
+	tcase_add_test(tc, test_owner_ignores_shared_lies);
+	tcase_add_test(tc, test_publish_keeps_worker_counters);
+	tcase_add_loop_test(tc, test_view_checks_state, 0, (int)ARRAY_LEN(state_cases));
+	tcase_add_loop_test(tc, test_copy_string, 0, (int)ARRAY_LEN(string_cases));
+	tcase_add_test(tc, test_render_garbage_as_owner);
+	tcase_add_test(tc, test_render_garbage_as_worker);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_NOFORK);
 }

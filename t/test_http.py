@@ -6,8 +6,10 @@ raw sockets (to control every byte) and with prefork-client --http.
 """
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
 import time
 
 import harness
@@ -215,6 +217,45 @@ def test_index_file_and_directory_redirect():
     assert get(addr, "/a.txt/").status == 404
     # Percent-encoded names are decoded.
     assert get(addr, "/hello%20world.txt").body == b"spaces\n"
+
+
+def test_directory_redirect_is_built_from_the_normalised_path():
+    """Issue 11 item 4: no open redirect; the raw target never reaches Location."""
+    srv, addr, root = start()
+    os.mkdir(os.path.join(root, "\\evil.example"))
+    os.mkdir(os.path.join(root, "sp ace"))
+    cases = [
+        (b"//evil.example/../sub", "/sub/"),
+        (b"//evil.example/../sub?x=1#f", "/sub/?x=1"),
+        (b"/\\evil.example/../sub", "/sub/"),
+        (b"/\\evil.example", "/%5Cevil.example/"),
+        (b"/%5Cevil.example", "/%5Cevil.example/"),
+        (b"http://evil.example//evil.example/../sub", "/sub/"),
+        (b"http://evil.example/sub?q=%22", "/sub/?q=%22"),
+        (b"/sub#frag", "/sub/"),
+        (b"//sub", "/sub/"),
+        (b"/sp%20ace", "/sp%20ace/"),
+        (b"/sub?<\xff>", "/sub/?%3C%FF%3E"),
+    ]
+    for target, want in cases:
+        for method in (b"GET", b"HEAD"):
+            r = request(addr, method + b" " + target + b" HTTP/1.1\r\nHost: t\r\n"
+                        b"Connection: close\r\n\r\n", head=method == b"HEAD")
+            assert r.status == 301, (method, target, r)
+            assert r.headers["location"] == want, (method, target, r.headers)
+    # curl as a browser would: it follows the Location and stays on this server.
+    if not shutil.which("curl"):
+        raise harness.Skip("no curl (apt-get install curl): raw-socket cases passed")
+    for path, want in (("//evil.example/../sub", "/sub/"), ("/%5Cevil.example", "/%5Cevil.example/")):
+        p = subprocess.run(["curl", "-sS", "--path-as-is", "-L", "--max-redirs", "2",
+                            "--max-time", "10", "-o", "/dev/null",
+                            "-w", "%{url_effective} %{http_code} %{num_redirects}",
+                            "http://%s%s" % (addr, path)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+        url, code, redirects = p.stdout.decode().split(" ")
+        assert url == "http://%s%s" % (addr, want), (path, p.stdout, p.stderr)
+        assert redirects == "1", (path, p.stdout)
+        assert code in ("200", "403"), (path, p.stdout)
 
 
 def test_head_sends_headers_without_body():

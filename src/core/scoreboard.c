@@ -4,16 +4,39 @@
  * shares it; the master allocates and frees slots, each worker writes only
  * its own slot, and anyone may read. Its size is fixed (SB_MAX_SLOTS) so
  * it survives reloads untouched; pages never used cost no memory.
+ *
+ * Every worker can write the whole mapping (a compromised handler runs
+ * with its rights), so the process that created it, the master, trusts no
+ * byte of it: which slots are in use, the bound of every loop, each slot's
+ * pid, service and generation, and the per-service entries are the
+ * master's private copies (the shared ones are published for the workers'
+ * status handler). What the master does read from shared memory goes
+ * through scoreboard_view: one read of each field, enums range-checked,
+ * strings copied bounded, NUL-terminated and made printable. A worker can
+ * at worst misreport its own slot.
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define SB_MAGIC 0x70726566u
 
 struct scoreboard *scoreboard;
+
+/* The creator's private records (stale copies in a forked worker: unused there). */
+static pid_t sb_owner;
+static int sb_nslots;			/* 1 + the highest slot in use */
+static struct sb_private {
+	int used;
+	pid_t pid;
+	int svc;
+	unsigned generation;
+} sb_priv[SB_MAX_SLOTS];
+static struct sb_service sb_svcs[SB_MAX_SERVICES];
+static unsigned sb_generation;
 
 int scoreboard_create(void)
 {
@@ -26,44 +49,96 @@ int scoreboard_create(void)
 	scoreboard = p;
 	scoreboard->magic = SB_MAGIC;
 	scoreboard->nslots = 0;
+	sb_owner = getpid();
+	sb_nslots = 0;
+	sb_generation = 0;
+	memset(sb_priv, 0, sizeof(sb_priv));
+	memset(sb_svcs, 0, sizeof(sb_svcs));
 	return 0;
 }
 
-int scoreboard_alloc_slot(void)
+void scoreboard_destroy(void)
+{
+	if (!scoreboard)
+		return;
+	munmap(scoreboard, sizeof(struct scoreboard));
+	scoreboard = NULL;
+	sb_owner = 0;
+}
+
+int scoreboard_is_owner(void)
+{
+	return scoreboard && sb_owner == getpid();
+}
+
+int scoreboard_nslots(void)
+{
+	if (!scoreboard)
+		return 0;
+	if (scoreboard_is_owner())
+		return sb_nslots;
+	int n = scoreboard->nslots;
+	return n < 0 ? 0 : n > SB_MAX_SLOTS ? SB_MAX_SLOTS : n;
+}
+
+int scoreboard_alloc_slot(int svc, unsigned generation)
 {
 	for (int i = 0; i < SB_MAX_SLOTS; i++) {
+		if (sb_priv[i].used)
+			continue;
 		struct sb_slot *s = &scoreboard->slots[i];
-		if (s->state == SB_FREE && s->pid == 0) {
-			memset(s, 0, sizeof(*s));
-			s->state = SB_STARTING;
-			if (i >= scoreboard->nslots)
-				scoreboard->nslots = i + 1;
-			return i;
-		}
+		memset(s, 0, sizeof(*s));
+		s->svc = svc;
+		s->generation = generation;
+		s->state = SB_STARTING;
+		sb_priv[i] = (struct sb_private){ .used = 1, .svc = svc, .generation = generation };
+		if (i >= sb_nslots)
+			sb_nslots = i + 1;
+		scoreboard->nslots = sb_nslots;
+		return i;
 	}
 	errno = ENOSPC;
 	return -1;
 }
 
+void scoreboard_set_pid(int i, pid_t pid)
+{
+	if (i < 0 || i >= SB_MAX_SLOTS || !sb_priv[i].used)
+		return;
+	sb_priv[i].pid = pid;
+	scoreboard->slots[i].pid = pid;
+}
+
 void scoreboard_free_slot(int i)
 {
+	if (i < 0 || i >= SB_MAX_SLOTS)
+		return;
 	struct sb_slot *s = &scoreboard->slots[i];
-	/* A worker's count outlives it; its slot's svc is bounds-checked, as all worker data. */
-	if (s->svc >= 0 && s->svc < SB_MAX_SERVICES)
-		scoreboard->svcs[s->svc].handler_errors += s->handler_errors;
+	/* A worker's count outlives it (under the service of the master's own record). */
+	if (sb_priv[i].used)
+		sb_svcs[sb_priv[i].svc].handler_errors += s->handler_errors;
 	s->handler_errors = 0;
 	s->state = SB_FREE;
 	s->pid = 0;
-	while (scoreboard->nslots > 0 &&
-	       scoreboard->slots[scoreboard->nslots - 1].state == SB_FREE)
-		scoreboard->nslots--;
+	memset(&sb_priv[i], 0, sizeof(sb_priv[i]));
+	while (sb_nslots > 0 && !sb_priv[sb_nslots - 1].used)
+		sb_nslots--;
+	scoreboard->nslots = sb_nslots;
+}
+
+int scoreboard_free_slots(void)
+{
+	int n = 0;
+	for (int i = 0; i < SB_MAX_SLOTS; i++)
+		n += !sb_priv[i].used;
+	return n;
 }
 
 int scoreboard_service(const char *name)
 {
 	int free_at = -1;
 	for (int i = 0; i < SB_MAX_SERVICES; i++) {
-		struct sb_service *v = &scoreboard->svcs[i];
+		struct sb_service *v = &sb_svcs[i];
 		if (v->used && strcmp(v->name, name) == 0)
 			return i;
 		if (!v->used && free_at < 0)
@@ -71,11 +146,146 @@ int scoreboard_service(const char *name)
 	}
 	if (free_at < 0)
 		return -1;
-	struct sb_service *v = &scoreboard->svcs[free_at];
+	struct sb_service *v = &sb_svcs[free_at];
 	memset(v, 0, sizeof(*v));
 	snprintf(v->name, sizeof(v->name), "%s", name);
 	v->used = 1;
+	memset(&scoreboard->svcs[free_at], 0, sizeof(scoreboard->svcs[free_at]));
+	scoreboard_publish();
 	return free_at;
+}
+
+struct sb_service *scoreboard_svc(int i)
+{
+	return i >= 0 && i < SB_MAX_SERVICES ? &sb_svcs[i] : NULL;
+}
+
+void scoreboard_set_generation(unsigned id)
+{
+	sb_generation = id;
+	scoreboard->generation = id;
+}
+
+/* The master's fields of a service entry; the workers' own counters (TLS) stay as they are. */
+static void publish_service(struct sb_service *dst, const struct sb_service *src)
+{
+	memcpy(dst->name, src->name, sizeof(dst->name));
+	memcpy(dst->listen, src->listen, sizeof(dst->listen));
+	memcpy(dst->handler, src->handler, sizeof(dst->handler));
+	dst->used = src->used;
+	dst->target = src->target;
+	dst->throttled = src->throttled;
+	dst->spawns = src->spawns;
+	dst->crashes = src->crashes;
+	dst->recycles = src->recycles;
+	dst->watchdog_kills = src->watchdog_kills;
+	dst->handler_errors = src->handler_errors;
+	dst->tls = src->tls;
+	memcpy(dst->tls_sendfile, src->tls_sendfile, sizeof(dst->tls_sendfile));
+}
+
+void scoreboard_publish(void)
+{
+	if (!scoreboard_is_owner())
+		return;
+	for (int i = 0; i < SB_MAX_SERVICES; i++)
+		publish_service(&scoreboard->svcs[i], &sb_svcs[i]);
+	scoreboard->generation = sb_generation;
+	scoreboard->nslots = sb_nslots;
+	scoreboard->magic = SB_MAGIC;
+}
+
+/* Copy a string another process wrote: bounded, NUL-terminated, printable ASCII only. */
+void scoreboard_copy_string(char *dst, const volatile char *src, size_t len)
+{
+	size_t i;
+	for (i = 0; i + 1 < len; i++) {
+		char ch = src[i];
+		if (ch == '\0')
+			break;
+		dst[i] = (ch >= 0x20 && ch < 0x7f) ? ch : '?';
+	}
+	if (len)
+		dst[i] = '\0';
+}
+
+int scoreboard_view(int i, struct sb_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (!scoreboard || i < 0 || i >= SB_MAX_SLOTS)
+		return 0;
+	const volatile struct sb_slot *s = &scoreboard->slots[i];
+	int owner = scoreboard_is_owner();
+	if (owner) {
+		if (!sb_priv[i].used || !sb_priv[i].pid)
+			return 0;
+		v->pid = sb_priv[i].pid;
+		v->svc = sb_priv[i].svc;
+		v->generation = sb_priv[i].generation;
+	} else {
+		v->pid = s->pid;
+		v->svc = s->svc;
+		v->generation = s->generation;
+		if (v->pid <= 0 || v->svc < 0 || v->svc >= SB_MAX_SERVICES)
+			return 0;
+	}
+	int st = s->state;
+	if (st == SB_FREE && !owner)
+		return 0;
+	v->state = (st > SB_FREE && st <= SB_EXITING) ? st : SB_INVALID;
+	v->served = s->served;
+	v->bytes_in = s->bytes_in;
+	v->bytes_out = s->bytes_out;
+	v->handler_errors = s->handler_errors;
+	v->conn_start_ns = s->conn_start_ns;
+	v->recycle = s->recycle != 0;
+	scoreboard_copy_string(v->peer, s->peer, sizeof(v->peer));
+	scoreboard_copy_string(v->tls, s->tls, sizeof(v->tls));
+	return 1;
+}
+
+int scoreboard_service_view(int i, struct sb_service *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!scoreboard || i < 0 || i >= SB_MAX_SERVICES)
+		return 0;
+	const volatile struct sb_service *s = &scoreboard->svcs[i];
+	/* The workers' own counters, as they wrote them (they can only misreport those). */
+	uint64_t tls_handshakes = s->tls_handshakes, tls_failures = s->tls_failures,
+		 tls_resumed = s->tls_resumed;
+	if (scoreboard_is_owner()) {
+		*out = sb_svcs[i];
+		out->tls_handshakes = tls_handshakes;
+		out->tls_failures = tls_failures;
+		out->tls_resumed = tls_resumed;
+		return out->used;
+	}
+	if (!s->used)
+		return 0;
+	out->tls_handshakes = tls_handshakes;
+	out->tls_failures = tls_failures;
+	out->tls_resumed = tls_resumed;
+	out->tls = s->tls != 0;
+	scoreboard_copy_string(out->tls_sendfile, s->tls_sendfile, sizeof(out->tls_sendfile));
+	scoreboard_copy_string(out->name, s->name, sizeof(out->name));
+	scoreboard_copy_string(out->listen, s->listen, sizeof(out->listen));
+	scoreboard_copy_string(out->handler, s->handler, sizeof(out->handler));
+	out->used = 1;
+	out->target = s->target;
+	out->throttled = s->throttled != 0;
+	out->spawns = s->spawns;
+	out->crashes = s->crashes;
+	out->recycles = s->recycles;
+	out->watchdog_kills = s->watchdog_kills;
+	out->handler_errors = s->handler_errors;
+	return 1;
+}
+
+unsigned scoreboard_generation(void)
+{
+	if (!scoreboard)
+		return 0;
+	return scoreboard_is_owner() ? sb_generation : scoreboard->generation;
 }
 
 /* 1 ms to 10 s, roughly 1-2.5-5 per decade, as Prometheus client libraries do. */

@@ -10,6 +10,12 @@
 
 static const char *const state_names[] = { "free", "starting", "idle", "busy", "exiting" };
 
+/* Views come checked (scoreboard_view), but a name lookup stays bounded on its own. */
+static const char *state_name(int st)
+{
+	return st >= 0 && (size_t)st < ARRAY_LEN(state_names) ? state_names[st] : "invalid";
+}
+
 struct totals {
 	int workers, idle, busy, starting, exiting;
 	unsigned long long served;
@@ -17,20 +23,20 @@ struct totals {
 };
 
 /* Age of the connection in hand (an exiting worker may still finish one). */
-static double busy_for(const struct sb_slot *s, int64_t now)
+static double busy_for(const struct sb_view *s, int64_t now)
 {
 	int64_t start = s->conn_start_ns;
 	return (start > 0 && now > start) ? (double)(now - start) / 1e9 : 0.0;
 }
 
 /* The peer of the connection in hand, or NULL. */
-static const char *peer_of(const struct sb_slot *s)
+static const char *peer_of(const struct sb_view *s)
 {
 	return s->conn_start_ns > 0 && s->peer[0] ? s->peer : NULL;
 }
 
 /* The TLS protocol of the connection in hand, or NULL. */
-static const char *tls_of(const struct sb_slot *s)
+static const char *tls_of(const struct sb_view *s)
 {
 	return s->conn_start_ns > 0 && s->tls[0] ? s->tls : NULL;
 }
@@ -38,17 +44,19 @@ static const char *tls_of(const struct sb_slot *s)
 static void count_service(int svc, struct totals *t)
 {
 	memset(t, 0, sizeof(*t));
-	for (int v = 0; v < SB_MAX_SERVICES; v++)
-		if (scoreboard->svcs[v].used && (svc < 0 || v == svc))
-			t->handler_errors += scoreboard->svcs[v].handler_errors;
-	for (int i = 0; i < scoreboard->nslots; i++) {
-		const struct sb_slot *s = &scoreboard->slots[i];
-		if (s->state == SB_FREE || s->pid == 0 || (svc >= 0 && s->svc != svc))
+	for (int v = 0; v < SB_MAX_SERVICES; v++) {
+		struct sb_service sv;
+		if (scoreboard_service_view(v, &sv) && (svc < 0 || v == svc))
+			t->handler_errors += sv.handler_errors;
+	}
+	for (int i = 0; i < scoreboard_nslots(); i++) {
+		struct sb_view s;
+		if (!scoreboard_view(i, &s) || (svc >= 0 && s.svc != svc))
 			continue;
 		t->workers++;
-		t->served += s->served;
-		t->handler_errors += s->handler_errors;
-		switch (s->state) {
+		t->served += s.served;
+		t->handler_errors += s.handler_errors;
+		switch (s.state) {
 		case SB_IDLE: t->idle++; break;
 		case SB_BUSY: t->busy++; break;
 		case SB_STARTING: t->starting++; break;
@@ -60,8 +68,8 @@ static void count_service(int svc, struct totals *t)
 static int render_text(struct buf *out, int64_t now)
 {
 	for (int v = 0; v < SB_MAX_SERVICES; v++) {
-		const struct sb_service *sv = &scoreboard->svcs[v];
-		if (!sv->used)
+		struct sb_service svc, *sv = &svc;
+		if (!scoreboard_service_view(v, sv))
 			continue;
 		struct totals t;
 		count_service(v, &t);
@@ -78,15 +86,15 @@ static int render_text(struct buf *out, int64_t now)
 				   "sendfile=%s\n", sv->name, (unsigned long long)sv->tls_handshakes,
 				   (unsigned long long)sv->tls_failures,
 				   (unsigned long long)sv->tls_resumed, sv->tls_sendfile);
-		for (int i = 0; i < scoreboard->nslots; i++) {
-			const struct sb_slot *s = &scoreboard->slots[i];
-			if (s->state == SB_FREE || s->pid == 0 || s->svc != v)
+		for (int i = 0; i < scoreboard_nslots(); i++) {
+			struct sb_view s;
+			if (!scoreboard_view(i, &s) || s.svc != v)
 				continue;
 			buf_printf(out, "  %s pid=%d generation=%u state=%s served=%llu busy_for=%.3f peer=%s%s%s\n",
-				   sv->name, (int)s->pid, s->generation, state_names[s->state],
-				   (unsigned long long)s->served, busy_for(s, now),
-				   peer_of(s) ? peer_of(s) : "-", tls_of(s) ? " tls=" : "",
-				   tls_of(s) ? tls_of(s) : "");
+				   sv->name, (int)s.pid, s.generation, state_name(s.state),
+				   (unsigned long long)s.served, busy_for(&s, now),
+				   peer_of(&s) ? peer_of(&s) : "-", tls_of(&s) ? " tls=" : "",
+				   tls_of(&s) ? tls_of(&s) : "");
 		}
 	}
 	struct totals t;
@@ -110,10 +118,10 @@ static int render_json(struct buf *out, int64_t now)
 {
 	int first_svc = 1;
 	buf_printf(out, "{\"generation\": %u, \"draining\": %s, \"services\": [",
-		   scoreboard->generation, scoreboard->draining ? "true" : "false");
+		   scoreboard_generation(), scoreboard->draining ? "true" : "false");
 	for (int v = 0; v < SB_MAX_SERVICES; v++) {
-		const struct sb_service *sv = &scoreboard->svcs[v];
-		if (!sv->used)
+		struct sb_service svc, *sv = &svc;
+		if (!scoreboard_service_view(v, sv))
 			continue;
 		struct totals t;
 		count_service(v, &t);
@@ -140,19 +148,19 @@ static int render_json(struct buf *out, int64_t now)
 		json_totals(out, &t, "workers_total");
 		buf_printf(out, ", \"workers\": [");
 		int first = 1;
-		for (int i = 0; i < scoreboard->nslots; i++) {
-			const struct sb_slot *s = &scoreboard->slots[i];
-			if (s->state == SB_FREE || s->pid == 0 || s->svc != v)
+		for (int i = 0; i < scoreboard_nslots(); i++) {
+			struct sb_view s;
+			if (!scoreboard_view(i, &s) || s.svc != v)
 				continue;
 			buf_printf(out, "%s{\"pid\": %d, \"generation\": %u, \"state\": \"%s\", "
 				   "\"served\": %llu, \"busy_for\": %.3f, \"bytes_in\": %llu, "
 				   "\"bytes_out\": %llu, \"peer\": ",
-				   first ? "" : ", ", (int)s->pid, s->generation, state_names[s->state],
-				   (unsigned long long)s->served, busy_for(s, now),
-				   (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out);
-			buf_json_string(out, peer_of(s) ? peer_of(s) : "");
+				   first ? "" : ", ", (int)s.pid, s.generation, state_name(s.state),
+				   (unsigned long long)s.served, busy_for(&s, now),
+				   (unsigned long long)s.bytes_in, (unsigned long long)s.bytes_out);
+			buf_json_string(out, peer_of(&s) ? peer_of(&s) : "");
 			buf_printf(out, ", \"tls\": ");
-			buf_json_string(out, tls_of(s) ? tls_of(s) : "");
+			buf_json_string(out, tls_of(&s) ? tls_of(&s) : "");
 			buf_printf(out, "}");
 			first = 0;
 		}

@@ -198,8 +198,8 @@ static int http_init(struct pf_worker *w, const struct pf_settings *s, void **st
 	if (st->conf.access_log[0] && (st->logfd = open_log(st->conf.access_log)) < 0)
 		goto fail;
 	st->max_header = (size_t)st->conf.max_header_size;
-	/* A head may carry a Location as long as the request target. */
-	st->head_cap = st->max_header + 1024;
+	/* A head may carry a Location of the request target, percent-encoded. */
+	st->head_cap = 3 * st->max_header + 1024;
 	/* A request line escaped for the log takes at most four bytes a byte. */
 	st->logline_cap = 4 * st->max_header + 512;
 	st->path_cap = st->max_header + strlen(st->conf.index) + 2;
@@ -351,8 +351,9 @@ static int send_iov(struct http_conn *hc, struct iovec *iov, int n)
 
 /*
  * An error (or redirect) with a small HTML body; HEAD gets the head alone.
- * For 301, `target` is the request target, sent back with a slash added to
- * its path.
+ * For 301, `target` is the request target: the Location is the normalised
+ * path in st->path with a slash added, and the target's query
+ * (http_path_location), never the raw target.
  */
 static int send_error(struct http_conn *hc, int status, int head_only, int keep_alive,
 		      const struct http_str *target)
@@ -373,13 +374,9 @@ static int send_error(struct http_conn *hc, int status, int head_only, int keep_
 	if (status == 405)
 		PUT_LIT(&h, "Allow: GET, HEAD\r\n");
 	if (target) {
-		size_t plen = 0;
-		while (plen < target->len && target->ptr[plen] != '?')
-			plen++;
 		PUT_LIT(&h, "Location: ");
-		put(&h, target->ptr, plen);
-		PUT_LIT(&h, "/");
-		put(&h, target->ptr + plen, target->len - plen);
+		h.len += http_path_location(hc->st->path, target->ptr, target->len,
+					    h.p + h.len, h.cap - h.len);
 		PUT_LIT(&h, "\r\n");
 	}
 	end_head(&h, keep_alive);

@@ -112,6 +112,18 @@ int http_path_normalize(const char *target, size_t len, char *out, size_t outlen
 			int *trailing_slash);
 
 /*
+ * The Location of a directory's redirect: "/" + rel (from
+ * http_path_normalize, percent-encoded where RFC 3986 needs it) + "/" +
+ * the query of the request target (from '?' up to any '#', bytes that may
+ * not appear there encoded). Never anything of the raw path, so it always
+ * names a path on this server ("//host", "/\host" cannot come out).
+ * Writes a NUL-terminated string; returns its length, or 0 when it does
+ * not fit in outlen bytes (3 * len + 3 always does).
+ */
+size_t http_path_location(const char *rel, const char *target, size_t len, char *out,
+			  size_t outlen);
+
+/*
  * Open the relative path rel (from http_path_normalize) beneath the
  * directory rootfd, never leaving it: ".." cannot occur and symbolic links
  * that lead outside the root are refused. Returns a read-only descriptor,

@@ -101,6 +101,62 @@ int http_path_normalize(const char *target, size_t len, char *out, size_t outlen
 	return 0;
 }
 
+/* pchar of RFC 3986 less '%': unreserved, sub-delims, ':' and '@'. */
+static int is_pchar(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != 0 && strchr("-._~!$&'()*+,;=:@", c) != NULL);
+}
+
+/* Append c to out[*o..outlen), %XX-encoded unless `keep`; -1 when full. */
+static int put_char(char *out, size_t outlen, size_t *o, int c, int keep)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	if (keep) {
+		if (*o + 1 >= outlen)
+			return -1;
+		out[(*o)++] = (char)c;
+		return 0;
+	}
+	if (*o + 3 >= outlen)
+		return -1;
+	out[(*o)++] = '%';
+	out[(*o)++] = hex[(c >> 4) & 15];
+	out[(*o)++] = hex[c & 15];
+	return 0;
+}
+
+size_t http_path_location(const char *rel, const char *target, size_t len, char *out,
+			  size_t outlen)
+{
+	size_t o = 0, q = 0, end;
+
+	if (put_char(out, outlen, &o, '/', 1) < 0)
+		return 0;
+	for (size_t i = 0; rel[i]; i++) {
+		int c = (unsigned char)rel[i];
+		if (put_char(out, outlen, &o, c, c == '/' || is_pchar(c)) < 0)
+			return 0;
+	}
+	if (rel[0] && put_char(out, outlen, &o, '/', 1) < 0)
+		return 0;
+	/* The query as sent, up to a fragment; what is not a query byte is encoded. */
+	while (q < len && target[q] != '?' && target[q] != '#')
+		q++;
+	for (end = q; end < len && target[end] != '#'; end++)
+		;
+	for (size_t i = q; i < end; i++) {
+		int c = (unsigned char)target[i];
+		int keep = is_pchar(c) || c == '/' || c == '?' ||
+			   (c == '%' && i + 2 < end && hex_value((unsigned char)target[i + 1]) >= 0 &&
+			    hex_value((unsigned char)target[i + 2]) >= 0);
+		if (put_char(out, outlen, &o, c, keep) < 0)
+			return 0;
+	}
+	out[o] = '\0';
+	return o;
+}
+
 static int status_of_errno(int err)
 {
 	switch (err) {

@@ -51,7 +51,7 @@ int agent_weight(double idle_ratio)
 static void count(struct master *m, int v, int *live, int *idle)
 {
 	*live = *idle = 0;
-	for (int i = 0; i < scoreboard->nslots && i < SB_MAX_SLOTS; i++) {
+	for (int i = 0; i < scoreboard_nslots(); i++) {
 		struct worker_rec *r = &m->workers[i];
 		if (!r->pid || r->gen != m->active || r->svc != v || r->exiting || !r->ready)
 			continue;
@@ -83,6 +83,8 @@ static struct idle_avg *avg_of(const char *name, int create)
 void agent_tick(struct master *m, int64_t now)
 {
 	struct generation *g = m->active;
+	/* Shared memory is anyone's to write: say it again every tick. */
+	scoreboard->draining = m->lame_duck;
 	for (int v = 0; g && v < g->nsvcs; v++) {
 		if (!g->svcs[v].conf->agent_check)
 			continue;

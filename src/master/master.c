@@ -140,7 +140,7 @@ static void gen_publish(struct master *m, struct generation *g)
 {
 	for (int v = 0; v < g->nsvcs; v++) {
 		struct service *s = &g->svcs[v];
-		struct sb_service *sv = &scoreboard->svcs[s->sb];
+		struct sb_service *sv = scoreboard_svc(s->sb);
 		snprintf(sv->listen, sizeof(sv->listen), "%s", m->listeners[s->listener].name);
 		snprintf(sv->handler, sizeof(sv->handler), "%s", s->conf->handler_name);
 		sv->target = s->target;
@@ -152,14 +152,15 @@ static void gen_publish(struct master *m, struct generation *g)
 				 s->conf->tls->ktls_note);
 	}
 	services_unpublish(m);
-	scoreboard->generation = g->id;
+	scoreboard_set_generation(g->id);
+	scoreboard_publish();
 }
 
 /* Services no generation has any more leave the status. */
 static void services_unpublish(struct master *m)
 {
 	for (int i = 0; i < SB_MAX_SERVICES; i++) {
-		struct sb_service *sv = &scoreboard->svcs[i];
+		struct sb_service *sv = scoreboard_svc(i);
 		if (!sv->used)
 			continue;
 		int found = 0;
@@ -253,7 +254,7 @@ void master_reload_done(struct master *m, int ok, const char *reason)
 	} else {
 		/* The old generation never stopped serving; end the new one. */
 		g->state = GEN_DRAINING;
-		for (int i = 0; i < scoreboard->nslots; i++) {
+		for (int i = 0; i < scoreboard_nslots(); i++) {
 			struct worker_rec *r = &m->workers[i];
 			if (r->pid && r->gen == g)
 				spawn_retire(m, i, r->ready ? SIGTERM : SIGKILL,
@@ -352,7 +353,7 @@ int master_resize(struct master *m, const char *name, int delta, char *msg, size
 		if (t != s->target)
 			log_info("service %s: %d -> %d workers", s->conf->name, s->target, t);
 		s->target = t;
-		scoreboard->svcs[s->sb].target = t;
+		scoreboard_svc(s->sb)->target = t;
 		if (msg)
 			snprintf(msg, msglen, "ok %s %d", s->conf->name, t);
 	}
@@ -376,7 +377,7 @@ static void stop_begin(struct master *m)
 	/* New connections are refused once every process has closed the listeners. */
 	for (int i = 0; i < m->nlisteners; i++)
 		listen_close(&m->listeners[i], !m->handed_over);
-	for (int i = 0; i < scoreboard->nslots; i++)
+	for (int i = 0; i < scoreboard_nslots(); i++)
 		if (m->workers[i].pid)
 			spawn_retire(m, i, SIGTERM, m->stop_deadline_ns);
 }
@@ -384,7 +385,7 @@ static void stop_begin(struct master *m)
 static int live_workers(struct master *m)
 {
 	int n = 0;
-	for (int i = 0; i < scoreboard->nslots; i++)
+	for (int i = 0; i < scoreboard_nslots(); i++)
 		if (m->workers[i].pid)
 			n++;
 	return n;
@@ -395,7 +396,7 @@ static void stop_fast(struct master *m)
 {
 	notify_send("STOPPING=1");
 	log_info("stopping now");
-	for (int i = 0; i < scoreboard->nslots; i++)
+	for (int i = 0; i < scoreboard_nslots(); i++)
 		if (m->workers[i].pid)
 			spawn_retire(m, i, SIGKILL, 0);
 	for (int i = 0; i < m->nlisteners; i++)
@@ -436,7 +437,7 @@ static void handle_signals(struct master *m)
 		log_info("reopening log files");
 		if (log_reopen() < 0)
 			log_warn("reopen error log");
-		for (int i = 0; i < scoreboard->nslots; i++)
+		for (int i = 0; i < scoreboard_nslots(); i++)
 			if (m->workers[i].pid && !m->workers[i].exiting)
 				kill(m->workers[i].pid, SIGUSR1);
 	}
@@ -501,7 +502,7 @@ static int64_t next_deadline(struct master *m, int64_t now)
 	for (size_t i = 0; i < ARRAY_LEN(cand); i++)
 		if (cand[i] && cand[i] < next)
 			next = cand[i];
-	for (int i = 0; i < scoreboard->nslots; i++)
+	for (int i = 0; i < scoreboard_nslots(); i++)
 		if (m->workers[i].pid && m->workers[i].kill_at_ns && m->workers[i].kill_at_ns < next)
 			next = m->workers[i].kill_at_ns;
 	return next;
@@ -517,7 +518,7 @@ int master_loop(struct master *m)
 		if (m->exit_now)
 			break;
 		if (m->stopping && now >= m->stop_deadline_ns) {
-			for (int i = 0; i < scoreboard->nslots; i++)
+			for (int i = 0; i < scoreboard_nslots(); i++)
 				if (m->workers[i].pid && m->workers[i].kill_at_ns)
 					m->workers[i].kill_at_ns = now;
 			spawn_check_deadlines(m, now);
@@ -531,6 +532,8 @@ int master_loop(struct master *m)
 		n += control_pollfds(m, fds + n, (int)ARRAY_LEN(fds) - n);
 		int ep = n;
 		n += endpoints_pollfds(m, fds + n, (int)ARRAY_LEN(fds) - n);
+		/* Workers read the services' entries from the shared copy. */
+		scoreboard_publish();
 		if (wait > 0)
 			util_coverage_flush();
 		int rc = poll(fds, (nfds_t)n, wait > 0 ? (int)((wait + 999999) / 1000000) : 0);

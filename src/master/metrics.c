@@ -129,7 +129,7 @@ static void fold_slot(struct master *m, int slot)
 
 static void fold_all(struct master *m)
 {
-	for (int i = 0; i < scoreboard->nslots && i < SB_MAX_SLOTS; i++)
+	for (int i = 0; i < scoreboard_nslots(); i++)
 		if (m->workers[i].pid)
 			fold_slot(m, i);
 }
@@ -230,7 +230,7 @@ static void render_workers(struct master *m, struct out *o, const char **names, 
 	family(o, "prefork_workers", "gauge", "Worker processes by service and state.");
 	for (int v = 0; v < n; v++) {
 		int count[4] = { 0 };
-		for (int i = 0; i < scoreboard->nslots && i < SB_MAX_SLOTS; i++) {
+		for (int i = 0; i < scoreboard_nslots(); i++) {
 			const char *name = slot_service(m, i);
 			if (!name || strcmp(name, names[v]) != 0)
 				continue;
@@ -383,7 +383,7 @@ static int open_fds(void)
 static void render_process(struct master *m, struct out *o)
 {
 	long long group = util_rss_bytes(0);
-	for (int i = 0; i < scoreboard->nslots && i < SB_MAX_SLOTS; i++) {
+	for (int i = 0; i < scoreboard_nslots(); i++) {
 		long long r = m->workers[i].pid ? util_rss_bytes(m->workers[i].pid) : -1;
 		if (r > 0)
 			group += r;

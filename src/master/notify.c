@@ -46,12 +46,12 @@ void notify_send(const char *fmt, ...)
 static void status_text(struct master *m, char *out, size_t len)
 {
 	int idle = 0, busy = 0;
-	for (int i = 0; i < scoreboard->nslots; i++) {
-		int st = scoreboard->slots[i].state;
-		if (scoreboard->slots[i].pid == 0)
+	for (int i = 0; i < scoreboard_nslots(); i++) {
+		struct sb_view v;
+		if (!scoreboard_view(i, &v))
 			continue;
-		idle += st == SB_IDLE;
-		busy += st == SB_BUSY;
+		idle += v.state == SB_IDLE;
+		busy += v.state == SB_BUSY;
 	}
 	snprintf(out, len, "STATUS=workers: %d idle, %d busy; last reload: %s", idle, busy,
 		 m->reload_result[0] ? m->reload_result : "none");

@@ -87,7 +87,8 @@ int policy_watchdog(int busy, int64_t conn_start_ns, double request_timeout, int
 		    int64_t *due_ns)
 {
 	*due_ns = 0;
-	if (request_timeout <= 0 || !busy || conn_start_ns <= 0)
+	/* conn_start_ns is worker-written: a start in the future is a lie, not an overflow. */
+	if (request_timeout <= 0 || !busy || conn_start_ns <= 0 || conn_start_ns > now)
 		return 0;
 	int64_t due = conn_start_ns + (int64_t)(request_timeout * 1e9);
 	if (now >= due)

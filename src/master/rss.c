@@ -19,7 +19,7 @@ void rss_watchdog(struct master *m, int64_t now)
 	if (now - last < RSS_EVERY_NS)
 		return;
 	last = now;
-	for (int i = 0; i < scoreboard->nslots && i < SB_MAX_SLOTS; i++) {
+	for (int i = 0; i < scoreboard_nslots(); i++) {
 		struct worker_rec *r = &m->workers[i];
 		if (!r->pid || r->exiting || !r->gen)
 			continue;

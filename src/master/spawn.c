@@ -40,15 +40,12 @@ static void close_master_fds(struct master *m, int keep)
 int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 {
 	struct service *s = &g->svcs[svc];
-	int slot = scoreboard_alloc_slot();
+	int slot = scoreboard_alloc_slot(s->sb, g->id);
 	if (slot < 0) {
 		log_error("service %s: no free scoreboard slot (%d in use)", s->conf->name, SB_MAX_SLOTS);
 		return -1;
 	}
 	struct sb_slot *sl = &scoreboard->slots[slot];
-	sl->svc = s->sb;
-	sl->generation = g->id;
-	sl->state = SB_STARTING;
 
 	struct pf_worker w = {
 		.svc = s->conf, .conf = g->conf, .generation = g->id, .slot = sl,
@@ -68,7 +65,7 @@ int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 		scoreboard_free_slot(slot);
 		return -1;
 	}
-	sl->pid = pid;
+	scoreboard_set_pid(slot, pid);
 	struct worker_rec *r = &m->workers[slot];
 	memset(r, 0, sizeof(*r));
 	r->pid = pid;
@@ -79,7 +76,7 @@ int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 	if (pos >= 0)
 		s->pos[pos].slot = slot;
 	g->live++;
-	scoreboard->svcs[s->sb].spawns++;
+	scoreboard_svc(s->sb)->spawns++;
 	log_debug("service %s: worker %d started (generation %u, slot %d)", s->conf->name, (int)pid,
 		  g->id, slot);
 	return 0;
@@ -128,7 +125,7 @@ void spawn_retire(struct master *m, int slot, int sig, int64_t kill_at)
 
 void spawn_signal_gen(struct master *m, struct generation *g, int sig, int64_t kill_at)
 {
-	for (int i = 0; i < scoreboard->nslots; i++)
+	for (int i = 0; i < scoreboard_nslots(); i++)
 		if (m->workers[i].pid && m->workers[i].gen == g)
 			spawn_retire(m, i, sig, kill_at);
 }
@@ -163,7 +160,7 @@ static void crashed(struct worker_rec *r, const char *how, int64_t now)
 {
 	struct generation *g = r->gen;
 	struct service *s = &g->svcs[r->svc];
-	scoreboard->svcs[s->sb].crashes++;
+	scoreboard_svc(s->sb)->crashes++;
 	log_error("service %s: worker %d %s", s->conf->name, (int)r->pid, how);
 	if (r->pos < 0)
 		return;
@@ -186,7 +183,7 @@ void spawn_reap(struct master *m)
 			continue;
 		}
 		int slot = -1;
-		for (int i = 0; i < scoreboard->nslots; i++)
+		for (int i = 0; i < scoreboard_nslots(); i++)
 			if (m->workers[i].pid == pid) {
 				slot = i;
 				break;
@@ -234,7 +231,7 @@ static int count_idle(struct master *m, struct generation *g, int svc, int *live
 {
 	int idle = 0;
 	*live = 0;
-	for (int i = 0; i < scoreboard->nslots; i++) {
+	for (int i = 0; i < scoreboard_nslots(); i++) {
 		struct worker_rec *r = &m->workers[i];
 		if (!r->pid || r->gen != g || r->svc != svc || r->exiting)
 			continue;
@@ -268,7 +265,7 @@ static int draining_live(struct master *m, struct generation *g, int v)
 		return 0;
 	const char *name = g->svcs[v].conf->name;
 	int n = 0;
-	for (int i = 0; i < scoreboard->nslots; i++) {
+	for (int i = 0; i < scoreboard_nslots(); i++) {
 		struct worker_rec *r = &m->workers[i];
 		if (r->pid && r->gen == d && strcmp(d->svcs[r->svc].conf->name, name) == 0)
 			n++;
@@ -368,7 +365,7 @@ static void recycle_one(struct master *m, struct generation *g, int v, int64_t n
 	struct policy_worker ws[SB_MAX_SLOTS];
 	int slots[SB_MAX_SLOTS];
 	int n = 0;
-	for (int i = 0; i < scoreboard->nslots; i++) {
+	for (int i = 0; i < scoreboard_nslots(); i++) {
 		struct worker_rec *r = &m->workers[i];
 		if (!r->pid || r->gen != g || r->svc != v)
 			continue;
@@ -385,7 +382,7 @@ static void recycle_one(struct master *m, struct generation *g, int v, int64_t n
 		return;
 	int candidate = slots[k];
 	m->workers[candidate].recycling = 1;
-	scoreboard->svcs[s->sb].recycles++;
+	scoreboard_svc(s->sb)->recycles++;
 	if (scoreboard->slots[candidate].recycle == SB_RECYCLE_MEMORY && s->conf->max_rss > 0) {
 		m->workers[candidate].reason = EXIT_MEMORY;
 		log_info("service %s: recycling worker %d: resident memory over max_rss (%lld bytes)",
@@ -451,7 +448,7 @@ void spawn_maintain(struct master *m, struct generation *g, int64_t now)
 		retire_surplus(m, g, v, now);
 		if (g->state != GEN_ACTIVE)
 			continue;
-		struct sb_service *sv = &scoreboard->svcs[s->sb];
+		struct sb_service *sv = scoreboard_svc(s->sb);
 		int throttled = spawn_throttled(s, now);
 		if (throttled != sv->throttled) {
 			if (throttled)
@@ -478,7 +475,7 @@ int64_t spawn_next_event(struct master *m, struct generation *g, int64_t now)
 			    (!next || s->pos[p].next_spawn_ns < next))
 				next = s->pos[p].next_spawn_ns;
 		/* request_timeout: the watchdog acts when the oldest connection reaches it. */
-		for (int i = 0; s->conf->request_timeout > 0 && i < scoreboard->nslots; i++) {
+		for (int i = 0; s->conf->request_timeout > 0 && i < scoreboard_nslots(); i++) {
 			struct worker_rec *r = &m->workers[i];
 			int64_t due;
 			if (!r->pid || r->gen != g || r->svc != v || r->exiting)
@@ -504,7 +501,7 @@ int64_t spawn_next_event(struct master *m, struct generation *g, int64_t now)
 /* SIGKILL every worker past its deadline. */
 void spawn_check_deadlines(struct master *m, int64_t now)
 {
-	for (int i = 0; i < scoreboard->nslots; i++) {
+	for (int i = 0; i < scoreboard_nslots(); i++) {
 		struct worker_rec *r = &m->workers[i];
 		if (r->pid && r->kill_at_ns && now >= r->kill_at_ns) {
 			log_warnx("worker %d did not stop in time: killing it", (int)r->pid);
@@ -517,19 +514,22 @@ void spawn_check_deadlines(struct master *m, int64_t now)
 /* request_timeout: end a worker busy on one connection for too long. */
 void spawn_watchdog(struct master *m, int64_t now)
 {
-	for (int i = 0; i < scoreboard->nslots; i++) {
+	for (int i = 0; i < scoreboard_nslots(); i++) {
 		struct worker_rec *r = &m->workers[i];
 		if (!r->pid || r->exiting || !r->gen)
 			continue;
 		const struct svc_conf *c = r->gen->svcs[r->svc].conf;
-		struct sb_slot *s = &scoreboard->slots[i];
-		int64_t start = s->conn_start_ns, due;
-		if (!policy_watchdog(s->state == SB_BUSY, start, c->request_timeout, now, &due))
+		struct sb_view s;
+		int64_t due;
+		if (!scoreboard_view(i, &s))
+			continue;
+		int64_t start = s.conn_start_ns;
+		if (!policy_watchdog(s.state == SB_BUSY, start, c->request_timeout, now, &due))
 			continue;
 		double age = (double)(now - start) / 1e9;
 		log_error("service %s: worker %d busy for %.1f s on %s (request_timeout %.1f s): ending it",
-			  c->name, (int)r->pid, age, s->peer, c->request_timeout);
-		scoreboard->svcs[r->gen->svcs[r->svc].sb].watchdog_kills++;
+			  c->name, (int)r->pid, age, s.peer[0] ? s.peer : "-", c->request_timeout);
+		scoreboard_svc(r->gen->svcs[r->svc].sb)->watchdog_kills++;
 		r->reason = EXIT_WATCHDOG;
 		/* SIGKILL after a grace period; watchdog kills are not crashes. */
 		spawn_retire(m, i, SIGTERM, now + POLICY_WATCHDOG_GRACE_NS);

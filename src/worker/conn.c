@@ -97,7 +97,7 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, do
 /* Does a worker of this service sit idle in accept()? */
 static int service_has_idle_worker(const struct pf_worker *w)
 {
-	for (int i = 0; i < scoreboard->nslots; i++) {
+	for (int i = 0; i < scoreboard_nslots(); i++) {
 		const struct sb_slot *s = &scoreboard->slots[i];
 		if (s->svc == w->sb_service && s->state == SB_IDLE && s->pid)
 			return 1;

@@ -132,7 +132,7 @@ static void check_spares(struct pf_worker *w, int ready_fd)
 	if (!svc->dynamic)
 		return;
 	int idle = 0, live = 0;
-	for (int i = 0; i < scoreboard->nslots; i++) {
+	for (int i = 0; i < scoreboard_nslots(); i++) {
 		const struct sb_slot *s = &scoreboard->slots[i];
 		int st = s->state;
 		if (st == SB_FREE || s->pid == 0 || s->svc != w->slot->svc)

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""test_hostile.py - the master against a hostile worker (issue 11, item 1).
+
+A module (t/modules/sbwriter.c), running in a worker as `nobody`, overwrites
+the whole shared scoreboard with random bytes and targeted lies in a loop
+(nslots = 1 << 24, states and service indexes out of range, peers without a
+NUL, the pid of a decoy process in every slot) while the test makes the
+master reap, reload, resize and answer status. The master must never crash,
+never signal a process it did not fork (the decoy lives on), and replace
+the scribbling worker when it dies.
+
+Needs root (the worker must really be an unprivileged process): skips
+otherwise.
+"""
+import json
+import os
+import pwd
+import signal
+import time
+
+import harness
+from harness import Server, config, svc, wait_until
+
+
+def need_root_and_nobody():
+    if os.geteuid() != 0:
+        raise harness.Skip("needs root to run workers as nobody (uid %d)" % os.geteuid())
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        raise harness.Skip("no user nobody")
+
+
+def sbw_pids(st):
+    """The pids the master's status lists for service sbw."""
+    for s in st["services"]:
+        if s["name"] == "sbw":
+            return [w["pid"] for w in s["workers"]]
+    return []
+
+
+def check_master(srv, decoy):
+    assert srv.proc.poll() is None, "the master died (%s):\n%s" % (
+        srv.proc.returncode, srv.output()[-3000:])
+    assert harness.pid_alive(decoy.pid), "the decoy %d was killed" % decoy.pid
+
+
+def start_hostile(writer_extra=""):
+    need_root_and_nobody()
+    decoy = harness.spawn(["sleep", "600"])
+    echo = "127.0.0.1:%d" % harness.free_port()
+    sbw = "127.0.0.1:%d" % harness.free_port()
+    stat = "127.0.0.1:%d" % harness.free_port()
+    text = config(
+        svc("echo", echo, workers=2, max_workers=4),
+        svc("sbw", sbw, handler="sbwriter", module=harness.module("sbwriter"),
+            workers=1, max_workers=3, request_timeout=1.0,
+            extra="sbwriter = { decoy_pid = %d; pause_us = 2000; %s };" % (decoy.pid, writer_extra)),
+        svc("status", stat, handler="status", workers=1),
+        user="nobody", shutdown_timeout=3.0)
+    srv = Server(text)
+    srv.start(wait_for=[echo, sbw, stat], timeout=15 * harness.SLOW)
+    wait_until(lambda: "sbwriter: scribbling" in srv.output(), 10 * harness.SLOW,
+               what="the writer's first round")
+    return srv, decoy, echo, stat
+
+
+def test_random_scoreboard_writer():
+    srv, decoy, echo, stat = start_hostile()
+    actions = ["status", "json", "reload", "ttin", "ttou", "resize+", "resize-", "echo",
+               "usr1", "statussvc", "kill_writer"]
+    deadline = time.monotonic() + 12 * harness.SLOW
+    writers_seen = set()
+    i = 0
+    while time.monotonic() < deadline:
+        a = actions[i % len(actions)]
+        i += 1
+        if a == "status":
+            out = harness.control(srv, "status")
+            assert "total workers=" in out, out
+            assert str(decoy.pid) not in out.split(), out
+        elif a == "json":
+            st = json.loads(harness.control(srv, "status json"))
+            pids = [w["pid"] for s in st["services"] for w in s["workers"]]
+            assert decoy.pid not in pids, st
+            writers_seen.update(sbw_pids(st))
+        elif a == "reload":
+            srv.signal(signal.SIGHUP)
+        elif a == "ttin":
+            srv.signal(signal.SIGTTIN)
+        elif a == "ttou":
+            srv.signal(signal.SIGTTOU)
+        elif a == "resize+":
+            assert harness.control(srv, "workers sbw +1").startswith("ok sbw"), srv.output()[-2000:]
+        elif a == "resize-":
+            assert harness.control(srv, "workers sbw -1").startswith("ok sbw")
+        elif a == "echo":
+            assert harness.echo_once(echo) == b"ping"
+        elif a == "usr1":
+            srv.signal(signal.SIGUSR1)
+        elif a == "statussvc":
+            # A worker's status handler renders what the writer scribbled: it answers.
+            s = harness.connect(stat)
+            s.sendall(b"json\n")
+            body = harness.recv_all(s)
+            s.close()
+            assert body.startswith(b"{") or body == b"", body[:200]
+        elif a == "kill_writer":
+            for p in sbw_pids(harness.status(srv)):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        check_master(srv, decoy)
+        time.sleep(0.05)
+    # The writer is replaced: after a kill, a new one scribbles again.
+    before = set(sbw_pids(harness.status(srv)))
+    for p in before:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    new = wait_until(lambda: [p for p in sbw_pids(harness.status(srv))
+                              if p not in before and harness.pid_alive(p)],
+                     15 * harness.SLOW, what="a new sbwriter worker")
+    writers_seen.update(new)
+    assert len(writers_seen) >= 2, writers_seen
+    # Every pid the master lists is a process it forked.
+    for p in sbw_pids(harness.status(srv)):
+        assert p != decoy.pid
+    check_master(srv, decoy)
+    assert harness.echo_once(echo) == b"ping"
+    out = srv.output()
+    for bad in ("AddressSanitizer", "runtime error", "Segmentation"):
+        assert bad not in out, out[-3000:]
+    srv.signal(signal.SIGTERM)
+    assert srv.wait_exit(timeout=20 * harness.SLOW) == 0, srv.output()[-3000:]
+    assert harness.pid_alive(decoy.pid), "the decoy %d was killed" % decoy.pid
+
+
+if __name__ == "__main__":
+    harness.main(globals())
