@@ -341,6 +341,30 @@ static enum http_parse_status parse_header_line(struct http_request *req, const 
 	size_t vlen = vend - i;
 
 	switch (nlen) {
+	case 5:
+		if (mem_ieq(name, "range", 5)) {
+			req->range.ptr = v;
+			req->range.len = vlen;
+		}
+		break;
+	case 8:
+		if (mem_ieq(name, "if-range", 8)) {
+			req->if_range.ptr = v;
+			req->if_range.len = vlen;
+		}
+		break;
+	case 13:
+		if (mem_ieq(name, "if-none-match", 13)) {
+			req->if_none_match.ptr = v;
+			req->if_none_match.len = vlen;
+		}
+		break;
+	case 15:
+		if (mem_ieq(name, "accept-encoding", 15)) {
+			req->accept_encoding.ptr = v;
+			req->accept_encoding.len = vlen;
+		}
+		break;
 	case 4:
 		if (mem_ieq(name, "host", 4)) {
 			if ((*seen & SEEN_HOST) || valid_host(v, vlen) < 0)

@@ -48,6 +48,10 @@ struct http_request {
 					   and Connection */
 	struct http_str host;
 	struct http_str if_modified_since;
+	struct http_str if_none_match;	/* the static file headers: empty */
+	struct http_str if_range;	/* when absent (the last line wins) */
+	struct http_str range;
+	struct http_str accept_encoding;
 	long long content_length;	/* -1 when absent */
 	int chunked;			/* Transfer-Encoding: chunked (the only
 					   coding accepted) */

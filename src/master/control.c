@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #define CONTROL_LINE_TIMEOUT_NS 5000000000LL
+/* accept() out of descriptors or memory: leave the socket alone this long, as workers do. */
+#define CONTROL_ACCEPT_BACKOFF_NS 100000000LL
 
 int control_open(struct master *m, const char *path)
 {
@@ -65,7 +67,8 @@ void control_close(struct master *m, int unlink_path)
 int control_pollfds(struct master *m, struct pollfd *fds, int max)
 {
 	int n = 0;
-	if (m->control_fd >= 0 && n < max)
+	/* While backing off, a readable listener must not wake the loop (it would spin). */
+	if (m->control_fd >= 0 && n < max && util_now_ns() >= m->control_backoff_ns)
 		fds[n++] = (struct pollfd){ .fd = m->control_fd, .events = POLLIN };
 	for (int i = 0; i < MAX_CONTROL_CLIENTS && n < max; i++)
 		if (m->clients[i].fd >= 0 && !m->clients[i].waiting_reload)
@@ -75,7 +78,8 @@ int control_pollfds(struct master *m, struct pollfd *fds, int max)
 
 int64_t control_next_deadline(struct master *m)
 {
-	int64_t next = 0;
+	int64_t next = m->control_fd >= 0 && m->control_backoff_ns > util_now_ns() ?
+		       m->control_backoff_ns : 0;
 	for (int i = 0; i < MAX_CONTROL_CLIENTS; i++) {
 		struct control_client *c = &m->clients[i];
 		if (c->fd >= 0 && !c->waiting_reload && (!next || c->deadline_ns < next))
@@ -180,8 +184,20 @@ static void accept_clients(struct master *m)
 {
 	for (;;) {
 		int fd = accept4(m->control_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* Out of descriptors: say so once per burst, back off. */
+				if (m->control_accept_errors++ == 0)
+					log_warn("control socket: accept (backing off until it recovers)");
+				m->control_backoff_ns = util_now_ns() + CONTROL_ACCEPT_BACKOFF_NS;
+			} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if (m->control_accept_errors)
+					log_info("control socket: accepting again after %d failed attempt(s)",
+						 m->control_accept_errors);
+				m->control_accept_errors = 0;
+			}
 			return;
+		}
 		int i;
 		for (i = 0; i < MAX_CONTROL_CLIENTS; i++)
 			if (m->clients[i].fd < 0)

@@ -80,6 +80,8 @@ struct master {
 	int sig_fd;
 	int ready_pipe[2];
 	int control_fd;
+	int64_t control_backoff_ns;	/* accept() ran out of descriptors: retry then */
+	int control_accept_errors;	/* in the current burst (logged once) */
 	char *control_path;		/* the socket file we created */
 	struct control_client clients[MAX_CONTROL_CLIENTS];
 	int reload_pending;		/* SIGHUPs coalesce into one */
