@@ -52,6 +52,8 @@ int util_set_nonblock(int fd, int on);
 int util_edit_distance(const char *a, const char *b);
 /* Resident memory of pid (0: this process) in bytes; -1 when unknown. */
 long long util_rss_bytes(pid_t pid);
+/* RLIMIT_NOFILE to n (<= 0: unchanged); 0, or -1 with errno. */
+int util_set_nofile(long n);
 /* Coverage builds: write gcov's counters now; elsewhere a no-op. */
 void util_coverage_flush(void);
 
