@@ -106,6 +106,7 @@ struct generation *master_gen_create(struct master *m, struct pf_config *conf, c
 		s->conf = &conf->services[v];
 		s->listener = -1;
 		s->target = s->conf->workers;
+		s->recycle_old = s->recycle_new = -1;
 		s->pos = util_xcalloc((size_t)s->conf->max_workers, sizeof(*s->pos));
 		for (int p = 0; p < s->conf->max_workers; p++)
 			s->pos[p].slot = -1;
@@ -445,7 +446,15 @@ static void handle_signals(struct master *m)
 	}
 	if (sig_upgrade) {
 		sig_upgrade = 0;
-		upgrade_start(m);
+		if (m->starting && !m->stopping) {
+			/* As SIGHUPs are: it waits for the reload in progress, then runs. */
+			if (!m->upgrade_pending)
+				log_info("upgrade queued: a reload is in progress; it starts when the "
+					 "reload ends");
+			m->upgrade_pending = 1;
+		} else {
+			upgrade_start(m);
+		}
 	}
 }
 
@@ -471,6 +480,10 @@ static void tick(struct master *m, int64_t now)
 		spawn_watchdog(m, now);
 		if (m->reload_pending)
 			reload_start(m);
+		if (m->upgrade_pending && !m->starting) {
+			m->upgrade_pending = 0;
+			upgrade_start(m);
+		}
 	}
 	upgrade_tick(m, now);
 	notify_tick(m, now);
