@@ -50,6 +50,8 @@ int util_set_cloexec(int fd);
 int util_set_nonblock(int fd, int on);
 /* Levenshtein distance, for "did you mean" suggestions. */
 int util_edit_distance(const char *a, const char *b);
+/* RLIMIT_NOFILE to n (<= 0: unchanged); 0, or -1 with errno. */
+int util_set_nofile(long n);
 /* Coverage builds: write gcov's counters now; elsewhere a no-op. */
 void util_coverage_flush(void);
 
