@@ -50,6 +50,8 @@ int util_set_cloexec(int fd);
 int util_set_nonblock(int fd, int on);
 /* Levenshtein distance, for "did you mean" suggestions. */
 int util_edit_distance(const char *a, const char *b);
+/* RLIMIT_NOFILE to n (<= 0: unchanged); 0, or -1 with errno. */
+int util_set_nofile(long n);
 /* Coverage builds: write gcov's counters now; elsewhere a no-op. */
 void util_coverage_flush(void);
 
@@ -94,6 +96,12 @@ const char *addr_unix_path(const struct addr *a);
 /* ---- config.c ---- */
 
 #define CONF_MAX_SERVICES 64
+/*
+ * The pid file is written to PID_FILE.XXXXXX.tmp (an unpredictable name,
+ * created O_EXCL|O_NOFOLLOW) and renamed: config_load refuses a pid_file
+ * whose temporary name would not fit in PATH_MAX.
+ */
+#define CONF_PID_TMP_SUFFIX ".XXXXXX.tmp"
 
 struct svc_conf {
 	char *name;

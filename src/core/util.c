@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -211,4 +212,23 @@ void util_coverage_flush(void)
 	__gcov_dump();
 	__gcov_reset();
 #endif
+}
+
+/*
+ * RLIMIT_NOFILE's soft limit to n (<= 0: leave it), and the hard one only
+ * when it has to grow (which needs root): lowering it would be for good.
+ */
+int util_set_nofile(long n)
+{
+	struct rlimit rl;
+	if (n <= 0)
+		return 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	if (rl.rlim_cur == (rlim_t)n)
+		return 0;
+	rl.rlim_cur = (rlim_t)n;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)n)
+		rl.rlim_max = (rlim_t)n;
+	return setrlimit(RLIMIT_NOFILE, &rl);
 }

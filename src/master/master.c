@@ -7,9 +7,13 @@
  * unchanged are carried over, and the old generation is retired only once
  * every new worker is ready. Entry points: master_start, master_loop.
  */
+#include "master/daemon.h"
 #include "master/master.h"
+#include "master/pidfile.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,179 +26,6 @@ static int64_t secs_ns(double s)
 	return (int64_t)(s * 1e9);
 }
 
-/* ---- listeners ---- */
-
-static int listener_find(struct master *m, const struct addr *a)
-{
-	for (int i = 0; i < m->nlisteners; i++)
-		if (m->listeners[i].fd >= 0 && addr_equal(&m->listeners[i].addr, a))
-			return i;
-	return -1;
-}
-
-static int listener_used(struct master *m, int idx, const struct generation *except)
-{
-	struct generation *gens[] = { m->active, m->starting, m->draining };
-	for (size_t k = 0; k < ARRAY_LEN(gens); k++) {
-		struct generation *g = gens[k];
-		if (!g || g == except)
-			continue;
-		for (int v = 0; v < g->nsvcs; v++)
-			if (g->svcs[v].listener == idx)
-				return 1;
-	}
-	return 0;
-}
-
-/* Close the master's copy of every listener no live generation uses. */
-static void listeners_prune(struct master *m, const struct generation *except)
-{
-	for (int i = 0; i < m->nlisteners; i++) {
-		struct listener *l = &m->listeners[i];
-		if (l->fd < 0 || l->activated || listener_used(m, i, except))
-			continue;
-		log_info("closing listener %s", l->name);
-		listen_close(l, !m->handed_over);
-	}
-	while (m->nlisteners > 0 && m->listeners[m->nlisteners - 1].fd < 0)
-		m->nlisteners--;
-}
-
-/* Reuse the listener of an unchanged address, or bind a new one. */
-static int listener_get(struct master *m, const struct svc_conf *c, char *err, size_t errlen)
-{
-	int i = listener_find(m, &c->addr);
-	if (i >= 0) {
-		struct listener *l = &m->listeners[i];
-		if (l->backlog != c->backlog && listen(l->fd, c->backlog) == 0)
-			l->backlog = c->backlog;
-	} else {
-		for (i = 0; i < m->nlisteners; i++)
-			if (m->listeners[i].fd < 0)
-				break;
-		if (i == MAX_LISTENERS) {
-			snprintf(err, errlen, "too many listeners");
-			return -1;
-		}
-		struct listener *l = &m->listeners[i];
-		memset(l, 0, sizeof(*l));
-		l->addr = c->addr;
-		l->fd = -1;
-		if (listen_open(l, c->backlog, LISTEN_UNIX_MODE, err, errlen) < 0)
-			return -1;
-		if (i == m->nlisteners)
-			m->nlisteners++;
-		log_info("service %s: listening on %s", c->name, l->name);
-	}
-	int secs = c->defer_accept ? (int)c->read_timeout + 1 : 0;
-	listen_apply_options(&m->listeners[i], secs);
-	return i;
-}
-
-/* ---- generations ---- */
-
-struct generation *master_gen_create(struct master *m, struct pf_config *conf, char *err,
-				     size_t errlen)
-{
-	struct generation *g = util_xcalloc(1, sizeof(*g));
-	g->id = ++m->next_gen;
-	g->conf = conf;
-	g->nsvcs = conf->nservices;
-	g->svcs = util_xcalloc((size_t)g->nsvcs, sizeof(*g->svcs));
-	for (int v = 0; v < g->nsvcs; v++) {
-		struct service *s = &g->svcs[v];
-		s->conf = &conf->services[v];
-		s->listener = -1;
-		s->target = s->conf->workers;
-		s->pos = util_xcalloc((size_t)s->conf->max_workers, sizeof(*s->pos));
-		for (int p = 0; p < s->conf->max_workers; p++)
-			s->pos[p].slot = -1;
-	}
-	/* Bind after building: on failure the caller drops g, and prune closes what it opened. */
-	m->starting = g;
-	for (int v = 0; v < g->nsvcs; v++) {
-		struct service *s = &g->svcs[v];
-		s->listener = listener_get(m, s->conf, err, errlen);
-		if (s->listener < 0) {
-			m->starting = NULL;
-			listeners_prune(m, g);
-			master_gen_free(m, g);
-			return NULL;
-		}
-		s->sb = scoreboard_service(s->conf->name);
-		if (s->sb < 0) {
-			snprintf(err, errlen, "scoreboard full: too many services");
-			m->starting = NULL;
-			listeners_prune(m, g);
-			master_gen_free(m, g);
-			return NULL;
-		}
-	}
-	return g;
-}
-
-static void services_unpublish(struct master *m);
-
-/* Publish a generation's services (name, real address, handler) to the scoreboard. */
-static void gen_publish(struct master *m, struct generation *g)
-{
-	for (int v = 0; v < g->nsvcs; v++) {
-		struct service *s = &g->svcs[v];
-		struct sb_service *sv = scoreboard_svc(s->sb);
-		snprintf(sv->listen, sizeof(sv->listen), "%s", m->listeners[s->listener].name);
-		snprintf(sv->handler, sizeof(sv->handler), "%s", s->conf->handler_name);
-		sv->target = s->target;
-		sv->tls = s->conf->tls != NULL;
-		snprintf(sv->tls_sendfile, sizeof(sv->tls_sendfile), "%s",
-			 !s->conf->tls ? "" : s->conf->tls->ktls ? "ktls" : "read+write");
-		if (s->conf->tls)
-			log_info("service %s: TLS; sendfile path: %s", s->conf->name,
-				 s->conf->tls->ktls_note);
-	}
-	services_unpublish(m);
-	scoreboard_set_generation(g->id);
-	scoreboard_publish();
-}
-
-/* Services no generation has any more leave the status. */
-static void services_unpublish(struct master *m)
-{
-	for (int i = 0; i < SB_MAX_SERVICES; i++) {
-		struct sb_service *sv = scoreboard_svc(i);
-		if (!sv->used)
-			continue;
-		int found = 0;
-		struct generation *gens[] = { m->active, m->starting, m->draining };
-		for (size_t k = 0; k < ARRAY_LEN(gens) && !found; k++)
-			for (int v = 0; gens[k] && v < gens[k]->nsvcs; v++)
-				if (gens[k]->svcs[v].sb == i)
-					found = 1;
-		if (!found)
-			sv->used = 0;
-	}
-}
-
-void master_gen_free(struct master *m, struct generation *g)
-{
-	if (!g)
-		return;
-	if (m->draining == g)
-		m->draining = NULL;
-	if (m->starting == g)
-		m->starting = NULL;
-	if (m->active == g)
-		m->active = NULL;
-	/* A drained or failed generation may have been the last user of a listener. */
-	listeners_prune(m, NULL);
-	services_unpublish(m);
-	for (int v = 0; v < g->nsvcs; v++)
-		free(g->svcs[v].pos);
-	free(g->svcs);
-	if (g->conf != m->conf)
-		config_free(g->conf);
-	free(g);
-}
-
 /* ---- reload ---- */
 
 static void apply_top_level(struct master *m, struct pf_config *old, struct pf_config *c)
@@ -203,7 +34,7 @@ static void apply_top_level(struct master *m, struct pf_config *old, struct pf_c
 		log_warn("open error log %s (keeping the old one)", c->error_log);
 	if (old && strcmp(old->pid_file, c->pid_file) != 0) {
 		unlink(old->pid_file);
-		pid_file_write(c->pid_file, m->pid);
+		pidfile_write(c->pid_file, m->pid);
 	}
 	const char *want = c->control_socket ? c->control_socket : "";
 	const char *have = m->control_path ? m->control_path : "";
@@ -234,14 +65,14 @@ void master_reload_done(struct master *m, int ok, const char *reason)
 			old->deadline_ns = now + secs_ns(g->conf->shutdown_timeout);
 			spawn_signal_gen(m, old, SIGTERM, old->deadline_ns);
 		}
-		listeners_prune(m, NULL);
-		gen_publish(m, g);
+		generation_prune_listeners(m, NULL);
+		generation_publish(m, g);
 		apply_top_level(m, old_conf, g->conf);
 		if (old && old->live == 0)
-			master_gen_free(m, old);
+			generation_free(m, old);
 		if (g->startup) {
 			log_info("ready: %d service(s), generation %u", g->nsvcs, g->id);
-			master_report_startup(m, 1);
+			daemon_report(&m->report_fd, NULL);
 			notify_send("READY=1\nMAINPID=%d", (int)m->pid);
 			upgrade_started(m);
 		} else {
@@ -259,7 +90,6 @@ void master_reload_done(struct master *m, int ok, const char *reason)
 		}
 		if (g->startup) {
 			log_error("start-up failed: %s", reason);
-			master_report_startup(m, 0);
 			m->startup_failed = 1;
 			m->stopping = 1;
 			m->stop_deadline_ns = now + secs_ns(g->conf->shutdown_timeout);
@@ -267,9 +97,9 @@ void master_reload_done(struct master *m, int ok, const char *reason)
 			log_error("reload failed: %s", reason);
 		}
 		snprintf(m->reload_result, sizeof(m->reload_result), "failed: %s", reason);
-		listeners_prune(m, g);
+		generation_prune_listeners(m, g);
 		if (g->live == 0)
-			master_gen_free(m, g);
+			generation_free(m, g);
 		else
 			m->draining = g;
 	}
@@ -308,7 +138,7 @@ static void reload_start(struct master *m)
 		return;
 	}
 	errlist_free(&errs);
-	struct generation *g = master_gen_create(m, c, reason, sizeof(reason));
+	struct generation *g = generation_create(m, c, reason, sizeof(reason));
 	if (!g) {
 		/* master_gen_create's failure path already freed c with its generation. */
 		log_error("reload failed: %s", reason);
@@ -496,7 +326,7 @@ static int64_t next_deadline(struct master *m, int64_t now)
 	return next;
 }
 
-int master_loop(struct master *m)
+static int master_loop(struct master *m)
 {
 	struct pollfd fds[4 + MAX_CONTROL_CLIENTS];
 	for (;;) {
@@ -518,8 +348,6 @@ int master_loop(struct master *m)
 		fds[n++] = (struct pollfd){ .fd = m->upgrade_fd, .events = POLLIN };
 		int ctl = n;
 		n += control_pollfds(m, fds + n, (int)ARRAY_LEN(fds) - n);
-		/* Workers read the services' entries from the shared copy. */
-		scoreboard_publish();
 		if (wait > 0)
 			util_coverage_flush();
 		int rc = poll(fds, (nfds_t)n, wait > 0 ? (int)((wait + 999999) / 1000000) : 0);
@@ -540,4 +368,141 @@ int master_loop(struct master *m)
 		tick(m, util_now_ns());
 	}
 	return m->startup_failed ? 1 : 0;
+}
+
+/* The absolute path of our binary, for the SIGUSR2 upgrade's exec. */
+static char *find_exe(const char *argv0)
+{
+	char *p = NULL;
+	if (strchr(argv0, '/'))
+		p = realpath(argv0, NULL);
+	if (!p)
+		p = realpath("/proc/self/exe", NULL);
+	return p;
+}
+
+/* Start-up errors reach the terminal even when the log goes elsewhere. */
+static void PF_PRINTF_ATTR(2, 3) startup_error(const char *log_target, const char *fmt, ...)
+{
+	char msg[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_error("%s", msg);
+	if (log_target[0])
+		fprintf(stderr, "preforkd: %s\n", msg);
+}
+
+/*
+ * The master's start-up transaction: inherited listeners, the pid file
+ * check, the error log, the first generation's listeners (bound before
+ * detaching, so errors reach the terminal), daemon mode, the control
+ * socket, the pid file; then the loop until the master stops. Takes c.
+ */
+int master_run(const char *conf_path, const struct pf_handler *const *handlers,
+	       struct pf_config *c, int daemon_mode, const char *argv0)
+{
+	static struct master master;
+	struct master *m = &master;
+	memset(m, 0, sizeof(*m));
+	m->extra = handlers;
+	m->control_fd = m->upgrade_fd = m->upgrade_notify_fd = -1;
+	for (int i = 0; i < MAX_CONTROL_CLIENTS; i++)
+		m->clients[i].fd = -1;
+	upgrade_exe = find_exe(argv0);
+	upgrade_conf = realpath(conf_path, NULL);
+	m->conf_path = upgrade_conf ? upgrade_conf : util_xstrdup(conf_path);
+
+	int upgrading = upgrade_inherit(m);
+	if (!upgrading) {
+		pid_t other = pidfile_read(c->pid_file);
+		if (other && other != getpid() && pidfile_alive(other)) {
+			fprintf(stderr, "preforkd: already running as process %d (pid file %s)\n",
+				(int)other, c->pid_file);
+			config_free(c);
+			return 1;
+		}
+	}
+	/*
+	 * With -d and error_log = "", the log goes to syslog, but only once
+	 * detached: until then errors are printed on the terminal.
+	 */
+	const char *log_target = c->error_log;
+	int syslog_when_detached = daemon_mode && !log_target[0];
+	if (log_open(log_target, c->log_level) < 0) {
+		fprintf(stderr, "preforkd: cannot open error log %s: %s\n", log_target, strerror(errno));
+		config_free(c);
+		return 1;
+	}
+	if (util_set_nofile(c->rlimit_nofile) < 0)
+		log_warn("rlimit_nofile %ld", c->rlimit_nofile);
+	if (c->user && geteuid() != 0)
+		log_warnx("'user' is ignored: not started as root");
+	if (c->chroot && geteuid() != 0)
+		log_warnx("'chroot' is ignored: not started as root");
+
+	if (scoreboard_create() < 0 || pipe2(m->ready_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		startup_error(log_target, "start-up: %s", strerror(errno));
+		return 1;
+	}
+	m->sig_fd = signals_master_init();
+	if (m->sig_fd < 0) {
+		startup_error(log_target, "signal pipe: %s", strerror(errno));
+		return 1;
+	}
+	m->conf = c;
+	char err[1024];
+	struct generation *g = generation_create(m, c, err, sizeof(err));
+	if (!g) {
+		startup_error(log_target, "%s", err);
+		return 1;
+	}
+	g->startup = 1;
+
+	m->report_fd = -1;
+	if (daemon_mode && !upgrading) {
+		if (daemon_detach(&m->report_fd) < 0) {
+			startup_error(log_target, "daemonize: %s", strerror(errno));
+			return 1;
+		}
+	}
+	upgrade_daemon = daemon_mode;
+	m->pid = getpid();
+	/* The control socket first: once the pid file names us, `-s status` works. */
+	if (!m->control_path && c->control_socket && control_open(m, c->control_socket) < 0)
+		log_error("continuing without a control socket");
+	if (!upgrading && pidfile_write(c->pid_file, m->pid) < 0) {
+		startup_error(log_target, "cannot write the pid file %s", c->pid_file);
+		control_close(m, 1);
+		return 1;
+	}
+	if (syslog_when_detached)
+		log_open("syslog", c->log_level);
+	if (daemon_mode)
+		daemon_stdio_to_null();
+
+	g->state = GEN_STARTING;
+	g->deadline_ns = util_now_ns() + (int64_t)(c->shutdown_timeout * 1e9);
+	spawn_maintain(m, g, util_now_ns());
+	int rc = master_loop(m);
+
+	/*
+	 * A new master of an upgrade that never got ready (it still holds the
+	 * pipe to tell the old one) leaves the control socket file to the old
+	 * master, which keeps serving on it.
+	 */
+	control_close(m, m->upgrade_notify_fd < 0);
+	pidfile_remove(m->conf->pid_file, m->pid);
+	if (m->report_fd >= 0) {
+		/* Start-up did not complete (failed, or stopped first): say why, now that all is clean. */
+		const char *why = strncmp(m->reload_result, "failed: ", 8) == 0 ? m->reload_result + 8 :
+				  "stopped before start-up completed";
+		char msg[sizeof(m->reload_result) + 32];
+		snprintf(msg, sizeof(msg), "start-up failed: %.1100s", why);
+		daemon_report(&m->report_fd, msg);
+		rc = 1;
+	}
+	log_info("exiting with status %d", rc);
+	return rc;
 }

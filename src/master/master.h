@@ -106,18 +106,23 @@ int64_t spawn_next_event(struct master *m, struct generation *g, int64_t now);
 void spawn_check_deadlines(struct master *m, int64_t now);
 void spawn_watchdog(struct master *m, int64_t now);
 
+/* generation.c */
+/* Build g for conf and bind its listeners (set as m->starting); NULL with err. */
+struct generation *generation_create(struct master *m, struct pf_config *conf, char *err,
+				     size_t errlen);
+/* Publish g's services (name, real address, handler) to the scoreboard. */
+void generation_publish(struct master *m, struct generation *g);
+/* Close the master's copy of every listener no live generation but except uses. */
+void generation_prune_listeners(struct master *m, const struct generation *except);
+void generation_free(struct master *m, struct generation *g);
+
 /* master.c */
-struct generation *master_gen_create(struct master *m, struct pf_config *c, char *err, size_t len);
-int master_loop(struct master *m);
+/* Be the master of configuration c (taken) until it stops; an exit status. */
+int master_run(const char *conf_path, const struct pf_handler *const *handlers,
+	       struct pf_config *c, int daemon_mode, const char *argv0);
 void master_reload_done(struct master *m, int ok, const char *reason);
 void master_request_reload(struct master *m);
 int master_resize(struct master *m, const char *name, int delta, char *msg, size_t msglen);
-void master_gen_free(struct master *m, struct generation *g);
-
-/* pf_main.c */
-void master_report_startup(struct master *m, int ok);
-int pid_file_write(const char *path, pid_t pid);
-void pid_file_remove(const char *path, pid_t pid);
 
 /* upgrade.c: SIGUSR2 binary upgrade */
 void upgrade_start(struct master *m);

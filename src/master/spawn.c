@@ -213,7 +213,7 @@ void spawn_reap(struct master *m)
 			log_error("%s", reason);
 			master_reload_done(m, 0, reason);
 		} else if (g->live == 0 && g->state == GEN_DRAINING) {
-			master_gen_free(m, g);
+			generation_free(m, g);
 		}
 	}
 }

@@ -8,6 +8,7 @@
  * upgrade_started, upgrade_inherit.
  */
 #include "master/master.h"
+#include "master/pidfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -114,7 +115,7 @@ static void upgrade_failed(struct master *m, const char *why)
 	m->upgrade_fd = -1;
 	m->upgrade_deadline_ns = 0;
 	/* The new master may have written the pid file before it failed. */
-	pid_file_write(m->conf->pid_file, m->pid);
+	pidfile_write(m->conf->pid_file, m->pid);
 }
 
 void upgrade_readable(struct master *m)
@@ -147,7 +148,7 @@ void upgrade_started(struct master *m)
 {
 	if (m->upgrade_notify_fd < 0)
 		return;
-	pid_file_write(m->conf->pid_file, m->pid);
+	pidfile_write(m->conf->pid_file, m->pid);
 	ssize_t w = write(m->upgrade_notify_fd, "R", 1);
 	(void)w;
 	close(m->upgrade_notify_fd);

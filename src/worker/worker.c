@@ -25,23 +25,6 @@ static PF_NORETURN void exit_now(int status)
 }
 
 /*
- * rlimit_nofile for this worker: the soft limit, and the hard one only
- * when it has to grow (which needs root). The master set it at start-up;
- * setting it here too lets a reload change it. A failure is only logged.
- */
-static void set_nofile(long n)
-{
-	struct rlimit rl;
-	if (n <= 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == (rlim_t)n)
-		return;
-	rl.rlim_cur = (rlim_t)n;
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)n)
-		rl.rlim_max = (rlim_t)n;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		log_warn("rlimit_nofile %ld", n);
-}
-
-/*
  * Root only: chroot, then drop to user/group (the user's primary group
  * when group is unset, plus its supplementary groups) for good. Groups are
  * looked up before chroot: the jail usually has no /etc.
@@ -197,7 +180,9 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		log_error("handler %s: init failed", w->handler->name);
 		exit_now(WORKER_EXIT_INIT);
 	}
-	set_nofile(w->conf->rlimit_nofile);
+	/* The master set it at start-up; setting it here too lets a reload change it. */
+	if (util_set_nofile(w->conf->rlimit_nofile) < 0)
+		log_warn("rlimit_nofile %ld", w->conf->rlimit_nofile);
 	if (drop_privileges(w->conf) < 0)
 		exit_now(WORKER_EXIT_INIT);
 	/* A change of credentials clears the parent-death signal: set it again. */
