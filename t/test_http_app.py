@@ -280,6 +280,35 @@ def test_app_and_static_answer_edge_cases_alike():
         c.close()
 
 
+def test_readme_http_app_builds_and_serves():
+    """README's "An HTTP app": at most 20 lines, compiled as shown, serving as described."""
+    import re
+    import subprocess
+    with open(os.path.join(harness.SRCDIR, "README.md")) as f:
+        text = f.read()
+    code = re.search(r"### An HTTP app\n.*?```c\n(.*?)```", text, re.S).group(1)
+    assert len(code.rstrip("\n").split("\n")) <= 20, code
+    d = harness.tmpdir()
+    src = harness.write(os.path.join(d, "app.c"), code)
+    so = os.path.join(d, "app.so")
+    r = subprocess.run(["cc", "-shared", "-fPIC", "-Wall", "-Werror", "-I",
+                        os.path.join(harness.SRCDIR, "src"), "-o", so, src],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert r.returncode == 0, r.stdout.decode()
+    port = harness.free_port()
+    www = make_www(d)
+    srv = harness.Server('services = ({ name = "web"; listen = "127.0.0.1:%d"; handler = "app";'
+                         ' module = "%s"; http = { root = "%s"; mount = "/api";'
+                         ' max_body_size = 65536; }; });\n' % (port, so, www), folder=d)
+    addr = "127.0.0.1:%d" % port
+    srv.start(wait_for=[addr])
+    r = request(addr, req(b"GET", b"/api/x"))
+    assert json.loads(r.body) == {"hello": "127.0.0.1"}, r
+    assert request(addr, req(b"POST", b"/api/echo", b"ping")).body == b"ping"
+    assert request(addr, req(b"POST", b"/api/echo", b"x" * 5000)).status == 413
+    assert request(addr, req(b"GET", b"/")).body == INDEX
+
+
 def test_graceful_stop_answers_kept_alive_app_request_with_close():
     srv, addr, _ = start("httpmod", "httpmod", "keepalive_timeout = 30.0;", workers=1)
     c = Conn(addr)
