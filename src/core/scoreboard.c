@@ -180,6 +180,8 @@ static void publish_service(struct sb_service *dst, const struct sb_service *src
 	dst->recycles = src->recycles;
 	dst->watchdog_kills = src->watchdog_kills;
 	dst->handler_errors = src->handler_errors;
+	dst->init_failures = src->init_failures;
+	dst->recycle_held = src->recycle_held;
 	dst->tls = src->tls;
 	memcpy(dst->tls_sendfile, src->tls_sendfile, sizeof(dst->tls_sendfile));
 }
@@ -278,6 +280,8 @@ int scoreboard_service_view(int i, struct sb_service *out)
 	out->recycles = s->recycles;
 	out->watchdog_kills = s->watchdog_kills;
 	out->handler_errors = s->handler_errors;
+	out->init_failures = s->init_failures;
+	out->recycle_held = s->recycle_held != 0;
 	return 1;
 }
 
@@ -286,4 +290,19 @@ unsigned scoreboard_generation(void)
 	if (!scoreboard)
 		return 0;
 	return scoreboard_is_owner() ? sb_generation : scoreboard->generation;
+}
+
+/* 1 ms to 10 s, roughly 1-2.5-5 per decade, as Prometheus client libraries do. */
+const uint64_t scoreboard_hist_bounds_us[SB_HIST_BUCKETS - 1] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000,
+};
+
+/* The bucket a duration falls in: the first bound not below it, or the last (+Inf). */
+int scoreboard_hist_bucket(uint64_t us)
+{
+	int i = 0;
+	while (i < SB_HIST_BUCKETS - 1 && us > scoreboard_hist_bounds_us[i])
+		i++;
+	return i;
 }

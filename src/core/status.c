@@ -86,6 +86,11 @@ static int render_text(struct buf *out, int64_t now)
 				   "sendfile=%s\n", sv->name, (unsigned long long)sv->tls_handshakes,
 				   (unsigned long long)sv->tls_failures,
 				   (unsigned long long)sv->tls_resumed, sv->tls_sendfile);
+		if (sv->init_failures || sv->recycle_held)
+			buf_printf(out, "  %s warning: handler init failed %llu time(s)%s\n", sv->name,
+				   (unsigned long long)sv->init_failures, sv->recycle_held ?
+				   "; max_requests recycling held back: workers serve on until a "
+				   "successor starts" : "");
 		for (int i = 0; i < scoreboard_nslots(); i++) {
 			struct sb_view s;
 			if (!scoreboard_view(i, &s) || s.svc != v)
@@ -99,9 +104,10 @@ static int render_text(struct buf *out, int64_t now)
 	}
 	struct totals t;
 	count_service(-1, &t);
-	return buf_printf(out, "total workers=%d idle=%d busy=%d starting=%d exiting=%d served=%llu "
+	buf_printf(out, "total workers=%d idle=%d busy=%d starting=%d exiting=%d served=%llu "
 			  "handler_errors=%llu\n", t.workers, t.idle, t.busy, t.starting, t.exiting,
-			  t.served, t.handler_errors);
+		   t.served, t.handler_errors);
+	return buf_printf(out, "state %s\n", scoreboard->draining ? "draining" : "serving");
 }
 
 /* Counts; `count_key` names the worker count ("workers" in totals). */
@@ -116,7 +122,8 @@ static void json_totals(struct buf *out, const struct totals *t, const char *cou
 static int render_json(struct buf *out, int64_t now)
 {
 	int first_svc = 1;
-	buf_printf(out, "{\"generation\": %u, \"services\": [", scoreboard_generation());
+	buf_printf(out, "{\"generation\": %u, \"draining\": %s, \"services\": [",
+		   scoreboard_generation(), scoreboard->draining ? "true" : "false");
 	for (int v = 0; v < SB_MAX_SERVICES; v++) {
 		struct sb_service svc, *sv = &svc;
 		if (!scoreboard_service_view(v, sv))
@@ -143,6 +150,8 @@ static int render_json(struct buf *out, int64_t now)
 				   (unsigned long long)sv->tls_resumed, sv->tls_sendfile);
 		else
 			buf_printf(out, "\"tls\": null, ");
+		buf_printf(out, "\"init_failures\": %llu, \"recycle_held\": %s, ",
+			   (unsigned long long)sv->init_failures, sv->recycle_held ? "true" : "false");
 		json_totals(out, &t, "workers_total");
 		buf_printf(out, ", \"workers\": [");
 		int first = 1;
