@@ -207,6 +207,42 @@ def test_refuses_to_start_when_pid_file_names_a_live_master():
     assert not os.path.exists(os.path.join(srv.dir, "second.sock"))
 
 
+def test_pid_file_temporary_never_follows_a_planted_symlink():
+    """Issue 11 item 3: links planted in the pid file's folder, at the old
+    predictable temporary name (PID_FILE.MASTERPID.tmp) and at the pid file's
+    own name, are never written through; the pid file ends up a plain file
+    and no temporary is left behind."""
+    addr = "127.0.0.1:%d" % harness.free_port()
+    srv = harness.Server(config(svc("echo", addr, workers=1)))
+    srv.start(wait_for=[addr])
+    d = srv.dir
+    precious = write(os.path.join(d, "precious"), "precious\n")
+    precious2 = write(os.path.join(d, "precious2"), "precious2\n")
+    new = os.path.join(d, "new.pid")
+    planted = ["new.pid.%d.tmp" % srv.pid, "new.pid.tmp", ".new.pid.tmp"]
+    for name in planted:
+        os.symlink(precious, os.path.join(d, name))
+    os.symlink(precious2, new)
+    harness.rewrite(srv, config(svc("echo", addr, workers=1), pid_file="new.pid"))
+    srv.signal(signal.SIGHUP)
+    harness.wait_until(lambda: harness.read_text(new) == "%d\n" % srv.pid, 10 * SLOW,
+                       what="the new pid file naming the master")
+    assert harness.read_text(precious) == "precious\n", "written through a planted link"
+    assert not os.path.islink(new)
+    assert harness.read_text(precious2) == "precious2\n"
+    assert not os.path.exists(srv.pid_file)
+    left = sorted(f for f in os.listdir(d) if f.endswith(".tmp"))
+    assert left == sorted(planted), left
+    for name in planted:
+        assert os.readlink(os.path.join(d, name)) == precious
+    assert oct(os.stat(new).st_mode & 0o777) == oct(0o644)
+    # The master still owns it: a graceful stop removes it.
+    r = harness.preforkd("-c", srv.conf, "-s", "quit")
+    assert r.returncode == 0, r
+    assert not os.path.exists(new)
+    assert harness.read_text(precious) == "precious\n"
+
+
 def test_bind_error_names_the_address_and_forks_no_worker():
     blocker = harness.listening_socket()
     taken = blocker.getsockname()[1]

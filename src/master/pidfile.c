@@ -1,6 +1,7 @@
 /*
  * pidfile.c - the pid file. The master writes it through a temporary file
- * renamed into place, so readers never see half a pid; `preforkd -s` and a
+ * (unpredictable name, O_EXCL|O_NOFOLLOW) renamed into place, so readers
+ * never see half a pid and no planted link is followed; `preforkd -s` and a
  * second start read it. Entry points: pidfile_write, pidfile_read,
  * pidfile_remove, pidfile_alive.
  */
@@ -13,6 +14,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Read up to size-1 bytes of a small file, NUL-terminated; the count, or <= 0. */
@@ -37,18 +39,33 @@ pid_t pidfile_read(const char *path)
 	return v > 0 && v < INT_MAX ? (pid_t)v : 0;
 }
 
+/*
+ * The temporary beside the pid file has an unpredictable name and is
+ * created with O_EXCL|O_NOFOLLOW: a link planted in the pid file's folder
+ * (by anyone who may write there) is never followed, so root never writes
+ * through it.
+ */
 int pidfile_write(const char *path, pid_t pid)
 {
 	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s%s", path, CONF_PID_TMP_SUFFIX) >= sizeof(tmp)) {
+		log_warnx("pid file %s: path too long", path);
+		return -1;
+	}
+	int fd = mkostemps(tmp, 4, O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		log_warn("pid file %s", tmp);
 		return -1;
 	}
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
-	if (write(fd, buf, (size_t)n) != n || close(fd) < 0 || rename(tmp, path) < 0) {
+	if (fchmod(fd, 0644) < 0 || write(fd, buf, (size_t)n) != n) {
+		log_warn("pid file %s", tmp);
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
 		log_warn("pid file %s", path);
 		unlink(tmp);
 		return -1;
