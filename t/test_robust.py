@@ -102,6 +102,25 @@ def test_sigusr2_during_reload_is_queued_until_it_ends():
         harness.kill_leftovers(srv.conf)
 
 
+# ---- item 7: pools near the maximum ----
+
+def test_t_rejects_start_sizes_a_reload_could_not_fit():
+    d = harness.tmpdir()
+    text = config(svc("a", "127.0.0.1:%d" % harness.free_port(), workers=4096, max_workers=4096),
+                  svc("b", "127.0.0.1:%d" % harness.free_port(), workers=1))
+    path = harness.write(os.path.join(d, "big.conf"), text)
+    r = harness.preforkd("-t", "-c", path)
+    assert r.returncode == 1, r
+    err = r.stderr.decode()
+    assert re.search(r"big\.conf:\d+: the services' workers add up to 4097; at most 4096 in all, "
+                     r"so that a reload's new generation fits", err), err
+    # The documented maximum alone passes.
+    path = harness.write(os.path.join(d, "max.conf"), config(
+        svc("a", "127.0.0.1:%d" % harness.free_port(), workers=4096, max_workers=4096)))
+    r = harness.preforkd("-t", "-c", path)
+    assert r.returncode == 0, r
+
+
 # ---- item 13: an access log that cannot be opened ----
 
 def http_get(addr):
