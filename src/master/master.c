@@ -43,6 +43,9 @@ static void apply_top_level(struct master *m, struct pf_config *old, struct pf_c
 		if (c->control_socket && control_open(m, c->control_socket) < 0)
 			log_warn("control socket %s", c->control_socket);
 	}
+	char err[512];
+	if (old && endpoints_apply(c, err, sizeof(err)) < 0)
+		log_error("%s (keeping the old metrics and agent_check sockets)", err);
 }
 
 void master_reload_done(struct master *m, int ok, const char *reason)
@@ -104,6 +107,7 @@ void master_reload_done(struct master *m, int ok, const char *reason)
 			m->draining = g;
 	}
 	if (!startup) {
+		metrics_reload_done(ok);
 		control_reload_done(m, m->reload_result);
 		notify_send("READY=1\nSTATUS=reload %s", ok ? "succeeded" : "failed");
 	}
@@ -133,6 +137,7 @@ static void reload_start(struct master *m)
 			 errs.count > 1 ? " (and more, see the log)" : "");
 		errlist_free(&errs);
 		snprintf(m->reload_result, sizeof(m->reload_result), "failed: %s", reason);
+		metrics_reload_done(0);
 		control_reload_done(m, m->reload_result);
 		notify_send("READY=1\nSTATUS=reload failed");
 		return;
@@ -143,6 +148,7 @@ static void reload_start(struct master *m)
 		/* master_gen_create's failure path already freed c with its generation. */
 		log_error("reload failed: %s", reason);
 		snprintf(m->reload_result, sizeof(m->reload_result), "failed: %s", reason);
+		metrics_reload_done(0);
 		control_reload_done(m, m->reload_result);
 		notify_send("READY=1\nSTATUS=reload failed");
 		return;
@@ -192,7 +198,7 @@ int master_resize(struct master *m, const char *name, int delta, char *msg, size
 static void stop_begin(struct master *m)
 {
 	int64_t now = util_now_ns();
-	if (m->stopping)
+	if (m->stopping || drain_hold_stop(m, now))
 		return;
 	m->stopping = 1;
 	notify_send("STOPPING=1");
@@ -307,11 +313,15 @@ static void tick(struct master *m, int64_t now)
 			master_reload_done(m, 0, reason);
 		}
 	}
+	if (drain_stop_due(m, now))
+		stop_begin(m);
 	if (!m->stopping) {
 		spawn_maintain(m, m->active, now);
 		if (m->starting)
 			spawn_maintain(m, m->starting, now);
 		spawn_watchdog(m, now);
+		rss_watchdog(m, now);
+		agent_tick(m, now);
 		if (m->reload_pending)
 			reload_start(m);
 		if (m->upgrade_pending && !m->starting) {
@@ -326,7 +336,9 @@ static void tick(struct master *m, int64_t now)
 static int64_t next_deadline(struct master *m, int64_t now)
 {
 	int64_t next = now + 1000000000LL;	/* at least once a second */
-	int64_t cand[6] = {
+	int64_t cand[8] = {
+		m->stopping ? 0 : m->drain_stop_ns,
+		endpoints_next_deadline(),
 		m->starting ? m->starting->deadline_ns : 0,
 		m->stopping ? m->stop_deadline_ns : 0,
 		spawn_next_event(m, m->active, now),
@@ -345,7 +357,7 @@ static int64_t next_deadline(struct master *m, int64_t now)
 
 static int master_loop(struct master *m)
 {
-	struct pollfd fds[4 + MAX_CONTROL_CLIENTS];
+	struct pollfd fds[4 + MAX_CONTROL_CLIENTS + ENDPOINTS_MAX_FDS];
 	for (;;) {
 		int64_t now = util_now_ns();
 		if (m->stopping && live_workers(m) == 0)
@@ -365,6 +377,8 @@ static int master_loop(struct master *m)
 		fds[n++] = (struct pollfd){ .fd = m->upgrade_fd, .events = POLLIN };
 		int ctl = n;
 		n += control_pollfds(m, fds + n, (int)ARRAY_LEN(fds) - n);
+		int ep = n;
+		n += endpoints_pollfds(m, fds + n, (int)ARRAY_LEN(fds) - n);
 		/* The workers' status handler reads the services' entries from the shared copy. */
 		scoreboard_publish();
 		if (wait > 0)
@@ -383,7 +397,8 @@ static int master_loop(struct master *m)
 		if (m->exit_now)
 			break;
 		if (rc > 0)
-			control_handle(m, fds + ctl, n - ctl);
+			control_handle(m, fds + ctl, ep - ctl);
+		endpoints_handle(m, fds + ep, rc > 0 ? n - ep : 0);
 		tick(m, util_now_ns());
 	}
 	return m->startup_failed ? 1 : 0;
@@ -478,6 +493,14 @@ int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 		return 1;
 	}
 	g->startup = 1;
+	if (endpoints_apply(c, err, sizeof(err)) < 0) {
+		startup_error(log_target, "%s", err);
+		return 1;
+	}
+	for (int i = 0; i < c->nservices; i++)
+		if (c->services[i].workers_auto)
+			log_info("service %s: workers = \"auto\": %d (%s)", c->services[i].name,
+				 c->services[i].workers, c->services[i].workers_why);
 
 	m->report_fd = -1;
 	if (daemon_mode && !upgrading) {
@@ -512,6 +535,7 @@ int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 	 * master, which keeps serving on it.
 	 */
 	control_close(m, m->upgrade_notify_fd < 0);
+	endpoints_close(m);
 	pidfile_remove(m->conf->pid_file, m->pid);
 	if (m->report_fd >= 0) {
 		/* Start-up did not complete (failed, or stopped first): say why, now that all is clean. */
