@@ -291,9 +291,11 @@ int listen_apply_options(struct listener *l, int defer_accept);
 /* ---- signals.c ---- */
 
 extern volatile sig_atomic_t sig_child, sig_stop_graceful, sig_stop_fast, sig_reload,
-	sig_reopen, sig_upgrade, sig_ttin, sig_ttou;
+	sig_reopen, sig_upgrade;
 int signals_master_init(void);	/* returns the self-pipe's read end */
 void signals_drain(void);
+/* SIGTTIN or SIGTTOU: how many were delivered since the last call (none lost). */
+unsigned signals_take(int sig);
 void signals_worker_init(int listen_fd);
 extern volatile sig_atomic_t worker_stop, worker_reopen;
 /* Worker: the stop handler closes this fd so a pending accept() returns. */

@@ -257,7 +257,7 @@ void spawn_reap(struct master *m)
 		scoreboard_free_slot(slot);
 		g->live--;
 		if (reason[0]) {
-			log_error("%s", reason);
+			/* Logged once, by the reload's (or start-up's) failure. */
 			master_reload_done(m, 0, reason);
 		} else if (g->live == 0 && g->state == GEN_DRAINING) {
 			generation_free(m, g);
