@@ -166,30 +166,42 @@ void master_request_reload(struct master *m)
 
 /* ---- resize (SIGTTIN, SIGTTOU, `workers NAME +N`) ---- */
 
+/*
+ * A resize applies to the serving generation and to the one starting (the
+ * first at start-up, or a reload's), so that the target it sets is the one
+ * that serves once that generation commits. The answer names the newest.
+ */
 int master_resize(struct master *m, const char *name, int delta, char *msg, size_t msglen)
 {
-	struct generation *g = m->active;
+	struct generation *gens[] = { m->active, m->starting };
 	int found = 0;
-	for (int v = 0; g && v < g->nsvcs; v++) {
-		struct service *s = &g->svcs[v];
-		if (name && strcmp(s->conf->name, name) != 0)
-			continue;
-		found = 1;
-		int t = s->target + delta;
-		if (t < 1)
-			t = 1;
-		if (t > s->conf->max_workers)
-			t = s->conf->max_workers;
-		if (t != s->target)
-			log_info("service %s: %d -> %d workers", s->conf->name, s->target, t);
-		s->target = t;
-		scoreboard_svc(s->sb)->target = t;
-		if (msg)
-			snprintf(msg, msglen, "ok %s %d", s->conf->name, t);
+	for (size_t k = 0; k < ARRAY_LEN(gens); k++) {
+		struct generation *g = gens[k];
+		for (int v = 0; g && v < g->nsvcs; v++) {
+			struct service *s = &g->svcs[v];
+			if (name && strcmp(s->conf->name, name) != 0)
+				continue;
+			found = 1;
+			int t = s->target + delta;
+			if (t < 1)
+				t = 1;
+			if (t > s->conf->max_workers)
+				t = s->conf->max_workers;
+			if (t != s->target)
+				log_info("service %s: %d -> %d workers%s", s->conf->name, s->target, t,
+					 g == m->starting && m->active ? " (new generation)" : "");
+			s->target = t;
+			if (g == m->active)
+				scoreboard_svc(s->sb)->target = t;
+			if (msg)
+				snprintf(msg, msglen, "ok %s %d", s->conf->name, t);
+		}
 	}
 	if (!found && msg)
 		snprintf(msg, msglen, "error: no service named '%s'", name ? name : "");
-	spawn_maintain(m, g, util_now_ns());
+	int64_t now = util_now_ns();
+	spawn_maintain(m, m->active, now);
+	spawn_maintain(m, m->starting, now);
 	return found ? 0 : -1;
 }
 
@@ -271,14 +283,11 @@ static void handle_signals(struct master *m)
 			if (m->workers[i].pid && !m->workers[i].exiting)
 				kill(m->workers[i].pid, SIGUSR1);
 	}
-	while (sig_ttin > 0) {
-		sig_ttin--;
+	/* Each delivered signal is one step. */
+	for (unsigned n = signals_take(SIGTTIN); n > 0; n--)
 		master_resize(m, NULL, +1, NULL, 0);
-	}
-	while (sig_ttou > 0) {
-		sig_ttou--;
+	for (unsigned n = signals_take(SIGTTOU); n > 0; n--)
 		master_resize(m, NULL, -1, NULL, 0);
-	}
 	if (sig_upgrade) {
 		sig_upgrade = 0;
 		if (m->starting && !m->stopping) {
@@ -302,9 +311,14 @@ static void tick(struct master *m, int64_t now)
 			master_reload_done(m, 1, NULL);
 		} else if (now >= g->deadline_ns) {
 			char reason[256];
-			snprintf(reason, sizeof(reason),
-				 "the new workers were not ready within shutdown_timeout (%.1f s)",
-				 g->conf->shutdown_timeout);
+			if (g->slot_shortage)
+				snprintf(reason, sizeof(reason), "the scoreboard is full: %d attempt(s) to "
+					 "start a new worker found no free slot (%d in all)",
+					 g->slot_shortage, SB_MAX_SLOTS);
+			else
+				snprintf(reason, sizeof(reason),
+					 "the new workers were not ready within shutdown_timeout (%.1f s)",
+					 g->conf->shutdown_timeout);
 			master_reload_done(m, 0, reason);
 		}
 	}
