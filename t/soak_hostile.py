@@ -115,8 +115,11 @@ def main():
                     for s in st["services"]:
                         if s["name"] == "sbw":
                             for w in s["workers"]:
-                                os.kill(w["pid"], signal.SIGKILL)
-                                figures["kills"] += 1
+                                try:
+                                    os.kill(w["pid"], signal.SIGKILL)
+                                    figures["kills"] += 1
+                                except ProcessLookupError:
+                                    pass    # the watchdog or a recycle was first
                 elif k == 8 and n % 100 == 8:
                     srv.signal(signal.SIGUSR1)
             except (OSError, AssertionError, ValueError) as e:
