@@ -448,6 +448,9 @@ struct pf_conn {
 	struct ssl_st *ssl;		/* TLS: the session over fd, or NULL */
 	int ktls_send;			/* kTLS offload active: SSL_sendfile */
 	struct pf_tls_info *tls_info;	/* filled on first pf_conn_tls */
+	int64_t deadline_ns;		/* pf_conn_set_deadline: monotonic, 0 = none */
+	size_t roff, rlen;		/* read-ahead: rlen bytes at rbuf + roff */
+	unsigned char rbuf[4096];	/* pf_conn_readline/peek/unread */
 };
 void conn_init(struct pf_conn *c, int fd, struct pf_worker *w,
 	       const struct sockaddr *sa, socklen_t salen);
@@ -455,6 +458,14 @@ void conn_init(struct pf_conn *c, int fd, struct pf_worker *w,
 void conn_request_done(struct pf_conn *c, int64_t start_ns);
 /* Wait for `events` on fd up to `timeout` seconds (<= 0: forever); 0, or -1 (ETIMEDOUT). */
 int conn_wait_fd(int fd, short events, double timeout);
+/*
+ * A wait of `timeout` seconds (<= 0: forever) cut to c's deadline: the
+ * timeout to use, or -1 (errno ETIMEDOUT) when the deadline has passed.
+ */
+double conn_timeout(const struct pf_conn *c, double timeout);
+/* ---- worker/connbuf.c ---- */
+/* Move up to len read-ahead bytes of c (c->rlen > 0) to buf; the count. */
+size_t connbuf_take(struct pf_conn *c, void *buf, size_t len);
 
 /* ---- tls/tls_conn.c: TLS on one connection (the worker) ---- */
 

@@ -164,6 +164,37 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *conn, void *buf, size_t len,
 PF_API ssize_t pf_conn_read_idle(struct pf_conn *conn, void *buf, size_t len, double timeout);
 
 /*
+ * Buffered reads (a read-ahead buffer of 4096 bytes in the connection;
+ * every pf_conn_read* call hands out buffered bytes first, so these mix
+ * freely with plain reads, over TLS too).
+ *
+ * pf_conn_readline: read one line, up to and including its '\n', into
+ * buf (at most size - 1 bytes, then a NUL). Returns the line's length; a
+ * last line cut by end of input is returned without '\n'; 0 at end of
+ * input; -1 with errno EMSGSIZE when no '\n' came within size - 1 bytes
+ * (those bytes are consumed: close the connection), or the error of
+ * pf_conn_read (ETIMEDOUT ...). Each wait is bounded as pf_conn_read's.
+ *
+ * pf_conn_peek: copy up to `len` bytes that the next read would return,
+ * without consuming them (reading once when nothing is buffered). Returns
+ * the count, 0 at end of input, -1 with errno.
+ *
+ * pf_conn_unread: push `len` bytes back in front of the input; 0, or -1
+ * with errno ENOBUFS when the buffer has no room for them.
+ */
+PF_API ssize_t pf_conn_readline(struct pf_conn *conn, char *buf, size_t size);
+PF_API ssize_t pf_conn_peek(struct pf_conn *conn, void *buf, size_t len);
+PF_API int pf_conn_unread(struct pf_conn *conn, const void *buf, size_t len);
+
+/*
+ * A deadline `seconds` from now for all further waits on the connection
+ * (reads and writes, on top of read_timeout/write_timeout): once it has
+ * passed every wait fails with ETIMEDOUT, so a slow client cannot hold a
+ * request open forever. Set it at the start of each request; <= 0 clears.
+ */
+PF_API void pf_conn_set_deadline(struct pf_conn *conn, double seconds);
+
+/*
  * Write all `len` bytes, each wait for buffer space bounded by
  * write_timeout. Returns `len` or -1 with errno set.
  */

@@ -73,6 +73,10 @@ int conn_wait_fd(int fd, short events, double timeout)
  */
 PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
+	if (c->rlen)
+		return (ssize_t)connbuf_take(c, buf, len);
+	if ((timeout = conn_timeout(c, timeout)) < 0)
+		return -1;
 	if (c->ssl)
 		return tls_conn_read(c, buf, len, timeout);
 	if (c->expect_wait && conn_wait_fd(c->fd, POLLIN, timeout) < 0)
@@ -141,7 +145,7 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 {
 	int64_t deadline = util_now_ns() + (int64_t)(timeout * 1e9);
 	int64_t queued_since = 0;
-	if (tls_conn_pending(c))	/* decrypted bytes wait already */
+	if (c->rlen || tls_conn_pending(c))	/* bytes wait already */
 		return pf_conn_read_timeout(c, buf, len, timeout);
 	for (;;) {
 		int lfd = signals_worker_listen_fd();
@@ -191,7 +195,8 @@ static int write_again(struct pf_conn *c)
 		return 0;
 	if (errno != EAGAIN && errno != EWOULDBLOCK)
 		return -1;
-	return conn_wait_fd(c->fd, POLLOUT, c->write_timeout);
+	double t = conn_timeout(c, c->write_timeout);
+	return t < 0 ? -1 : conn_wait_fd(c->fd, POLLOUT, t);
 }
 
 PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int iovcnt)
