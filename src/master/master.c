@@ -302,6 +302,51 @@ static void handle_signals(struct master *m)
 	}
 }
 
+/* Act on the control socket's commands and answer them. */
+static void answer_control(struct master *m, const struct pollfd *fds, int n)
+{
+	struct control_cmd cmds[MAX_CONTROL_CLIENTS];
+	int ncmds = control_handle(m, fds, n, cmds, (int)ARRAY_LEN(cmds));
+	for (int i = 0; i < ncmds; i++) {
+		struct control_cmd *c = &cmds[i];
+		char msg[256];
+		switch (c->kind) {
+		case CONTROL_STATUS:
+		case CONTROL_STATUS_JSON: {
+			struct buf b;
+			buf_init(&b);
+			status_render(&b, c->kind == CONTROL_STATUS_JSON);
+			control_reply(m, c->client, b.data ? b.data : "", b.len);
+			buf_free(&b);
+			continue;
+		}
+		case CONTROL_RELOAD:
+			if (m->stopping) {
+				snprintf(msg, sizeof(msg), "failed: the server is stopping\n");
+				break;
+			}
+			control_wait_reload(m, c->client);
+			master_request_reload(m);
+			continue;
+		case CONTROL_DRAIN:
+		case CONTROL_UNDRAIN:
+			if (c->kind == CONTROL_UNDRAIN && (m->stopping || m->drain_stop_ns)) {
+				snprintf(msg, sizeof(msg), "error: the server is stopping\n");
+				break;
+			}
+			drain_set(m, c->kind == CONTROL_DRAIN, "control command");
+			snprintf(msg, sizeof(msg), "ok %s\n",
+				 c->kind == CONTROL_DRAIN ? "draining" : "serving");
+			break;
+		case CONTROL_RESIZE:
+			master_resize(m, c->name, c->delta, msg, sizeof(msg) - 1);
+			strcat(msg, "\n");
+			break;
+		}
+		control_reply(m, c->client, msg, strlen(msg));
+	}
+}
+
 static void tick(struct master *m, int64_t now)
 {
 	spawn_check_deadlines(m, now);
@@ -401,7 +446,7 @@ static int master_loop(struct master *m)
 		if (m->exit_now)
 			break;
 		if (rc > 0)
-			control_handle(m, fds + ctl, ep - ctl);
+			answer_control(m, fds + ctl, ep - ctl);
 		endpoints_handle(m, fds + ep, rc > 0 ? n - ep : 0);
 		tick(m, util_now_ns());
 	}

@@ -71,6 +71,7 @@ struct control_client {
 	size_t len;
 	int64_t deadline_ns;
 	int waiting_reload;	/* answered when the reload ends */
+	int pending;		/* its command went to the master, not yet answered */
 };
 
 struct master {
@@ -152,7 +153,22 @@ int control_open(struct master *m, const char *path);
 void control_close(struct master *m, int unlink_path);
 void control_adopt(struct master *m, int fd, const char *path);
 int control_pollfds(struct master *m, struct pollfd *fds, int max);
-void control_handle(struct master *m, const struct pollfd *fds, int n);
+enum control_kind { CONTROL_STATUS, CONTROL_STATUS_JSON, CONTROL_RELOAD, CONTROL_DRAIN,
+		   CONTROL_UNDRAIN, CONTROL_RESIZE };
+/* A command line parsed: what the master must do and answer. */
+struct control_cmd {
+	enum control_kind kind;
+	int client;		/* whom to answer: control_reply, control_wait_reload */
+	char name[128];		/* CONTROL_RESIZE: the service */
+	int delta;		/* CONTROL_RESIZE: +N or -N */
+};
+/* Accept and read clients; up to max commands into cmds, their count. */
+int control_handle(struct master *m, const struct pollfd *fds, int n, struct control_cmd *cmds,
+		   int max);
+/* Answer a command's client (and close it). */
+void control_reply(struct master *m, int client, const char *text, size_t len);
+/* The client's reload is under way: control_reload_done answers it. */
+void control_wait_reload(struct master *m, int client);
 void control_reload_done(struct master *m, const char *result);
 int64_t control_next_deadline(struct master *m);
 
