@@ -57,6 +57,12 @@ int util_set_nofile(long n);
 /* Coverage builds: write gcov's counters now; elsewhere a no-op. */
 void util_coverage_flush(void);
 
+/* ---- fds.c: the master's descriptors a forked worker closes ---- */
+
+void fds_add(int fd);		/* the owner opened it */
+void fds_forget(int fd);	/* the owner is about to close it */
+void fds_close_all(int keep);	/* in a new worker: close every one but keep */
+
 /* ---- log.c ---- */
 
 int log_open(const char *target, int level);	/* target: "", "syslog", or a path */

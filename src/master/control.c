@@ -50,6 +50,7 @@ int control_open(struct master *m, const char *path)
 /* The socket handed over in an upgrade: adopt it as it is. */
 void control_adopt(struct master *m, int fd, const char *path)
 {
+	fds_add(fd);
 	util_set_nonblock(fd, 1);
 	m->control_fd = fd;
 	free(m->control_path);
@@ -58,8 +59,10 @@ void control_adopt(struct master *m, int fd, const char *path)
 
 void control_close(struct master *m, int unlink_path)
 {
-	if (m->control_fd >= 0)
+	if (m->control_fd >= 0) {
+		fds_forget(m->control_fd);
 		close(m->control_fd);
+	}
 	m->control_fd = -1;
 	if (unlink_path && m->control_path && !m->handed_over)
 		unlink(m->control_path);
@@ -107,6 +110,7 @@ static void client_finish(struct control_client *c, const char *text, size_t len
 			break;
 		off += (size_t)w;
 	}
+	fds_forget(c->fd);
 	close(c->fd);
 	c->fd = -1;
 	c->len = 0;
@@ -209,6 +213,7 @@ static void accept_clients(struct master *m)
 		}
 		struct control_client *c = &m->clients[i];
 		c->fd = fd;
+		fds_add(fd);
 		c->len = 0;
 		c->waiting_reload = 0;
 		c->deadline_ns = util_now_ns() + CONTROL_LINE_TIMEOUT_NS;
@@ -235,6 +240,7 @@ static int read_client(struct control_client *c, struct control_cmd *cmd)
 			if (nl)
 				*nl = '\0';
 			if (n == 0 && c->len == 0) {
+				fds_forget(c->fd);
 				close(c->fd);
 				c->fd = -1;
 				return 0;

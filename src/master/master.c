@@ -205,6 +205,41 @@ int master_resize(struct master *m, const char *name, int delta, char *msg, size
 	return found ? 0 : -1;
 }
 
+/* ---- deaths ---- */
+
+/*
+ * Reap every child that ended and decide what each death means: a worker
+ * told to stop, a new generation that cannot get ready (it fails as a
+ * whole: logged once, by its failure), or a crash to refill with back-off.
+ */
+static void reap(struct master *m)
+{
+	struct spawn_death d;
+	int64_t now = util_now_ns();
+	while (spawn_reap(m, &d)) {
+		if (d.slot < 0) {
+			if (d.pid == m->upgrade_child)
+				m->upgrade_child = 0;
+			continue;
+		}
+		struct generation *g = d.gen;
+		char reason[512] = "";
+		if (d.exiting)
+			log_debug("worker %d %s", (int)d.pid, d.how);
+		else if (g->state == GEN_STARTING && !d.ready)
+			snprintf(reason, sizeof(reason), "service %s: worker %d %s before it was ready",
+				 g->svcs[d.svc].conf->name, (int)d.pid, d.how);
+		else
+			spawn_crashed(m, &d, now);
+		metrics_worker_exit(m, d.slot, d.why);
+		spawn_release(m, &d, now);
+		if (reason[0])
+			master_reload_done(m, 0, reason);
+		else if (g->live == 0 && g->state == GEN_DRAINING)
+			generation_free(m, g);
+	}
+}
+
 /* ---- stop ---- */
 
 static void stop_begin(struct master *m)
@@ -245,7 +280,7 @@ static void stop_fast(struct master *m)
 		listen_close(&m->listeners[i], !m->handed_over);
 	int64_t deadline = util_now_ns() + 2000000000LL;
 	while (live_workers(m) > 0 && util_now_ns() < deadline) {
-		spawn_reap(m);
+		reap(m);
 		if (live_workers(m) > 0)
 			poll(NULL, 0, 5);
 	}
@@ -258,7 +293,7 @@ static void handle_signals(struct master *m)
 	if (sig_child) {
 		sig_child = 0;
 		spawn_read_ready(m);
-		spawn_reap(m);
+		reap(m);
 	}
 	if (sig_stop_fast) {
 		sig_stop_fast = 0;
@@ -529,6 +564,7 @@ int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 		startup_error(log_target, "start-up: %s", strerror(errno));
 		return 1;
 	}
+	fds_add(m->ready_pipe[0]);
 	m->sig_fd = signals_master_init();
 	if (m->sig_fd < 0) {
 		startup_error(log_target, "signal pipe: %s", strerror(errno));

@@ -110,7 +110,24 @@ struct master {
 
 /* spawn.c */
 int spawn_worker(struct master *m, struct generation *g, int svc, int pos);	/* slot, or -1 */
-void spawn_reap(struct master *m);
+/* A child that ended, as spawn_reap found it; the master decides what it means. */
+struct spawn_death {
+	pid_t pid;
+	int slot;			/* -1: not one of our workers */
+	struct generation *gen;
+	int svc;			/* index into gen->svcs */
+	int ready;			/* it had reached accept() */
+	int exiting;			/* the master had told it to stop: not a crash */
+	int init_failed;		/* exit status WORKER_EXIT_INIT */
+	enum exit_reason why;
+	char how[128];			/* "exited with status 3 (handler init failed)" */
+};
+/* Reap one child into *d: 1, or 0 when none is left. Its record stays until spawn_release. */
+int spawn_reap(struct master *m, struct spawn_death *d);
+/* An unexpected death: log it, and refill its place at once or after a back-off. */
+void spawn_crashed(struct master *m, const struct spawn_death *d, int64_t now);
+/* Free the dead worker's place, record and slot. */
+void spawn_release(struct master *m, const struct spawn_death *d, int64_t now);
 void spawn_maintain(struct master *m, struct generation *g, int64_t now);
 void spawn_signal_gen(struct master *m, struct generation *g, int sig, int64_t kill_at);
 void spawn_retire(struct master *m, int slot, int sig, int64_t kill_at);
@@ -183,7 +200,6 @@ int endpoints_apply(const struct pf_config *c, char *err, size_t errlen);
 int endpoints_pollfds(struct master *m, struct pollfd *fds, int max);
 void endpoints_handle(struct master *m, const struct pollfd *fds, int n);
 int64_t endpoints_next_deadline(void);
-void endpoints_close_fds(void);			/* in a forked worker */
 void endpoints_close(struct master *m);		/* at exit */
 void endpoints_export(void);			/* upgrade: in the child before exec */
 void endpoints_inherit(void);			/* upgrade: in the new master */

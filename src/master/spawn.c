@@ -16,27 +16,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* In the child: close every descriptor that belongs to the master. */
-static void close_master_fds(struct master *m, int keep)
-{
-	for (int i = 0; i < m->nlisteners; i++)
-		if (m->listeners[i].fd >= 0 && m->listeners[i].fd != keep)
-			close(m->listeners[i].fd);
-	close(m->ready_pipe[0]);
-	if (m->control_fd >= 0)
-		close(m->control_fd);
-	for (int i = 0; i < MAX_CONTROL_CLIENTS; i++)
-		if (m->clients[i].fd >= 0)
-			close(m->clients[i].fd);
-	if (m->upgrade_fd >= 0)
-		close(m->upgrade_fd);
-	if (m->upgrade_notify_fd >= 0)
-		close(m->upgrade_notify_fd);
-	if (m->report_fd >= 0)
-		close(m->report_fd);
-	endpoints_close_fds();
-}
-
 int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 {
 	struct service *s = &g->svcs[svc];
@@ -56,7 +35,7 @@ int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 	signals_block_all(&old);
 	pid_t pid = fork();
 	if (pid == 0) {
-		close_master_fds(m, lfd);
+		fds_close_all(lfd);	/* every descriptor of the master's but ours */
 		worker_run(&w, lfd, m->ready_pipe[1], m->pid, &old);
 	}
 	signals_restore(&old);
@@ -213,56 +192,54 @@ static void recycle_reaped(struct master *m, struct generation *g, int slot, con
 	}
 }
 
-void spawn_reap(struct master *m)
+int spawn_reap(struct master *m, struct spawn_death *d)
 {
 	int status;
-	pid_t pid;
-	int64_t now = util_now_ns();
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid == m->upgrade_child) {
-			m->upgrade_child = 0;
-			continue;
+	pid_t pid = waitpid(-1, &status, WNOHANG);
+	if (pid <= 0)
+		return 0;
+	memset(d, 0, sizeof(*d));
+	d->pid = pid;
+	d->slot = -1;
+	for (int i = 0; i < scoreboard_nslots(); i++)
+		if (m->workers[i].pid == pid) {
+			d->slot = i;
+			break;
 		}
-		int slot = -1;
-		for (int i = 0; i < scoreboard_nslots(); i++)
-			if (m->workers[i].pid == pid) {
-				slot = i;
-				break;
-			}
-		if (slot < 0)
-			continue;
-		struct worker_rec *r = &m->workers[slot];
-		struct generation *g = r->gen;
-		char how[128], reason[512] = "";
-		describe_status(status, how, sizeof(how));
-		if (r->exiting)
-			log_debug("worker %d %s", (int)pid, how);
-		else if (g->state == GEN_STARTING && !r->ready)
-			/* A new generation that cannot get ready fails as a whole. */
-			snprintf(reason, sizeof(reason), "service %s: worker %d %s before it was ready",
-				 g->svcs[r->svc].conf->name, (int)pid, how);
-		else
-			crashed(r, how, now);
-		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_INIT && !r->exiting &&
-		    g->state != GEN_STARTING)
-			scoreboard_svc(g->svcs[r->svc].sb)->init_failures++;
-		recycle_reaped(m, g, slot, how, now);
-		if (r->pos >= 0) {
-			struct pool_pos *p = &g->svcs[r->svc].pos[r->pos];
-			if (p->slot == slot)
-				p->slot = -1;
-		}
-		metrics_worker_exit(m, slot, !r->exiting ? EXIT_CRASH : (enum exit_reason)r->reason);
-		memset(r, 0, sizeof(*r));
-		scoreboard_free_slot(slot);
-		g->live--;
-		if (reason[0]) {
-			/* Logged once, by the reload's (or start-up's) failure. */
-			master_reload_done(m, 0, reason);
-		} else if (g->live == 0 && g->state == GEN_DRAINING) {
-			generation_free(m, g);
-		}
+	describe_status(status, d->how, sizeof(d->how));
+	if (d->slot < 0)
+		return 1;
+	struct worker_rec *r = &m->workers[d->slot];
+	d->gen = r->gen;
+	d->svc = r->svc;
+	d->ready = r->ready;
+	d->exiting = r->exiting;
+	d->init_failed = WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_INIT;
+	d->why = r->exiting ? (enum exit_reason)r->reason : EXIT_CRASH;
+	return 1;
+}
+
+void spawn_crashed(struct master *m, const struct spawn_death *d, int64_t now)
+{
+	crashed(&m->workers[d->slot], d->how, now);
+}
+
+void spawn_release(struct master *m, const struct spawn_death *d, int64_t now)
+{
+	int slot = d->slot;
+	struct worker_rec *r = &m->workers[slot];
+	struct generation *g = r->gen;
+	if (d->init_failed && !d->exiting && g->state != GEN_STARTING)
+		scoreboard_svc(g->svcs[r->svc].sb)->init_failures++;
+	recycle_reaped(m, g, slot, d->how, now);
+	if (r->pos >= 0) {
+		struct pool_pos *p = &g->svcs[r->svc].pos[r->pos];
+		if (p->slot == slot)
+			p->slot = -1;
 	}
+	memset(r, 0, sizeof(*r));
+	scoreboard_free_slot(slot);
+	g->live--;
 }
 
 static int slot_idle(struct master *m, int slot)
