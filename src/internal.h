@@ -20,7 +20,7 @@
 #define PF_NORETURN __attribute__((noreturn))
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- util.c: growable buffers, error lists, time ---- */
+/* ---- buf.c: growable buffers ---- */
 
 struct buf {
 	char *data;
@@ -32,13 +32,16 @@ int buf_append(struct buf *b, const void *data, size_t len);
 int buf_printf(struct buf *b, const char *fmt, ...) PF_PRINTF_ATTR(2, 3);
 int buf_json_string(struct buf *b, const char *s);
 
-/* A list of messages, each "FILE:LINE: message". */
+/* ---- errlist.c: a list of messages, each "FILE:LINE: message" ---- */
+
 struct errlist {
 	char **msgs;
 	int count, cap;
 };
 void errlist_add(struct errlist *e, const char *fmt, ...) PF_PRINTF_ATTR(2, 3);
 void errlist_free(struct errlist *e);
+
+/* ---- util.c: time, paths, descriptor flags, rlimits ---- */
 
 int64_t util_now_ns(void);		/* CLOCK_MONOTONIC */
 double util_now(void);			/* CLOCK_MONOTONIC, seconds */
@@ -77,7 +80,6 @@ void log_warn(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);	/* appends strerror(er
 void log_warnx(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);	/* a warning without errno */
 void log_info(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);
 void log_debug(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);
-void fatal(const char *fmt, ...) PF_PRINTF_ATTR(1, 2) PF_NORETURN;
 void log_vwrite(int level, const char *fmt, va_list ap) PF_PRINTF_ATTR(2, 0);
 
 /* ---- addr.c ---- */
@@ -258,6 +260,7 @@ extern const struct pf_handler handler_http;
 extern const struct pf_handler handler_status;
 
 /* A handler by name: the given ones first, then the built-ins. */
+extern const struct pf_handler *const module_builtins[];	/* NULL-terminated */
 const struct pf_handler *module_builtin(const struct pf_handler *const *extra, const char *name);
 /*
  * Check a handler table (`what` names it in messages): ABI version 1 or
@@ -361,7 +364,6 @@ struct sb_service {
 };
 
 struct scoreboard {
-	uint32_t magic;
 	int nslots;
 	unsigned generation;	/* the serving generation */
 	volatile int draining;	/* lame duck: health checks answer 503 */

@@ -209,6 +209,8 @@ void agent_answer(struct master *m, const char *svc, char *out, size_t len);
 void agent_tick(struct master *m, int64_t now);	/* sample idle ratios */
 double agent_smooth(double prev, double sample, double dt, double tau);
 int agent_weight(double idle_ratio);
+
+/* drain.c: lame-duck drain */
 void drain_set(struct master *m, int on, const char *why);
 int drain_hold_stop(struct master *m, int64_t now);	/* 1: stop waits (drain_delay) */
 int drain_stop_due(struct master *m, int64_t now);
@@ -218,7 +220,6 @@ void rss_watchdog(struct master *m, int64_t now);
 
 /* notify.c: systemd's sd_notify protocol, without libsystemd */
 void notify_send(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);
-void notify_status(struct master *m);
 void notify_tick(struct master *m, int64_t now);	/* STATUS= on change, at most 1/s */
 
 #endif /* PREFORK_MASTER_H */
