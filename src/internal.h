@@ -45,6 +45,7 @@ void errlist_free(struct errlist *e);
 
 int64_t util_now_ns(void);		/* CLOCK_MONOTONIC */
 double util_now(void);			/* CLOCK_MONOTONIC, seconds */
+int64_t util_secs_ns(double s);		/* seconds as nanoseconds */
 char *util_xstrdup(const char *s);	/* aborts on ENOMEM */
 void *util_xcalloc(size_t n, size_t size);
 /* Join dir and a relative path; absolute paths come back unchanged. */

@@ -20,6 +20,11 @@ int64_t util_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t util_secs_ns(double s)
+{
+	return (int64_t)(s * 1e9);
+}
+
 double util_now(void)
 {
 	return (double)util_now_ns() / 1e9;

@@ -111,8 +111,19 @@ struct master {
 
 /* spawn.c */
 int spawn_worker(struct master *m, struct generation *g, int svc, int pos);	/* slot, or -1 */
-/* A child that ended, as spawn_reap found it; the master decides what it means. */
-struct spawn_death {
+void spawn_maintain(struct master *m, struct generation *g, int64_t now);
+void spawn_signal_gen(struct master *m, struct generation *g, int sig, int64_t kill_at);
+void spawn_retire(struct master *m, int slot, int sig, int64_t kill_at);
+int spawn_gen_ready(struct master *m, struct generation *g);
+void spawn_read_ready(struct master *m);
+int64_t spawn_next_event(struct master *m, struct generation *g, int64_t now);
+void spawn_check_deadlines(struct master *m, int64_t now);
+void spawn_watchdog(struct master *m, int64_t now);
+int spawn_throttled(struct service *s, int64_t now);
+
+/* reap.c */
+/* A child that ended, as reap_child found it; the master decides what it means. */
+struct reap_death {
 	pid_t pid;
 	int slot;			/* -1: not one of our workers */
 	struct generation *gen;
@@ -123,21 +134,12 @@ struct spawn_death {
 	enum exit_reason why;
 	char how[128];			/* "exited with status 3 (handler init failed)" */
 };
-/* Reap one child into *d: 1, or 0 when none is left. Its record stays until spawn_release. */
-int spawn_reap(struct master *m, struct spawn_death *d);
+/* Reap one child into *d: 1, or 0 when none is left. Its record stays until reap_release. */
+int reap_child(struct master *m, struct reap_death *d);
 /* An unexpected death: log it, and refill its place at once or after a back-off. */
-void spawn_crashed(struct master *m, const struct spawn_death *d, int64_t now);
+void reap_crashed(struct master *m, const struct reap_death *d, int64_t now);
 /* Free the dead worker's place, record and slot. */
-void spawn_release(struct master *m, const struct spawn_death *d, int64_t now);
-void spawn_maintain(struct master *m, struct generation *g, int64_t now);
-void spawn_signal_gen(struct master *m, struct generation *g, int sig, int64_t kill_at);
-void spawn_retire(struct master *m, int slot, int sig, int64_t kill_at);
-int spawn_gen_ready(struct master *m, struct generation *g);
-void spawn_read_ready(struct master *m);
-int64_t spawn_next_event(struct master *m, struct generation *g, int64_t now);
-void spawn_check_deadlines(struct master *m, int64_t now);
-void spawn_watchdog(struct master *m, int64_t now);
-int spawn_throttled(struct service *s, int64_t now);
+void reap_release(struct master *m, const struct reap_death *d, int64_t now);
 
 /* generation.c */
 /* Build g for conf and bind its listeners (set as m->starting); NULL with err. */
@@ -149,12 +151,18 @@ void generation_publish(struct master *m, struct generation *g);
 void generation_prune_listeners(struct master *m, const struct generation *except);
 void generation_free(struct master *m, struct generation *g);
 
+/* reload.c */
+/* A reload is wanted (SIGHUP, `reload`): start it now or when nothing is in the way. */
+void reload_request(struct master *m);
+/* Start a pending reload if nothing is in the way; otherwise it waits its turn. */
+void reload_start(struct master *m);
+/* The starting generation is ready (ok) or failed for reason: commit or drop it. */
+void reload_done(struct master *m, int ok, const char *reason);
+
 /* master.c */
 /* Be the master of configuration c (taken) until it stops; an exit status. */
 int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 	       struct pf_config *c, int daemon_mode, const char *argv0);
-void master_reload_done(struct master *m, int ok, const char *reason);
-void master_request_reload(struct master *m);
 int master_resize(struct master *m, const char *name, int delta, char *msg, size_t msglen);
 
 /* upgrade.c: SIGUSR2 binary upgrade */
