@@ -331,6 +331,7 @@ extern volatile sig_atomic_t worker_stop, worker_reopen;
 /* Worker: the stop handler closes this fd so a pending accept() returns. */
 void signals_worker_set_listen_fd(int fd);
 int signals_worker_listen_fd(void);	/* -1 once the stop handler closed it */
+int signals_worker_stop_fd(void);	/* readable once told to stop; -1 if none */
 void signals_close_pipe(void);
 void signals_block_all(sigset_t *old);
 void signals_restore(const sigset_t *old);

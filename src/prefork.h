@@ -162,6 +162,11 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *conn, void *buf, size_t len,
  * is not starved by idle keep-alive clients.
  */
 PF_API ssize_t pf_conn_read_idle(struct pf_conn *conn, void *buf, size_t len, double timeout);
+/*
+ * (Stop-aware: once the worker is told to stop or retire, an idle
+ * pf_conn_read_idle returns -1 with errno ESHUTDOWN at once; bytes the
+ * client had already sent are still returned.)
+ */
 
 /*
  * Buffered reads (a read-ahead buffer of 4096 bytes in the connection;
@@ -235,6 +240,12 @@ PF_API struct pf_worker *pf_conn_worker(struct pf_conn *conn);
 
 /* Non-zero once the worker has been told to stop or retire gracefully. */
 PF_API int pf_worker_stopping(const struct pf_worker *worker);
+/*
+ * A file descriptor that becomes readable (and stays so) once the worker
+ * is told to stop or retire: for a handler that polls its own sockets.
+ * Poll it for POLLIN, never read or close it. -1 outside a worker.
+ */
+PF_API int pf_worker_stop_fd(const struct pf_worker *worker);
 /* Non-zero when a client waits in the accept queue and no worker is idle. */
 PF_API int pf_worker_pending(const struct pf_worker *worker);
 PF_API const char *pf_worker_service(const struct pf_worker *worker);

@@ -141,6 +141,25 @@ static int listen_pending(int lfd)
  * The listening socket is watched only while no worker of the service is
  * idle: otherwise every new connection would wake every kept-alive worker.
  */
+/*
+ * Told to stop while idle: the client gets STOP_GRACE_S for a request that
+ * is on its way (sent before it could know: it is read and answered, with
+ * "Connection: close" from the http engine); otherwise ESHUTDOWN, so a
+ * graceful stop never waits keepalive_timeout for an idle client.
+ */
+#define STOP_GRACE_S 0.25
+
+static ssize_t idle_stopping(struct pf_conn *c, void *buf, size_t len, int64_t deadline)
+{
+	double left = (double)(deadline - util_now_ns()) / 1e9;
+	if (left > STOP_GRACE_S)
+		left = STOP_GRACE_S;
+	if (left > 0 && conn_wait_fd(c->fd, POLLIN, left) == 0)
+		return pf_conn_read_timeout(c, buf, len, c->read_timeout);
+	errno = ESHUTDOWN;
+	return -1;
+}
+
 PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
 	int64_t deadline = util_now_ns() + (int64_t)(timeout * 1e9);
@@ -148,26 +167,32 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 	if (c->rlen || tls_conn_pending(c))	/* bytes wait already */
 		return pf_conn_read_timeout(c, buf, len, timeout);
 	for (;;) {
-		int lfd = signals_worker_listen_fd();
+		if (c->worker && worker_stop)
+			return idle_stopping(c, buf, len, deadline);
+		int lfd = signals_worker_listen_fd(), sfd = signals_worker_stop_fd();
 		int64_t now = util_now_ns(), left = deadline - now;
-		if (lfd < 0 || !c->worker || worker_stop || left <= 0)
+		if (lfd < 0 || !c->worker || left <= 0)
 			return pf_conn_read_timeout(c, buf, len, left > 0 ? (double)left / 1e9 : 0.001);
 		int watch_listen = !queued_since && !service_has_idle_worker(c->worker);
 		int64_t wait = queued_since ? QUEUED_POLL_NS : watch_listen ? left : RECHECK_NS;
 		if (wait > left)
 			wait = left;
-		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN }, { .fd = lfd, .events = POLLIN } };
-		int n = poll(p, watch_listen ? 2 : 1, (int)((wait + 999999) / 1000000));
+		/* p[1]: the stop pipe (a stop landing before poll() still wakes it). */
+		struct pollfd p[3] = { { .fd = c->fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN },
+				       { .fd = lfd, .events = POLLIN } };
+		int n = poll(p, watch_listen ? 3 : 2, (int)((wait + 999999) / 1000000));
 		if (n < 0 && errno != EINTR)
 			return -1;
 		if (n > 0 && p[0].revents) {
 			c->expect_wait = 0;
 			return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
 		}
+		if (n > 0 && p[1].revents)
+			continue;	/* worker_stop is set: see above */
 		if (watch_listen && n > 0) {
-			if (p[1].revents & (POLLERR | POLLHUP | POLLNVAL))
+			if (p[2].revents & (POLLERR | POLLHUP | POLLNVAL))
 				return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
-			if (p[1].revents & POLLIN)
+			if (p[2].revents & POLLIN)
 				queued_since = util_now_ns();
 			continue;
 		}
@@ -319,6 +344,12 @@ PF_API int pf_worker_stopping(const struct pf_worker *w)
 {
 	(void)w;
 	return worker_stop != 0;
+}
+
+PF_API int pf_worker_stop_fd(const struct pf_worker *w)
+{
+	(void)w;
+	return signals_worker_stop_fd();
 }
 
 PF_API const char *pf_worker_service(const struct pf_worker *w)
