@@ -291,6 +291,56 @@ START_TEST(test_paths_only_reader_is_lenient)
 }
 END_TEST
 
+/* Issue 11 item 10: `-s` reads a float key written as an integer too. */
+static const struct {
+	const char *text;
+	double want;
+} paths_timeout_cases[] = {
+	{ "shutdown_timeout = 18;\n", 18.0 },
+	{ "shutdown_timeout = 18L;\n", 18.0 },
+	{ "shutdown_timeout = 2.5;\n", 2.5 },
+	{ "shutdown_timeout = 86400;\n", 86400.0 },
+	{ "shutdown_timeout = \"18\";\n", 10.0 },	/* not a number: the default */
+	{ "shutdown_timeout = 0;\n", 10.0 },		/* out of range: the default */
+	{ "shutdown_timeout = -3;\n", 10.0 },
+	{ "shutdown_timeout = 100000;\n", 10.0 },
+	{ "bogus = 1;\n", 10.0 },
+};
+
+START_TEST(test_paths_only_reader_takes_an_integer_timeout)
+{
+	const char *path = write_conf("timeout.conf", paths_timeout_cases[_i].text);
+	struct pf_config *c = config_load_paths(path);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_double_eq(c->shutdown_timeout, paths_timeout_cases[_i].want);
+	config_free(c);
+}
+END_TEST
+
+/* Every float key of the table takes an integer (server.conf(5)). */
+START_TEST(test_every_float_key_takes_an_integer)
+{
+	const char *path = write_conf("ints.conf",
+		"shutdown_timeout = 18;\n"
+		"services = (\n"
+		"{ name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"http\";\n"
+		"  read_timeout = 7; write_timeout = 8L; request_timeout = 9;\n"
+		"  http = { root = \"www\"; header_timeout = 3; keepalive_timeout = 0; }; }\n"
+		");\n");
+	struct errlist errs = { 0 };
+	struct pf_config *c = config_load(path, NULL, &errs);
+	for (int i = 0; i < errs.count; i++)
+		fprintf(stderr, "%s\n", errs.msgs[i]);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_double_eq(c->shutdown_timeout, 18.0);
+	const struct svc_conf *v = &c->services[0];
+	ck_assert_double_eq(v->read_timeout, 7.0);
+	ck_assert_double_eq(v->write_timeout, 8.0);
+	ck_assert_double_eq(v->request_timeout, 9.0);
+	config_free(c);
+}
+END_TEST
+
 START_TEST(test_edit_distance)
 {
 	ck_assert_int_eq(util_edit_distance("wokers", "workers"), 1);
@@ -312,6 +362,9 @@ int main(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_extra_handlers_are_found);
 	tcase_add_test(tc, test_paths_only_reader_is_lenient);
+	tcase_add_loop_test(tc, test_paths_only_reader_takes_an_integer_timeout, 0,
+			    (int)ARRAY_LEN(paths_timeout_cases));
+	tcase_add_test(tc, test_every_float_key_takes_an_integer);
 	tcase_add_test(tc, test_edit_distance);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_FORK);
