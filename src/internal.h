@@ -121,6 +121,7 @@ struct svc_conf {
 	int proxy_protocol;
 	struct tls_conf *tls;		/* the service's tls block, or NULL: plain */
 	config_setting_t *block;	/* the handler's settings, or NULL */
+	config_setting_t *http_block;	/* HTTP handlers: the engine's `http` block, or NULL */
 	int line;
 };
 
@@ -314,6 +315,8 @@ struct sb_service {
 	char tls_sendfile[16];	/* "ktls" or "read+write" */
 	volatile uint64_t tls_handshakes, tls_failures, tls_resumed;
 	uint64_t handler_errors;	/* of workers gone (their slots were freed) */
+	uint64_t init_failures;	/* workers whose handler init failed (not at a reload) */
+	int recycle_held;	/* max_requests recycling waits: successors fail to start */
 };
 
 struct scoreboard {
@@ -373,6 +376,7 @@ struct pf_worker {
 	int sb_service;			/* index into scoreboard->svcs */
 	const struct pf_handler *handler;
 	void *state;
+	struct http_app *http_app;	/* handle_http services: engine and routes */
 };
 
 struct pf_conn {
@@ -426,8 +430,11 @@ int proxy_read_header(int fd, double timeout, struct proxy_result *out);
 
 /* Runs in the child after fork; never returns. */
 #define WORKER_EXIT_INIT 3	/* exit status: the handler's init failed */
-/* The handler returned non-zero on c: log at warn with errno, count it. */
-void worker_handler_failed(struct pf_worker *w, const struct pf_conn *c);
+/*
+ * The handler returned non-zero on c (on the HTTP request `request`, or
+ * NULL): log at warn with errno, count it.
+ */
+void worker_handler_failed(struct pf_worker *w, const struct pf_conn *c, const char *request);
 PF_NORETURN void worker_run(struct pf_worker *w, int listen_fd, int ready_fd, pid_t master_pid,
 			    const sigset_t *mask);
 

@@ -209,6 +209,95 @@ PF_API int pf_worker_pending(const struct pf_worker *worker);
 PF_API const char *pf_worker_service(const struct pf_worker *worker);
 PF_API unsigned pf_worker_generation(const struct pf_worker *worker);
 
+/* ---- HTTP applications (handle_http, ABI 2) ---- */
+
+/*
+ * A handler with `handle_http` gets requests, not connections: the library
+ * reads and checks each request head (the `http` handler's engine: keep-
+ * alive, pipelining, header_timeout, keepalive_timeout, max_header_size,
+ * 4xx answers, access log, idle keep-alive connections yielding to queued
+ * clients) and calls handle_http once per request. The engine's keys go in
+ * the service's `http` block, whose `root` (optional) serves static files
+ * for every path outside `mount`:
+ *
+ *	{ name = "web"; listen = "127.0.0.1:8080"; handler = "notes";
+ *	  module = "notes.so"; http = { root = "www"; mount = "/api"; }; }
+ *
+ * Every pointer a request call returns stays valid until handle_http
+ * returns. The library allocates nothing per request.
+ */
+
+/* "GET", "POST", ... as sent. */
+PF_API const char *pf_http_method(const struct pf_http *http);
+/* The request target as sent: "/a%20b?x=1". */
+PF_API const char *pf_http_target(const struct pf_http *http);
+/* The path, percent-decoded and normalised ("." and ".." resolved): "/a b". */
+PF_API const char *pf_http_path(const struct pf_http *http);
+/* The path below the mount point ("/notes" for "/api/notes" under "/api"). */
+PF_API const char *pf_http_path_info(const struct pf_http *http);
+/* The query string without '?', not decoded; "" when there is none. */
+PF_API const char *pf_http_query(const struct pf_http *http);
+/* 11 for HTTP/1.1, 10 for HTTP/1.0. */
+PF_API int pf_http_version(const struct pf_http *http);
+/* The first header called `name` (any case), or NULL. */
+PF_API const char *pf_http_header(const struct pf_http *http, const char *name);
+/* The n-th (from 0) header called `name`: repeated headers each stay visible. */
+PF_API const char *pf_http_header_nth(const struct pf_http *http, const char *name, int n);
+/* Every header in order: 0 with *name and *value set, -1 past the last. */
+PF_API int pf_http_header_at(const struct pf_http *http, int i, const char **name,
+			     const char **value);
+/* The client's address ("127.0.0.1"; from the PROXY header when there is one). */
+PF_API const char *pf_http_peer(const struct pf_http *http);
+PF_API struct pf_conn *pf_http_conn(struct pf_http *http);
+
+/*
+ * The body's Content-Length; -1 for a chunked body (length unknown), 0
+ * when there is none. A Content-Length over the `max_body_size` setting is
+ * answered 413 before handle_http is called.
+ */
+PF_API long long pf_http_body_length(const struct pf_http *http);
+/*
+ * Read up to `len` bytes of the body (Content-Length or chunked; "100
+ * Continue" is sent first when the client asked for it). Returns the count,
+ * 0 at its end, -1 with errno: EMSGSIZE past max_body_size (the library
+ * answers 413 when no response was sent), EPROTO for a malformed chunked
+ * body (400), ETIMEDOUT, ECONNRESET. A body the handler does not read is
+ * drained after it returns, or the connection is closed: it is never taken
+ * for a next request.
+ */
+PF_API ssize_t pf_http_read(struct pf_http *http, void *buf, size_t len);
+/*
+ * The whole body into buf (NUL-terminated: at most cap - 1 bytes). Returns
+ * its length, or -1 with errno (EMSGSIZE when it does not fit).
+ */
+PF_API ssize_t pf_http_read_body(struct pf_http *http, char *buf, size_t cap);
+
+/*
+ * The response. The status defaults to 200. Content-Length, Date,
+ * Connection and Transfer-Encoding are the library's: adding one fails
+ * with EPERM ("Connection: close" is allowed and closes the connection
+ * after the response). A HEAD request gets the head alone. Each call
+ * returns 0, or -1 with errno (EINVAL, ENOSPC past 8 KiB of headers,
+ * EALREADY once the head is sent, or the write's error).
+ */
+PF_API int pf_http_set_status(struct pf_http *http, int status);
+PF_API int pf_http_add_header(struct pf_http *http, const char *name, const char *value);
+/* The whole body at once, with its Content-Length. */
+PF_API int pf_http_send(struct pf_http *http, const void *body, size_t len);
+/* `len` bytes of file `fd` from `offset`, with sendfile(2); the caller closes fd. */
+PF_API int pf_http_send_file(struct pf_http *http, int fd, off_t offset, size_t len);
+/*
+ * Stream the body: the first call sends the head, chunked for HTTP/1.1
+ * and delimited by closing the connection for HTTP/1.0; the stream ends
+ * when handle_http returns.
+ */
+PF_API int pf_http_write(struct pf_http *http, const void *buf, size_t len);
+/* One call for a complete response: status, Content-Type and body. */
+PF_API int pf_http_respond(struct pf_http *http, int status, const char *content_type,
+			   const void *body, size_t len);
+/* A complete application/json response; the body is printf-formatted. */
+PF_API int pf_http_json(struct pf_http *http, int status, const char *fmt, ...) PF_PRINTF(3, 4);
+
 /* ---- settings: the handler's block in server.conf ---- */
 
 /*

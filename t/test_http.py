@@ -498,6 +498,91 @@ def test_405_for_other_methods_with_allow():
     c.close()
 
 
+def test_expect_100_continue_gets_the_final_status_at_once():
+    """Issue 11 item 15: no waiting for a body the answer does not depend on."""
+    srv, addr, root = start()
+    cases = [
+        (b"POST /a.txt", b"Content-Length: 5\r\n", 405),
+        (b"PUT /missing", b"Content-Length: 5\r\n", 405),
+        (b"GET /missing", b"Content-Length: 5\r\n", 404),
+        (b"GET /a.txt", b"Content-Length: 5\r\n", 200),
+        (b"POST /a.txt", b"Content-Length: 100000000\r\n", 413),
+        (b"POST /a.txt", b"Transfer-Encoding: chunked\r\n", 405),
+    ]
+    for line, framing, status in cases:
+        # The client waits for 100 before it sends the body (5 s here, at most).
+        c = Conn(addr, timeout=5.0)
+        try:
+            c.send(line + b" HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n" + framing + b"\r\n")
+            r = c.read_response()
+            assert r.status == status, (line, r)
+            assert r.headers["connection"] == "close", (line, r)
+            assert c.buf == b"", (line, c.buf)
+            # Sending the body now is harmless: it is never read as a request.
+            try:
+                c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+            except OSError:
+                pass
+            assert c.at_eof(), line
+        finally:
+            c.close()
+    # Without a body there is nothing to expect: served and kept alive.
+    c = Conn(addr)
+    c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n\r\n")
+    r = c.read_response()
+    assert r.status == 200 and r.headers["connection"] == "keep-alive", r
+    c.close()
+    # curl sends Expect and waits --expect100-timeout for a 100 before the body.
+    if not shutil.which("curl"):
+        raise harness.Skip("no curl (apt-get install curl): raw-socket cases passed")
+    body = os.path.join(srv.dir, "body")
+    with open(body, "wb") as f:
+        f.write(b"x" * 4096)
+    for method, path, status in (("POST", "/a.txt", "405"), ("GET", "/missing", "404")):
+        p = subprocess.run(["curl", "-sS", "-X", method, "--data-binary", "@" + body,
+                            "-H", "Expect: 100-continue", "--expect100-timeout", "10",
+                            "--max-time", "20", "-o", "/dev/null",
+                            "-w", "%{http_code} %{time_total}", "http://%s%s" % (addr, path)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        code, took = p.stdout.decode().split(" ")
+        assert code == status, (method, p.stdout, p.stderr)
+        # Before the fix curl waited out its 10 s expect timeout.
+        assert float(took) < 5.0, (method, p.stdout)
+
+
+def test_expect_100_continue_before_a_body_the_app_reads():
+    """Issue 11 item 15: when the answer depends on the body, 100 Continue first."""
+    base = harness.tmpdir()
+    os.makedirs(os.path.join(base, "www"))
+    addr = "127.0.0.1:%d" % harness.free_port()
+    conf = """
+services = ( { name = "api"; listen = "%s"; handler = "json_app"; module = "%s";
+               workers = 1; } );
+""" % (addr, harness.module("json_app"))
+    srv = harness.Server(conf, folder=base)
+    srv.start(wait_for=[addr])
+    srv.wait_workers(1)
+    body = b"[1, 2.5, 3]"
+    c = Conn(addr, timeout=5.0)
+    c.send(b"POST /sum HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+           b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+    while b"\r\n\r\n" not in c.buf:
+        c._fill()
+    interim, c.buf = c.buf.split(b"\r\n\r\n", 1)
+    assert interim == b"HTTP/1.1 100 Continue", interim
+    c.send(body)
+    r = c.read_response()
+    assert r.status == 200 and b'"sum": 6.5' in r.body, r
+    assert r.headers["connection"] == "keep-alive", r
+    # A route decided without the body answers at once, no 100, and closes.
+    c.send(b"POST /nowhere HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+           b"Content-Length: 5\r\n\r\n")
+    r = c.read_response()
+    assert r.status == 404 and r.headers["connection"] == "close", r
+    assert c.buf == b"" and c.at_eof()
+    c.close()
+
+
 def test_413_for_large_body():
     srv, addr, _ = start()
     c = Conn(addr)
@@ -604,8 +689,8 @@ def test_rfc9112_host_length_coding_version():
         r = request(addr, b"GET /a.txt HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
         assert r.status == 200, (host, r)
     assert request(addr, b"GET /a.txt HTTP/1.0\r\n\r\n").status == 200
-    # A body that looks like a request is a body: skipped by length, or the
-    # connection closes after a chunked one.
+    # A body that looks like a request is a body: skipped by length or by
+    # its chunks, never answered as a request.
     c = Conn(addr)
     c.send(b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(smuggled)
            + smuggled + b"HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -617,8 +702,10 @@ def test_rfc9112_host_length_coding_version():
     c.send(b"POST /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
            b"%x\r\n" % len(smuggled) + smuggled + b"\r\n0\r\n\r\n")
     r = c.read_response()
-    assert r.status == 405 and r.headers["connection"] == "close", r
-    assert c.buf == b"" and c.at_eof()
+    assert r.status == 405 and r.headers["connection"] == "keep-alive", r
+    c.send(b"HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+    r = c.read_response(head=True)
+    assert r.status == 200 and r.headers["content-length"] == "6", r
     c.close()
 
 

@@ -73,5 +73,92 @@ def _try_status(srv):
         return None
 
 
+# ---- item 11: SIGUSR2 during a reload ----
+
+def test_sigusr2_during_reload_is_queued_until_it_ends():
+    addr = "127.0.0.1:%d" % harness.free_port()
+    # A slow init makes the reload last long enough to send SIGUSR2 in the middle.
+    slow = svc("slow", addr, "testmod", module=harness.module("testmod"), workers=1,
+               extra="testmod = { init_sleep = 1.5; };")
+    srv = Server(config(slow, shutdown_timeout=20))
+    try:
+        srv.start(wait_for=[addr], timeout=20 * harness.SLOW)
+        srv.wait_workers(1)
+        srv.signal(signal.SIGHUP)
+        wait_until(lambda: "reloading" in srv.output(), 5, what="the reload to start")
+        srv.signal(signal.SIGUSR2)
+        wait_until(lambda: "upgrade queued" in srv.output(), 5, what="the upgrade to be queued")
+        assert "upgrade refused" not in srv.output(), srv.output()
+        # The reload ends first, then the upgrade runs: a new master takes over.
+        new = wait_until(lambda: (lambda p: p if p and p != srv.pid else None)(srv.read_pid()),
+                         30 * harness.SLOW, what="the pid file to name a new master")
+        out = srv.output()
+        assert out.index("reload succeeded") < out.index("upgrade: starting"), out
+        assert srv.wait_exit(timeout=30 * harness.SLOW) == 0, srv.output()
+        assert harness.pid_alive(new)
+        wait_until(lambda: harness.can_connect(addr), 20 * harness.SLOW, what="the new master serving")
+        assert harness.echo_once(addr) == b"ping"
+    finally:
+        harness.kill_leftovers(srv.conf)
+
+
+# ---- item 13: an access log that cannot be opened ----
+
+def http_get(addr):
+    s = harness.connect(addr, timeout=10)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    out = harness.recv_all(s)
+    s.close()
+    return out
+
+
+def svc_doc(srv, name):
+    for s in harness.status(srv)["services"]:
+        if s["name"] == name:
+            return s
+    raise AssertionError("no service %s" % name)
+
+
+def test_unopenable_access_log_keeps_the_pool_and_says_so():
+    base = harness.tmpdir()
+    os.mkdir(os.path.join(base, "www"))
+    harness.write(os.path.join(base, "www", "index.html"), "hello\n")
+    os.mkdir(os.path.join(base, "logs"))
+    addr = "127.0.0.1:%d" % harness.free_port()
+    srv = Server(config(svc("web", addr, "http", workers=2, max_requests=5,
+                            extra='http = { root = "www"; access_log = "logs/access.log"; };'),
+                        shutdown_timeout=5),
+                 folder=base)
+    srv.start(wait_for=[addr])
+    first = set(srv.wait_workers(2))
+    # The log's folder goes away (a careless logrotate): a new worker's init fails.
+    os.rename(os.path.join(base, "logs"), os.path.join(base, "logs.gone"))
+    low = 2
+    for i in range(40):
+        assert http_get(addr).startswith(b"HTTP/1.1 200"), i
+        doc = svc_doc(srv, "web")
+        low = min(low, doc["idle"] + doc["busy"])
+    out = srv.output()
+    assert "open access log" in out, out[-2000:]
+    # The pool kept its strength: the old workers serve on past max_requests.
+    assert low == 2, "the pool shrank to %d serving worker(s):\n%s" % (low, out[-3000:])
+    assert first <= set(srv.workers()), (first, srv.workers())
+    # Loudly: the log and the status both say recycling is held back.
+    wait_until(lambda: "cannot recycle worker" in srv.output(), 10, what="the error line")
+    doc = wait_until(lambda: (lambda d: d if d["recycle_held"] else None)(svc_doc(srv, "web")),
+                     10, what="recycle_held in the status")
+    assert doc["init_failures"] >= 1, doc
+    assert "recycling held back" in harness.control(srv, "status")
+    # The folder is back: the next try succeeds and recycling resumes.
+    os.rename(os.path.join(base, "logs.gone"), os.path.join(base, "logs"))
+
+    def recycled():
+        http_get(addr)
+        return not (first & set(srv.workers())) and not svc_doc(srv, "web")["recycle_held"]
+    wait_until(recycled, 30 * harness.SLOW, interval=0.1, what="the old workers recycled")
+    assert "recycling resumed" in srv.output()
+    assert http_get(addr).startswith(b"HTTP/1.1 200")
+
+
 if __name__ == "__main__":
     harness.main(globals())

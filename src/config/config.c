@@ -7,6 +7,8 @@
  */
 #include "internal.h"
 
+#include "http/http_engine.h"
+
 #include <errno.h>
 #include <grp.h>
 #include <libgen.h>
@@ -256,6 +258,36 @@ static void err_unknown_handler(struct ctx *x, const config_setting_t *s, const 
 		       name);
 }
 
+/*
+ * The engine's `http` block: the handler's own for the `http` handler; for
+ * another HTTP handler (an app) an optional one beside its own, checked
+ * here; a raw handler has none.
+ */
+static void check_http_block(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	config_setting_t *hb = config_setting_get_member(g, "http");
+	if (v->handler == &handler_http) {
+		v->http_block = v->block;
+		return;
+	}
+	if (hb && !v->handler->handle_http) {
+		err_at(x, hb, "'http' settings apply only to HTTP handlers; '%s' serves connections",
+		       v->handler_name);
+		return;
+	}
+	if (!v->handler->handle_http)
+		return;
+	if (hb && !config_setting_is_group(hb)) {
+		err_at(x, hb, "'http' must be a group of settings for the HTTP engine");
+		return;
+	}
+	v->http_block = hb;
+	struct pf_settings st;
+	settings_init(&st, hb, file_of(x, hb ? hb : g), x->c->dir, line_of(g), x->errs);
+	http_app_check(&st);
+	settings_report_unknown(&st, "http");
+}
+
 /* Resolve the service's handler, load its module and check its block. */
 static void check_handler(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 {
@@ -297,6 +329,7 @@ static void check_handler(struct ctx *x, const config_setting_t *g, struct svc_c
 		return;
 	}
 	v->block = block;
+	check_http_block(x, g, v);
 	if (v->handler->check) {
 		struct pf_settings st;
 		settings_init(&st, block, file_of(x, block ? block : g), x->c->dir, line_of(g),
@@ -327,7 +360,7 @@ static void load_service(struct ctx *x, const config_setting_t *g, struct svc_co
 		const struct key *k = find_key(svc_keys, ARRAY_LEN(svc_keys), name);
 		if (k)
 			store_value(x, s, k, v);
-		else if (!hname || strcmp(name, hname) != 0)
+		else if ((!hname || strcmp(name, hname) != 0) && strcmp(name, "http") != 0)
 			err_unknown(x, s, svc_keys, ARRAY_LEN(svc_keys), hname);
 	}
 

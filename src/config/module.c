@@ -34,8 +34,8 @@ int module_check_table(const struct pf_handler *t, const char *what, struct pf_h
 		t = c;
 		*compat = c;
 	}
-	/* handle_http is served once the HTTP engine is shared (issue 13, in progress). */
-	const char *missing = !t->name ? "name" : !t->handle ? "handle callback" : NULL;
+	const char *missing = !t->name ? "name" : !t->handle && !t->handle_http ?
+			      "handle or handle_http callback" : NULL;
 	if (missing || (t->handle && t->handle_http)) {
 		if (missing)
 			snprintf(err, errlen, "%s has no %s", what, missing);

@@ -180,6 +180,8 @@ static void publish_service(struct sb_service *dst, const struct sb_service *src
 	dst->recycles = src->recycles;
 	dst->watchdog_kills = src->watchdog_kills;
 	dst->handler_errors = src->handler_errors;
+	dst->init_failures = src->init_failures;
+	dst->recycle_held = src->recycle_held;
 	dst->tls = src->tls;
 	memcpy(dst->tls_sendfile, src->tls_sendfile, sizeof(dst->tls_sendfile));
 }
@@ -278,6 +280,8 @@ int scoreboard_service_view(int i, struct sb_service *out)
 	out->recycles = s->recycles;
 	out->watchdog_kills = s->watchdog_kills;
 	out->handler_errors = s->handler_errors;
+	out->init_failures = s->init_failures;
+	out->recycle_held = s->recycle_held != 0;
 	return 1;
 }
 

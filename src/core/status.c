@@ -86,6 +86,11 @@ static int render_text(struct buf *out, int64_t now)
 				   "sendfile=%s\n", sv->name, (unsigned long long)sv->tls_handshakes,
 				   (unsigned long long)sv->tls_failures,
 				   (unsigned long long)sv->tls_resumed, sv->tls_sendfile);
+		if (sv->init_failures || sv->recycle_held)
+			buf_printf(out, "  %s warning: handler init failed %llu time(s)%s\n", sv->name,
+				   (unsigned long long)sv->init_failures, sv->recycle_held ?
+				   "; max_requests recycling held back: workers serve on until a "
+				   "successor starts" : "");
 		for (int i = 0; i < scoreboard_nslots(); i++) {
 			struct sb_view s;
 			if (!scoreboard_view(i, &s) || s.svc != v)
@@ -143,6 +148,8 @@ static int render_json(struct buf *out, int64_t now)
 				   (unsigned long long)sv->tls_resumed, sv->tls_sendfile);
 		else
 			buf_printf(out, "\"tls\": null, ");
+		buf_printf(out, "\"init_failures\": %llu, \"recycle_held\": %s, ",
+			   (unsigned long long)sv->init_failures, sv->recycle_held ? "true" : "false");
 		json_totals(out, &t, "workers_total");
 		buf_printf(out, ", \"workers\": [");
 		int first = 1;

@@ -12,8 +12,9 @@
  * Then: If-None-Match (304, before If-Modified-Since), Range with If-Range
  * (206, 416), a precompressed "file.gz" for clients that accept gzip when
  * gzip_static is on, and the body from memory in one writev or from the
- * descriptor with sendfile. A file that shrinks while it is sent ends the
- * connection: the head already promised more bytes.
+ * descriptor with sendfile, both through the engine's response calls. A
+ * file that shrinks while it is sent ends the connection: the head already
+ * promised more bytes.
  *
  * Entry points: http_file_serve, http_file_cache_init, http_file_cache_fini.
  */
@@ -21,8 +22,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,7 +42,7 @@ struct pick {
 
 void http_file_cache_init(struct http_state *st)
 {
-	const struct http_conf *c = &st->conf;
+	const struct http_static_conf *c = &st->conf;
 	http_cache_init(&st->cache, (size_t)c->cache_size, (size_t)c->cache_files,
 			c->cache_valid);
 }
@@ -73,12 +72,6 @@ static ssize_t read_at(int fd, char *buf, size_t len, off_t off)
 		done += (size_t)n;
 	}
 	return (ssize_t)done;
-}
-
-static void set_cork(struct pf_conn *conn, int on)
-{
-	/* Fails harmlessly on unix sockets. */
-	(void)setsockopt(pf_conn_fd(conn), IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
 }
 
 /*
@@ -273,19 +266,19 @@ static void release(struct pick *p)
 }
 
 /* The header lines every answer about a file carries: validators, Vary. */
-static void put_validators(struct http_head *h, const struct http_cache_entry *f, int vary)
+static void put_validators(struct http_out *o, const struct http_cache_entry *f, int vary)
 {
-	HTTP_PUT_LIT(h, "Last-Modified: ");
-	http_head_put(h, f->last_modified, HTTP_DATE_LEN);
-	HTTP_PUT_LIT(h, "\r\nETag: ");
-	http_head_put(h, f->etag, f->etag_len);
-	HTTP_PUT_LIT(h, "\r\n");
+	HTTP_OUT_LIT(o, "Last-Modified: ");
+	http_out_put(o, f->last_modified, HTTP_DATE_LEN);
+	HTTP_OUT_LIT(o, "\r\nETag: ");
+	http_out_put(o, f->etag, f->etag_len);
+	HTTP_OUT_LIT(o, "\r\n");
 	if (vary)
-		HTTP_PUT_LIT(h, "Vary: Accept-Encoding\r\n");
+		HTTP_OUT_LIT(o, "Vary: Accept-Encoding\r\n");
 }
 
 /* Is the client's copy current (304)? If-None-Match, else If-Modified-Since. */
-static int not_modified(struct http_state *st, const struct http_request *req,
+static int not_modified(struct http_engine *e, const struct http_request *req,
 			const struct http_cache_entry *f)
 {
 	time_t ims;
@@ -294,10 +287,10 @@ static int not_modified(struct http_state *st, const struct http_request *req,
 					    f->etag, f->etag_len);
 	if (!req->if_modified_since.len)
 		return 0;
-	http_update_dates(st);
+	http_engine_update_dates(e);
 	return http_parse_date(req->if_modified_since.ptr, req->if_modified_since.len,
 			       &ims) == 0 &&
-	       f->id.mtime_sec <= (long long)ims && ims <= st->date_now;
+	       f->id.mtime_sec <= (long long)ims && ims <= e->date_now;
 }
 
 /*
@@ -305,23 +298,20 @@ static int not_modified(struct http_state *st, const struct http_request *req,
  * the answer depends on Accept-Encoding). Returns -1 when the connection
  * is lost or must close.
  */
-static int send_file(struct http_conn *hc, const struct http_request *req, int keep_alive,
-		     const struct http_cache_entry *f, const char *ctype, int gzip, int vary)
+static int send_file(struct pf_http *h, struct http_state *st, const struct http_cache_entry *f,
+		     const char *ctype, int gzip, int vary)
 {
-	struct http_state *st = hc->st;
-	int head_only = req->method == HTTP_METHOD_HEAD;
+	const struct http_request *req = &h->req;
 	unsigned long long size = f->body ? f->body_len : (unsigned long long)f->id.size;
 	unsigned long long first = 0, len = size;
-	struct http_head h;
+	struct http_out o = http_response_fields(h);
 	int status = 200;
 
-	if (not_modified(st, req, f)) {
-		http_begin_head(hc, &h, 304);
-		put_validators(&h, f, vary);
-		http_end_head(&h, keep_alive);
-		struct iovec iov = { .iov_base = h.p, .iov_len = h.len };
-		hc->body_bytes = 0;
-		return http_send_iov(hc, &iov, 1);
+	if (not_modified(h->eng, req, f)) {
+		put_validators(&o, f, vary);
+		http_response_fields_done(h, &o);
+		h->status = 304;
+		return pf_http_send(h, NULL, 0);
 	}
 	if (req->range.len && req->method == HTTP_METHOD_GET &&
 	    (!req->if_range.len || http_etag_if_range(req->if_range.ptr, req->if_range.len,
@@ -334,97 +324,80 @@ static int send_file(struct http_conn *hc, const struct http_request *req, int k
 			len = r.last - r.first + 1;
 			break;
 		case HTTP_RANGE_UNSATISFIABLE:
-			http_begin_head(hc, &h, 416);
-			HTTP_PUT_LIT(&h, "Content-Range: bytes */");
-			http_head_put_num(&h, size);
-			HTTP_PUT_LIT(&h, "\r\nContent-Length: 0\r\n");
-			put_validators(&h, f, vary);
-			http_end_head(&h, keep_alive);
-			struct iovec iov = { .iov_base = h.p, .iov_len = h.len };
-			hc->body_bytes = 0;
-			return http_send_iov(hc, &iov, 1);
+			HTTP_OUT_LIT(&o, "Content-Range: bytes */");
+			http_out_num(&o, size);
+			HTTP_OUT_LIT(&o, "\r\n");
+			put_validators(&o, f, vary);
+			http_response_fields_done(h, &o);
+			h->status = 416;
+			return pf_http_send(h, NULL, 0);
 		case HTTP_RANGE_IGNORE:
 			break;
 		}
 	}
 
 	const char *mem = f->body ? f->body + first : NULL;
-	if (!mem && !head_only && len <= HTTP_SMALL_FILE) {
+	if (!mem && !h->head_only && len <= HTTP_SMALL_FILE) {
 		ssize_t got = read_at(f->fd, st->body, (size_t)len, (off_t)first);
 		if (got < 0) {
 			pf_log(PF_LOG_ERROR, "http: read %s/%s: %s", st->conf.root, f->name,
 			       strerror(errno));
-			return http_send_error(hc, 500, 0, 0, NULL);
+			return http_response_error(h, 500);
 		}
 		if ((unsigned long long)got < len) {
 			/* Shrunk since fstat: a whole file is sent as it is now. */
 			if (status != 200)
-				return http_send_error(hc, 500, 0, 0, NULL);
+				return http_response_error(h, 500);
 			len = size = (unsigned long long)got;
 		}
 		mem = st->body;
 	}
 
-	http_begin_head(hc, &h, status);
-	HTTP_PUT_LIT(&h, "Content-Type: ");
-	http_head_put_str(&h, ctype);
-	HTTP_PUT_LIT(&h, "\r\nContent-Length: ");
-	http_head_put_num(&h, len);
-	HTTP_PUT_LIT(&h, "\r\n");
+	HTTP_OUT_LIT(&o, "Content-Type: ");
+	http_out_str(&o, ctype);
+	HTTP_OUT_LIT(&o, "\r\n");
 	if (status == 206) {
-		HTTP_PUT_LIT(&h, "Content-Range: bytes ");
-		http_head_put_num(&h, first);
-		HTTP_PUT_LIT(&h, "-");
-		http_head_put_num(&h, first + len - 1);
-		HTTP_PUT_LIT(&h, "/");
-		http_head_put_num(&h, size);
-		HTTP_PUT_LIT(&h, "\r\n");
+		HTTP_OUT_LIT(&o, "Content-Range: bytes ");
+		http_out_num(&o, first);
+		HTTP_OUT_LIT(&o, "-");
+		http_out_num(&o, first + len - 1);
+		HTTP_OUT_LIT(&o, "/");
+		http_out_num(&o, size);
+		HTTP_OUT_LIT(&o, "\r\n");
 	}
 	if (gzip)
-		HTTP_PUT_LIT(&h, "Content-Encoding: gzip\r\n");
-	HTTP_PUT_LIT(&h, "Accept-Ranges: bytes\r\n");
-	put_validators(&h, f, vary);
-	http_end_head(&h, keep_alive);
-
-	struct iovec iov[2] = {
-		{ .iov_base = h.p, .iov_len = h.len },
-		{ .iov_base = (void *)mem, .iov_len = (size_t)len },
-	};
-	hc->body_bytes = head_only ? 0 : len;
-	if (head_only || mem)
-		return http_send_iov(hc, iov, head_only || len == 0 ? 1 : 2);
-	/* Corked, the head leaves in the first segment of the file. */
-	set_cork(hc->conn, 1);
-	int r = http_send_iov(hc, iov, 1);
-	if (r == 0 && pf_conn_sendfile(hc->conn, f->fd, (off_t)first, (size_t)len) < 0) {
-		/* EIO: the file shrank under us; the connection cannot go on. */
-		pf_log(PF_LOG_DEBUG, "http: sendfile %s/%s to %s: %s", st->conf.root, f->name,
-		       pf_conn_peer(hc->conn), strerror(errno));
-		r = -1;
-	}
-	set_cork(hc->conn, 0);
-	return r;
+		HTTP_OUT_LIT(&o, "Content-Encoding: gzip\r\n");
+	HTTP_OUT_LIT(&o, "Accept-Ranges: bytes\r\n");
+	put_validators(&o, f, vary);
+	http_response_fields_done(h, &o);
+	h->status = status;
+	if (mem || h->head_only)
+		return pf_http_send(h, mem, (size_t)len);
+	/* EIO from sendfile: the file shrank under us; the connection cannot go on. */
+	return pf_http_send_file(h, f->fd, (off_t)first, (size_t)len);
 }
 
-int http_file_serve(struct http_conn *hc, const struct http_request *req, int keep_alive)
+int http_file_serve(struct pf_http *h, struct http_state *st)
 {
-	struct http_state *st = hc->st;
-	int head_only = req->method == HTTP_METHOD_HEAD;
-	size_t idx = strlen(st->conf.index);
+	const struct http_request *req = &h->req;
 	struct pick file, twin;
-	int dir, r;
+	int status, r;
 
-	/* Keep room for "/index", ".gz" and the kind byte. */
-	int status = http_path_normalize(req->target.ptr, req->target.len, st->key,
-					 st->path_cap - idx - 6, &dir);
-	if (status)
-		return http_send_error(hc, status, head_only, keep_alive, NULL);
-	size_t klen = strlen(st->key);
+	/*
+	 * The engine's path: "/" + normalised, with a trailing slash for a
+	 * directory; the key is it without either slash, and the kind byte.
+	 * path_cap keeps room for "/index", ".gz" and that byte.
+	 */
+	const char *path = pf_http_path(h);
+	size_t plen = strlen(path);
+	int dir = path[plen - 1] == '/';
+	size_t klen = plen - 1 - (dir && plen > 1);
+	memcpy(st->key, path + 1, klen);
 	st->key[klen++] = (char)(dir ? KEY_DIR : KEY_FILE);
 	if (lookup(st, &file, st->key, klen) < 0) {
 		pf_log(PF_LOG_ERROR, "http: open %s/%s: %s", st->conf.root, st->path,
 		       strerror(errno));
-		return http_send_error(hc, 500, head_only, 0, NULL);
+		return http_response_error(h, 500);
 	}
 	const struct http_cache_entry *f = file.e;
 	if (f->status) {
@@ -433,8 +406,17 @@ int http_file_serve(struct http_conn *hc, const struct http_request *req, int ke
 		/* A cache hit left st->path as it was: the Location is built from it. */
 		memcpy(st->path, st->key, klen - 1);
 		st->path[klen - 1] = '\0';
-		return http_send_error(hc, status, head_only, keep_alive,
-				       status == 301 ? &req->target : NULL);
+		if (status == 301 && http_path_location(st->path, req->target.ptr, req->target.len,
+							st->location, st->location_cap) > 0) {
+			struct http_out o = http_response_fields(h);
+			HTTP_OUT_LIT(&o, "Location: ");
+			http_out_str(&o, st->location);
+			HTTP_OUT_LIT(&o, "\r\n");
+			http_response_fields_done(h, &o);
+		} else if (status == 301) {
+			status = 500;
+		}
+		return http_response_error(h, status);
 	}
 
 	/* The twin's lookup below may evict: not this one. */
@@ -454,7 +436,7 @@ int http_file_serve(struct http_conn *hc, const struct http_request *req, int ke
 			gzip = 1;
 		}
 	}
-	r = send_file(hc, req, keep_alive, f, ctype, gzip, vary);
+	r = send_file(h, st, f, ctype, gzip, vary);
 	file.e->pinned = 0;
 	release(&twin);
 	release(&file);

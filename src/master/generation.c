@@ -96,6 +96,7 @@ struct generation *generation_create(struct master *m, struct pf_config *conf, c
 		s->conf = &conf->services[v];
 		s->listener = -1;
 		s->target = s->conf->workers;
+		s->recycle_old = s->recycle_new = -1;
 		s->pos = util_xcalloc((size_t)s->conf->max_workers, sizeof(*s->pos));
 		for (int p = 0; p < s->conf->max_workers; p++)
 			s->pos[p].slot = -1;

@@ -275,7 +275,15 @@ static void handle_signals(struct master *m)
 	}
 	if (sig_upgrade) {
 		sig_upgrade = 0;
-		upgrade_start(m);
+		if (m->starting && !m->stopping) {
+			/* As SIGHUPs are: it waits for the reload in progress, then runs. */
+			if (!m->upgrade_pending)
+				log_info("upgrade queued: a reload is in progress; it starts when the "
+					 "reload ends");
+			m->upgrade_pending = 1;
+		} else {
+			upgrade_start(m);
+		}
 	}
 }
 
@@ -301,6 +309,10 @@ static void tick(struct master *m, int64_t now)
 		spawn_watchdog(m, now);
 		if (m->reload_pending)
 			reload_start(m);
+		if (m->upgrade_pending && !m->starting) {
+			m->upgrade_pending = 0;
+			upgrade_start(m);
+		}
 	}
 	upgrade_tick(m, now);
 	notify_tick(m, now);
@@ -348,6 +360,8 @@ static int master_loop(struct master *m)
 		fds[n++] = (struct pollfd){ .fd = m->upgrade_fd, .events = POLLIN };
 		int ctl = n;
 		n += control_pollfds(m, fds + n, (int)ARRAY_LEN(fds) - n);
+		/* The workers' status handler reads the services' entries from the shared copy. */
+		scoreboard_publish();
 		if (wait > 0)
 			util_coverage_flush();
 		int rc = poll(fds, (nfds_t)n, wait > 0 ? (int)((wait + 999999) / 1000000) : 0);

@@ -28,6 +28,11 @@ struct service {
 	struct pool_pos *pos;	/* conf->max_workers places */
 	int64_t last_spawn_ns;	/* dynamic sizing: pace of growth */
 	int spawn_rate;		/* dynamic sizing: workers per step */
+	/* max_requests: a successor starts first; the old worker serves until it is ready. */
+	int recycle_old;	/* slot being recycled, -1 none */
+	int recycle_new;	/* slot of its successor (in no place yet), -1 none */
+	int recycle_failures;	/* successors that died before ready, in a row */
+	int64_t recycle_next_ns;	/* next attempt after such a failure */
 };
 
 enum gen_state { GEN_STARTING, GEN_ACTIVE, GEN_DRAINING };
@@ -80,6 +85,7 @@ struct master {
 	char *control_path;		/* the socket file we created */
 	struct control_client clients[MAX_CONTROL_CLIENTS];
 	int reload_pending;		/* SIGHUPs coalesce into one */
+	int upgrade_pending;		/* SIGUSR2 during a reload: started when it ends */
 	char reload_result[1200];	/* "ok" or "failed: ..." of the last reload */
 	int stopping;			/* 1 graceful */
 	int64_t stop_deadline_ns;
@@ -95,7 +101,7 @@ struct master {
 };
 
 /* spawn.c */
-int spawn_worker(struct master *m, struct generation *g, int svc, int pos);
+int spawn_worker(struct master *m, struct generation *g, int svc, int pos);	/* slot, or -1 */
 void spawn_reap(struct master *m);
 void spawn_maintain(struct master *m, struct generation *g, int64_t now);
 void spawn_signal_gen(struct master *m, struct generation *g, int sig, int64_t kill_at);

@@ -78,7 +78,7 @@ int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 	scoreboard_svc(s->sb)->spawns++;
 	log_debug("service %s: worker %d started (generation %u, slot %d)", s->conf->name, (int)pid,
 		  g->id, slot);
-	return 0;
+	return slot;
 }
 
 /*
@@ -171,6 +171,47 @@ static void crashed(struct worker_rec *r, const char *how, int64_t now)
 	p->next_spawn_ns = now + delay;
 }
 
+/*
+ * A worker of g died: if it was a successor that never got ready, the old
+ * worker serves on and the next attempt waits out a back-off (loudly: the
+ * service now runs past max_requests); if it was the worker being recycled,
+ * its successor takes its place at once.
+ */
+static void recycle_reaped(struct master *m, struct generation *g, int slot, const char *how,
+			   int64_t now)
+{
+	struct worker_rec *r = &m->workers[slot];
+	struct service *s = &g->svcs[r->svc];
+	if (s->recycle_new == slot) {
+		s->recycle_new = -1;
+		if (r->ready) {
+			s->recycle_old = -1;
+			return;
+		}
+		struct sb_service *sv = scoreboard_svc(s->sb);
+		int64_t delay = policy_backoff(&s->recycle_failures, 0);
+		if (delay < POLICY_BACKOFF_FIRST_NS)
+			delay = POLICY_BACKOFF_FIRST_NS;
+		s->recycle_next_ns = now + delay;
+		sv->recycle_held = 1;
+		log_error("service %s: cannot recycle worker %d: its successor %d %s; it serves on "
+			  "past max_requests (next try in %.1f s, failure %d in a row)", s->conf->name,
+			  s->recycle_old >= 0 ? (int)m->workers[s->recycle_old].pid : 0, (int)r->pid,
+			  how, (double)delay / 1e9, s->recycle_failures);
+		s->recycle_old = -1;
+	} else if (s->recycle_old == slot) {
+		/* The successor inherits the place now (or finds one when ready). */
+		s->recycle_old = -1;
+		int heir = s->recycle_new;
+		if (heir >= 0 && r->pos >= 0 && s->pos[r->pos].slot == slot) {
+			s->pos[r->pos].slot = heir;
+			m->workers[heir].pos = r->pos;
+			r->pos = -1;
+			s->recycle_new = -1;
+		}
+	}
+}
+
 void spawn_reap(struct master *m)
 {
 	int status;
@@ -201,6 +242,10 @@ void spawn_reap(struct master *m)
 				 g->svcs[r->svc].conf->name, (int)pid, how);
 		else
 			crashed(r, how, now);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_INIT && !r->exiting &&
+		    g->state != GEN_STARTING)
+			scoreboard_svc(g->svcs[r->svc].sb)->init_failures++;
+		recycle_reaped(m, g, slot, how, now);
 		if (r->pos >= 0) {
 			struct pool_pos *p = &g->svcs[r->svc].pos[r->pos];
 			if (p->slot == slot)
@@ -352,14 +397,53 @@ static void retire_surplus(struct master *m, struct generation *g, int v, int64_
 }
 
 /*
- * max_requests: retire one asking worker per service at a time, and only
- * once the successor of the previous one is ready, so that a service never
- * has more than one worker missing on account of recycling. (A retired
- * worker still finishing its connection takes no new ones: it is already
- * replaced.)
+ * max_requests: one asking worker per service at a time gets a successor,
+ * started in no place; only once it is ready does it take the old
+ * worker's place and the old one retire, so recycling never shrinks the
+ * pool. A successor that cannot start (its handler's init fails) leaves the
+ * old worker serving past max_requests: logged as an error, shown in the
+ * status (recycle_held), retried with the crash back-off.
  */
 static void recycle_one(struct master *m, struct generation *g, int v, int64_t now)
 {
+	struct service *s = &g->svcs[v];
+	struct sb_service *sv = scoreboard_svc(s->sb);
+	if (s->recycle_new >= 0) {
+		/* A successor is starting: once ready, it takes the old worker's place. */
+		int old = s->recycle_old, heir = s->recycle_new;
+		struct worker_rec *o = &m->workers[old < 0 ? heir : old], *h = &m->workers[heir];
+		if (!h->ready)
+			return;
+		s->recycle_old = s->recycle_new = -1;
+		if (s->recycle_failures)
+			log_info("service %s: recycling resumed: a successor started after %d failure(s)",
+				 s->conf->name, s->recycle_failures);
+		s->recycle_failures = 0;
+		sv->recycle_held = 0;
+		if (old < 0 || !o->pid || o->exiting || o->pos < 0 || s->pos[o->pos].slot != old) {
+			/* The old worker already left its place: the successor fills an empty one, or leaves. */
+			for (int p = 0; p < s->target; p++)
+				if (s->pos[p].slot < 0) {
+					s->pos[p].slot = heir;
+					h->pos = p;
+					return;
+				}
+			spawn_retire(m, heir, SIGTERM, now + (int64_t)(g->conf->shutdown_timeout * 1e9));
+			return;
+		}
+		s->pos[o->pos].slot = heir;
+		h->pos = o->pos;
+		o->pos = -1;
+		o->recycling = 1;
+		sv->recycles++;
+		log_info("service %s: recycling worker %d after %llu connections (successor %d ready)",
+			 s->conf->name, (int)o->pid, (unsigned long long)scoreboard->slots[old].served,
+			 (int)h->pid);
+		spawn_retire(m, old, SIGTERM, now + (int64_t)(g->conf->shutdown_timeout * 1e9));
+		return;
+	}
+	if (now < s->recycle_next_ns)
+		return;
 	struct policy_worker ws[SB_MAX_SLOTS];
 	int slots[SB_MAX_SLOTS];
 	int n = 0;
@@ -370,21 +454,21 @@ static void recycle_one(struct master *m, struct generation *g, int v, int64_t n
 		ws[n] = (struct policy_worker){ r->ready, r->exiting, scoreboard->slots[i].recycle };
 		slots[n++] = i;
 	}
-	struct service *s = &g->svcs[v];
 	int full = 1;
 	for (int p = 0; p < s->target; p++)
 		if (s->pos[p].slot < 0)
 			full = 0;
 	int k = policy_recycle_pick(ws, n, full);
-	if (k < 0)
+	if (k < 0 || m->workers[slots[k]].pos < 0)
 		return;
-	int candidate = slots[k];
-	m->workers[candidate].recycling = 1;
-	scoreboard_svc(s->sb)->recycles++;
-	log_info("service %s: recycling worker %d after %llu connections", s->conf->name,
-		 (int)m->workers[candidate].pid,
-		 (unsigned long long)scoreboard->slots[candidate].served);
-	spawn_retire(m, candidate, SIGTERM, now + (int64_t)(g->conf->shutdown_timeout * 1e9));
+	/* The successor first, in no place yet: the pool never dips for a recycle. */
+	int heir = spawn_worker(m, g, v, -1);
+	if (heir < 0) {
+		s->recycle_next_ns = now + POLICY_BACKOFF_FIRST_NS;
+		return;
+	}
+	s->recycle_old = slots[k];
+	s->recycle_new = heir;
 }
 
 /*

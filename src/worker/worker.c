@@ -7,6 +7,8 @@
  */
 #include "internal.h"
 
+#include "http/http_engine.h"
+
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
@@ -137,14 +139,18 @@ static void check_spares(struct pf_worker *w, int ready_fd)
  * A handler returned non-zero: the connection failed. Logged at warn with
  * errno as the handler left it, and counted in the status (handler_errors).
  */
-void worker_handler_failed(struct pf_worker *w, const struct pf_conn *c)
+void worker_handler_failed(struct pf_worker *w, const struct pf_conn *c, const char *request)
 {
+	const char *on = request ? "request " : "the connection";
+	if (!request)
+		request = "";
 	w->slot->handler_errors++;
 	if (errno)
-		log_warn("handler %s failed on the connection from %s", w->handler->name, c->peer);
+		log_warn("handler %s failed on %s%s from %s", w->handler->name, on, request,
+			 c->peer);
 	else
-		log_warnx("handler %s failed on the connection from %s (errno not set)",
-			  w->handler->name, c->peer);
+		log_warnx("handler %s failed on %s%s from %s (errno not set)", w->handler->name,
+			  on, request, c->peer);
 }
 
 static void reopen_logs(struct pf_worker *w)
@@ -152,6 +158,7 @@ static void reopen_logs(struct pf_worker *w)
 	worker_reopen = 0;
 	if (log_reopen() < 0)
 		log_warn("reopen error log");
+	http_app_reopen(w);
 	if (w->handler->reopen)
 		w->handler->reopen(w, w->state);
 }
@@ -175,6 +182,13 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 	signals_restore(mask);
 
 	struct pf_settings st;
+	if (w->handler->handle_http) {
+		settings_init(&st, svc->http_block, w->conf->file, w->conf->dir, svc->line, NULL);
+		if (http_app_init(w, &st) < 0) {
+			log_error("handler %s: the HTTP engine cannot start", w->handler->name);
+			exit_now(WORKER_EXIT_INIT);
+		}
+	}
 	settings_init(&st, svc->block, w->conf->file, w->conf->dir, svc->line, NULL);
 	if (w->handler->init && w->handler->init(w, &st, &w->state) != 0) {
 		log_error("handler %s: init failed", w->handler->name);
@@ -283,8 +297,10 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 			continue;
 		}
 		errno = 0;
-		if (w->handler->handle(&conn, w->state) != 0)
-			worker_handler_failed(w, &conn);
+		if (w->http_app)
+			http_app_serve(w, &conn);
+		else if (w->handler->handle(&conn, w->state) != 0)
+			worker_handler_failed(w, &conn, NULL);
 		util_coverage_flush();
 		tls_conn_close(&conn);
 		close(fd);
@@ -298,5 +314,6 @@ out:
 	slot->state = SB_EXITING;
 	if (w->handler->fini)
 		w->handler->fini(w, w->state);
+	http_app_fini(w);
 	exit_now(0);
 }
