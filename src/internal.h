@@ -50,6 +50,8 @@ int util_set_cloexec(int fd);
 int util_set_nonblock(int fd, int on);
 /* Levenshtein distance, for "did you mean" suggestions. */
 int util_edit_distance(const char *a, const char *b);
+/* Resident memory of pid (0: this process) in bytes; -1 when unknown. */
+long long util_rss_bytes(pid_t pid);
 /* RLIMIT_NOFILE to n (<= 0: unchanged); 0, or -1 with errno. */
 int util_set_nofile(long n);
 /* Coverage builds: write gcov's counters now; elsewhere a no-op. */
@@ -119,6 +121,11 @@ struct svc_conf {
 	double read_timeout, write_timeout, request_timeout;
 	int defer_accept;
 	int proxy_protocol;
+	char *agent_check;	/* HAProxy agent-check address, or NULL */
+	struct addr agent_addr;
+	long long max_rss;	/* bytes; 0: unlimited */
+	int workers_auto;	/* workers = "auto": resolved from the CPUs we may use */
+	char *workers_why;	/* how "auto" was resolved, for -t and the log */
 	struct tls_conf *tls;		/* the service's tls block, or NULL: plain */
 	config_setting_t *block;	/* the handler's settings, or NULL */
 	config_setting_t *http_block;	/* HTTP handlers: the engine's `http` block, or NULL */
@@ -136,6 +143,9 @@ struct pf_config {
 	char *user, *group, *chroot;
 	long rlimit_nofile;	/* 0: unset */
 	char *control_socket;	/* resolved, or NULL when disabled */
+	char *metrics;		/* the /metrics address, or NULL when off */
+	struct addr metrics_addr;
+	double drain_delay;	/* seconds of lame duck before a graceful stop */
 	struct svc_conf *services;
 	int nservices;
 };
@@ -154,6 +164,20 @@ struct pf_config *config_load_paths(const char *path);
 int config_number(const config_setting_t *s, double *out);
 const struct svc_conf *config_find_service(const struct pf_config *c, const char *name);
 
+/* ---- sizing.c: workers = "auto" ---- */
+
+/* CPUs a cgroup v2 cpu.max text allows: 0 for "max", -1 when malformed. */
+int sizing_from_quota(const char *cpu_max);
+/* The CPUs this process may use (affinity, cgroup quota); why says how. */
+int sizing_auto(char *why, size_t whylen);
+/* "268435456", "256M", "1G": bytes (K, M, G, T are powers of 1024); -1 when malformed. */
+long long sizing_parse_bytes(const char *text);
+
+/* ---- config_fleet.c: metrics, agent_check, workers = "auto", max_rss ---- */
+
+int config_fleet_service_key(struct errlist *errs, const char *file, const config_setting_t *s,
+			     struct svc_conf *v);
+void config_fleet_check(struct errlist *errs, struct pf_config *c, const config_setting_t *list);
 /* ---- tls/tls_conf.c: the `tls` block of a service ---- */
 
 #define TLS_MAX_CERTS 16
@@ -269,9 +293,11 @@ int listen_apply_options(struct listener *l, int defer_accept);
 /* ---- signals.c ---- */
 
 extern volatile sig_atomic_t sig_child, sig_stop_graceful, sig_stop_fast, sig_reload,
-	sig_reopen, sig_upgrade, sig_ttin, sig_ttou;
+	sig_reopen, sig_upgrade;
 int signals_master_init(void);	/* returns the self-pipe's read end */
 void signals_drain(void);
+/* SIGTTIN or SIGTTOU: how many were delivered since the last call (none lost). */
+unsigned signals_take(int sig);
 void signals_worker_init(int listen_fd);
 extern volatile sig_atomic_t worker_stop, worker_reopen;
 /* Worker: the stop handler closes this fd so a pending accept() returns. */
@@ -287,6 +313,13 @@ void signals_restore(const sigset_t *old);
 #define SB_MAX_SERVICES CONF_MAX_SERVICES
 
 enum sb_state { SB_FREE = 0, SB_STARTING, SB_IDLE, SB_BUSY, SB_EXITING };
+/* Why a worker asks to be retired (sb_slot.recycle). */
+enum sb_recycle { SB_RECYCLE_NO = 0, SB_RECYCLE_REQUESTS = 1, SB_RECYCLE_MEMORY = 2 };
+
+/* Request duration histogram: upper bounds in microseconds, then +Inf. */
+#define SB_HIST_BUCKETS 14
+extern const uint64_t scoreboard_hist_bounds_us[SB_HIST_BUCKETS - 1];
+int scoreboard_hist_bucket(uint64_t us);
 
 struct sb_slot {
 	volatile int state;
@@ -297,10 +330,14 @@ struct sb_slot {
 	volatile uint64_t bytes_in, bytes_out;
 	volatile uint64_t handler_errors;	/* handle/handle_http returned non-zero */
 	volatile int64_t conn_start_ns;	/* monotonic; 0 when idle */
-	volatile int recycle;	/* max_requests reached: retire me when it suits */
+	volatile int recycle;	/* SB_RECYCLE_*: retire me when it suits */
 	int64_t started_ns;
 	char peer[64];
 	char tls[16];		/* the connection's TLS protocol, "" when plain */
+	/* Requests served and their durations: counts per bucket, not cumulative. */
+	volatile uint64_t requests;
+	volatile uint64_t duration_us;
+	volatile uint64_t duration_hist[SB_HIST_BUCKETS];
 } __attribute__((aligned(64)));
 
 struct sb_service {
@@ -323,6 +360,7 @@ struct scoreboard {
 	uint32_t magic;
 	int nslots;
 	unsigned generation;	/* the serving generation */
+	volatile int draining;	/* lame duck: health checks answer 503 */
 	struct sb_service svcs[SB_MAX_SERVICES];
 	struct sb_slot slots[SB_MAX_SLOTS];
 };
@@ -395,6 +433,8 @@ struct pf_conn {
 };
 void conn_init(struct pf_conn *c, int fd, struct pf_worker *w,
 	       const struct sockaddr *sa, socklen_t salen);
+/* Count one request served on c, begun at start_ns (monotonic), in the slot. */
+void conn_request_done(struct pf_conn *c, int64_t start_ns);
 /* Wait for `events` on fd up to `timeout` seconds (<= 0: forever); 0, or -1 (ETIMEDOUT). */
 int conn_wait_fd(int fd, short events, double timeout);
 

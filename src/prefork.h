@@ -277,8 +277,9 @@ PF_API ssize_t pf_http_read_body(struct pf_http *http, char *buf, size_t cap);
  * Connection and Transfer-Encoding are the library's: adding one fails
  * with EPERM ("Connection: close" is allowed and closes the connection
  * after the response). A HEAD request gets the head alone. Each call
- * returns 0, or -1 with errno (EINVAL, ENOSPC past 8 KiB of headers,
- * EALREADY once the head is sent, or the write's error).
+ * returns 0, or -1 with errno (EINVAL, ENOSPC once the headers no longer
+ * fit in 8 KiB plus 3 x max_header_size, EALREADY once the head is sent,
+ * or the write's error).
  */
 PF_API int pf_http_set_status(struct pf_http *http, int status);
 PF_API int pf_http_add_header(struct pf_http *http, const char *name, const char *value);

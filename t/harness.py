@@ -374,6 +374,112 @@ def build_failinit(folder):
     return out
 
 
+# ---- raw HTTP ------------------------------------------------------------
+
+class HttpResponse:
+    def __init__(self, status, reason, headers, body, raw_head):
+        self.status = status
+        self.reason = reason
+        self.headers = headers      # lower-case name -> value
+        self.body = body
+        self.raw_head = raw_head
+
+    def __repr__(self):
+        return "<%d %s %r %r>" % (self.status, self.reason, self.headers, self.body[:80])
+
+
+class HttpConn:
+    """A raw HTTP connection that reads responses framed by Content-Length."""
+
+    def __init__(self, addr, timeout=5.0):
+        self.sock = connect(addr, timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed with %d bytes pending" % len(self.buf))
+        self.buf += chunk
+
+    def read_response(self, head=False):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = raw.decode("latin-1").split("\r\n")
+        version, status, reason = lines[0].split(" ", 2)
+        assert version == "HTTP/1.1", lines[0]
+        headers = {}
+        for line in lines[1:]:
+            name, value = line.split(":", 1)
+            assert name.lower() not in headers, "duplicate header %s" % name
+            headers[name.lower()] = value.strip()
+        status = int(status)
+        if not head and headers.get("transfer-encoding") == "chunked":
+            return HttpResponse(status, reason, headers, self._read_chunks(), raw)
+        length = 0
+        if not head and status != 304:
+            length = int(headers["content-length"])
+        while len(self.buf) < length:
+            self._fill()
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return HttpResponse(status, reason, headers, body, raw)
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _read_chunks(self):
+        body = b""
+        while True:
+            size = int(self._line().split(b";")[0], 16)
+            if size == 0:
+                while self._line():
+                    pass            # trailers, up to the blank line
+                return body
+            while len(self.buf) < size + 2:
+                self._fill()
+            assert self.buf[size:size + 2] == b"\r\n", self.buf[:size + 2]
+            body, self.buf = body + self.buf[:size], self.buf[size + 2:]
+
+    def read_until_close(self):
+        """The rest of the stream up to the server's close (a body delimited by it)."""
+        while True:
+            try:
+                self._fill()
+            except EOFError:
+                data, self.buf = self.buf, b""
+                return data
+
+    def at_eof(self, timeout=5.0):
+        """True when the server closed the connection and sent nothing more."""
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            return True
+        if data:
+            raise AssertionError("unexpected bytes: %r" % data[:200])
+        return True
+
+    def close(self):
+        self.sock.close()
+
+
+def http_request(addr, raw, head=False):
+    """One request on a new connection; returns the response."""
+    c = HttpConn(addr)
+    try:
+        c.send(raw)
+        return c.read_response(head=head)
+    finally:
+        c.close()
+
+
 # ---- running preforkd ------------------------------------------------------
 
 class Server:

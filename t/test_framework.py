@@ -135,6 +135,28 @@ def test_library_exports_only_pf_symbols():
     assert others == [], others
 
 
+def test_man_page_documents_every_public_call():
+    """prefork(3) names every PF_API function of prefork.h, and renders cleanly."""
+    import re
+    src = harness.SRCDIR
+    with open(os.path.join(src, "src", "prefork.h")) as f:
+        header = f.read()
+    calls = re.findall(r"^PF_API[^(]*?\b(pf_\w+)\(", header, re.M)
+    assert len(calls) > 40 and "pf_http_json" in calls, calls
+    with open(os.path.join(src, "man", "prefork.3")) as f:
+        page = f.read().replace("\\-", "-")
+    missing = [c for c in calls if c not in page]
+    assert missing == [], "not in man/prefork.3: %s" % missing
+    for field in re.findall(r"^\s+\w[\w ]*\(\*(\w+)\)\(", header, re.M):
+        assert field in page, "struct pf_handler field %s not in man/prefork.3" % field
+    try:
+        r = subprocess.run(["groff", "-man", "-ww", "-z", os.path.join(src, "man", "prefork.3")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        return
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+
+
 def test_init_failure_at_startup_exits_1_with_reason():
     port = free_port()
     s = Server(conf_with('{ name = "t"; listen = "127.0.0.1:%d"; handler = "testmod"; module = "%s";\n'

@@ -19,78 +19,10 @@ SUB_INDEX = b"<p>sub index</p>\n"
 SECRET = b"outside the root\n"
 
 
-class Response:
-    def __init__(self, status, reason, headers, body, raw_head):
-        self.status = status
-        self.reason = reason
-        self.headers = headers      # lower-case name -> value
-        self.body = body
-        self.raw_head = raw_head
-
-    def __repr__(self):
-        return "<%d %s %r %r>" % (self.status, self.reason, self.headers, self.body[:80])
-
-
-class Conn:
-    """A raw HTTP connection that reads responses framed by Content-Length."""
-
-    def __init__(self, addr, timeout=5.0):
-        self.sock = harness.connect(addr, timeout=timeout)
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def _fill(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise EOFError("connection closed with %d bytes pending" % len(self.buf))
-        self.buf += chunk
-
-    def read_response(self, head=False):
-        while b"\r\n\r\n" not in self.buf:
-            self._fill()
-        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        lines = raw.decode("latin-1").split("\r\n")
-        version, status, reason = lines[0].split(" ", 2)
-        assert version == "HTTP/1.1", lines[0]
-        headers = {}
-        for line in lines[1:]:
-            name, value = line.split(":", 1)
-            assert name.lower() not in headers, "duplicate header %s" % name
-            headers[name.lower()] = value.strip()
-        status = int(status)
-        length = 0
-        if not head and status != 304:
-            length = int(headers["content-length"])
-        while len(self.buf) < length:
-            self._fill()
-        body, self.buf = self.buf[:length], self.buf[length:]
-        return Response(status, reason, headers, body, raw)
-
-    def at_eof(self, timeout=5.0):
-        """True when the server closed the connection and sent nothing more."""
-        self.sock.settimeout(timeout)
-        try:
-            data = self.sock.recv(65536)
-        except ConnectionResetError:
-            return True
-        if data:
-            raise AssertionError("unexpected bytes: %r" % data[:200])
-        return True
-
-    def close(self):
-        self.sock.close()
-
-
-def request(addr, raw, head=False):
-    """One request on a new connection; returns the response."""
-    c = Conn(addr)
-    try:
-        c.send(raw)
-        return c.read_response(head=head)
-    finally:
-        c.close()
+# One copy of the raw HTTP client, shared with test_http_app.py.
+Response = harness.HttpResponse
+Conn = harness.HttpConn
+request = harness.http_request
 
 
 def get(addr, path, extra=""):

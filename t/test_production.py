@@ -770,7 +770,7 @@ def test_make_install_destdir_puts_files_where_spec_says():
     assert os.access(one("bin/prefork-client"), os.X_OK)
     for suffix in ("lib/libprefork.so", "lib/libprefork.a", "include/prefork.h",
                    "lib/pkgconfig/prefork.pc", "man/man8/preforkd.8",
-                   "man/man5/server.conf.5", "man/man1/prefork-client.1",
+                   "man/man5/server.conf.5", "man/man1/prefork-client.1", "man/man3/prefork.3",
                    "contrib/preforkd.service", "contrib/preforkd.socket", "contrib/logrotate"):
         one(suffix)
     conf = one("prefork/server.conf")

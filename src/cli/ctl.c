@@ -69,9 +69,11 @@ int ctl_send(const struct pf_config *c, const char *cmd)
 	static const struct { const char *name; int sig; } sigs[] = {
 		{ "stop", SIGINT }, { "quit", SIGTERM }, { "reload", SIGHUP }, { "reopen", SIGUSR1 },
 	};
-	if (strcmp(cmd, "status") == 0 || (strcmp(cmd, "reload") == 0 && c->control_socket)) {
+	int drain = strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0;
+	if (strcmp(cmd, "status") == 0 || drain || (strcmp(cmd, "reload") == 0 && c->control_socket)) {
 		if (!c->control_socket) {
-			fprintf(stderr, "preforkd: status needs the control socket (control_socket is \"\")\n");
+			fprintf(stderr, "preforkd: %s needs the control socket (control_socket is \"\")\n",
+				cmd);
 			return 1;
 		}
 		pid_t pid = pidfile_read(c->pid_file);
@@ -114,7 +116,8 @@ int ctl_send(const struct pf_config *c, const char *cmd)
 		}
 		if (sigs[i].sig == SIGINT || sigs[i].sig == SIGTERM) {
 			/* Wait for the master to be gone, so scripts can go on safely. */
-			int64_t deadline = util_now_ns() + (int64_t)((c->shutdown_timeout + 5) * 1e9);
+			int64_t deadline = util_now_ns() +
+					   (int64_t)((c->drain_delay + c->shutdown_timeout + 5) * 1e9);
 			while (pidfile_alive(pid) && util_now_ns() < deadline)
 				poll(NULL, 0, 20);
 			if (pidfile_alive(pid)) {
@@ -124,6 +127,7 @@ int ctl_send(const struct pf_config *c, const char *cmd)
 		}
 		return 0;
 	}
-	fprintf(stderr, "preforkd: unknown -s command '%s' (stop, quit, reload, reopen, status)\n", cmd);
+	fprintf(stderr, "preforkd: unknown -s command '%s' (stop, quit, reload, reopen, status, "
+		"drain, undrain)\n", cmd);
 	return 1;
 }

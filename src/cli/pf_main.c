@@ -29,12 +29,13 @@
 static void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
-		"usage: %s [-c FILE] [-t] [-d] [-s stop|quit|reload|reopen|status] [-v] [-h]\n"
+		"usage: %s [-c FILE] [-t] [-d] [-s stop|quit|reload|reopen|status|drain|undrain] [-v] [-h]\n"
 		"  -c FILE   configuration file (default %s)\n"
 		"  -t        test the configuration and exit (0 when valid, 1 otherwise)\n"
 		"  -d        run as a daemon (detach, log to syslog unless error_log is set)\n"
 		"  -s CMD    tell the running master: stop (fast), quit (graceful), reload,\n"
-		"            reopen (log files), status (print the scoreboard)\n"
+		"            reopen (log files), status (print the scoreboard),\n"
+		"            drain (tell load balancers to go elsewhere), undrain\n"
 		"  -v        print the version\n"
 		"  -h        print this help\n",
 		prog, DEFAULT_CONF);
@@ -93,6 +94,10 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 	}
 	errlist_free(&errs);
 	if (test) {
+		for (int i = 0; i < c->nservices; i++)
+			if (c->services[i].workers_auto)
+				printf("service %s: workers = \"auto\": %d (%s)\n", c->services[i].name,
+				       c->services[i].workers, c->services[i].workers_why);
 		printf("%s: configuration OK\n", conf_path);
 		config_free(c);
 		return 0;

@@ -46,6 +46,8 @@ static const struct key top_keys[] = {
 	{ "chroot", K_STRING, 0, 0, TOP(chroot) },
 	{ "rlimit_nofile", K_LONG, 1, 1 << 30, TOP(rlimit_nofile) },
 	{ "control_socket", K_STRING, 0, 0, TOP(control_socket) },
+	{ "metrics", K_STRING, 0, 0, TOP(metrics) },
+	{ "drain_delay", K_FLOAT, 0, 86400, TOP(drain_delay) },
 	{ "services", K_LIST, 0, 0, NONE },
 };
 
@@ -65,6 +67,8 @@ static const struct key svc_keys[] = {
 	{ "request_timeout", K_FLOAT, 0, 86400, SVC(request_timeout) },
 	{ "defer_accept", K_BOOL, 0, 0, SVC(defer_accept) },
 	{ "proxy_protocol", K_BOOL, 0, 0, SVC(proxy_protocol) },
+	{ "agent_check", K_STRING, 0, 0, SVC(agent_check) },
+	{ "max_rss", K_LONG, 0, 0, NONE },
 	{ "tls", K_LIST, 0, 0, NONE },	/* a group: tls/tls_conf.c */
 };
 
@@ -358,7 +362,9 @@ static void load_service(struct ctx *x, const config_setting_t *g, struct svc_co
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s);
 		const struct key *k = find_key(svc_keys, ARRAY_LEN(svc_keys), name);
-		if (k)
+		if (k && config_fleet_service_key(x->errs, file_of(x, s), s, v))
+			continue;
+		else if (k)
 			store_value(x, s, k, v);
 		else if ((!hname || strcmp(name, hname) != 0) && strcmp(name, "http") != 0)
 			err_unknown(x, s, svc_keys, ARRAY_LEN(svc_keys), hname);
@@ -405,6 +411,8 @@ static void load_service(struct ctx *x, const config_setting_t *g, struct svc_co
 			v->workers = v->min_spare;
 		if (v->workers > v->max_workers)
 			v->workers = v->max_workers;
+	} else if (v->workers > v->max_workers && v->workers_auto) {
+		v->workers = v->max_workers;
 	} else if (v->workers > v->max_workers) {
 		err_at(x, ws, "'workers' (%d) exceeds 'max_workers' (%d)", v->workers, v->max_workers);
 	}
@@ -528,6 +536,7 @@ struct pf_config *config_load(const char *path, const struct pf_handler *const *
 		for (int i = 0; i < c->nservices; i++)
 			load_service(&x, config_setting_get_elem(list, (unsigned)i), &c->services[i]);
 		check_duplicates(&x, list);
+		config_fleet_check(errs, c, list);
 	}
 	check_privileges(&x, root);
 
@@ -566,6 +575,8 @@ void config_free(struct pf_config *c)
 		free(v->listen);
 		free(v->handler_name);
 		free(v->module);
+		free(v->agent_check);
+		free(v->workers_why);
 		tls_conf_free(v->tls);
 		free(v->handler_compat);
 	}
@@ -579,6 +590,7 @@ void config_free(struct pf_config *c)
 	free(c->group);
 	free(c->chroot);
 	free(c->control_socket);
+	free(c->metrics);
 	free(c);
 }
 
@@ -607,6 +619,11 @@ struct pf_config *config_load_paths(const char *path)
 	if (ok && config_number(config_lookup(&c->lc, k->name), &d) == 0 && d >= k->min &&
 	    d <= k->max)
 		c->shutdown_timeout = d;
+	int n;
+	if (ok && config_lookup_float(&c->lc, "drain_delay", &d) && d > 0)
+		c->drain_delay = d;
+	else if (ok && config_lookup_int(&c->lc, "drain_delay", &n) && n > 0)
+		c->drain_delay = n;
 	c->error_log = util_xstrdup("");
 	return c;
 }

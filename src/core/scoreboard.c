@@ -291,3 +291,18 @@ unsigned scoreboard_generation(void)
 		return 0;
 	return scoreboard_is_owner() ? sb_generation : scoreboard->generation;
 }
+
+/* 1 ms to 10 s, roughly 1-2.5-5 per decade, as Prometheus client libraries do. */
+const uint64_t scoreboard_hist_bounds_us[SB_HIST_BUCKETS - 1] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000,
+};
+
+/* The bucket a duration falls in: the first bound not below it, or the last (+Inf). */
+int scoreboard_hist_bucket(uint64_t us)
+{
+	int i = 0;
+	while (i < SB_HIST_BUCKETS - 1 && us > scoreboard_hist_bounds_us[i])
+		i++;
+	return i;
+}

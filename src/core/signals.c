@@ -1,7 +1,8 @@
 /*
  * signals.c - every sigaction of the product. Handlers only record: they
- * save errno, set a volatile sig_atomic_t flag, write a byte to the
- * master's non-blocking close-on-exec self-pipe, and restore errno. The one
+ * save errno, set a volatile sig_atomic_t flag (or add to an atomic
+ * counter: SIGTTIN, SIGTTOU), write a byte to the master's non-blocking
+ * close-on-exec self-pipe, and restore errno. The one
  * exception is the worker's stop handler, which also closes the worker's
  * copy of the listening socket (close(2) is async-signal-safe) so that an
  * accept() entered just after the signal returns at once instead of
@@ -11,11 +12,22 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
 volatile sig_atomic_t sig_child, sig_stop_graceful, sig_stop_fast, sig_reload, sig_reopen,
-	sig_upgrade, sig_ttin, sig_ttou;
+	sig_upgrade;
+
+/*
+ * SIGTTIN and SIGTTOU count: each delivery is one step. The handler adds
+ * and the loop takes the whole count with one atomic exchange, so that a
+ * delivery landing while the loop takes the count is never lost (a
+ * decrement of a sig_atomic_t would be a read-modify-write). Lock-free
+ * atomics are async-signal-safe.
+ */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "signal counters need lock-free atomics");
+static atomic_uint ttin_count, ttou_count;
 volatile sig_atomic_t worker_stop, worker_reopen;
 
 static int self_pipe[2] = { -1, -1 };
@@ -32,8 +44,8 @@ static void master_handler(int sig)
 	case SIGHUP: sig_reload = 1; break;
 	case SIGUSR1: sig_reopen = 1; break;
 	case SIGUSR2: sig_upgrade = 1; break;
-	case SIGTTIN: sig_ttin++; break;
-	case SIGTTOU: sig_ttou++; break;
+	case SIGTTIN: atomic_fetch_add(&ttin_count, 1); break;
+	case SIGTTOU: atomic_fetch_add(&ttou_count, 1); break;
 	}
 	if (self_pipe[1] >= 0) {
 		char c = (char)sig;
@@ -98,6 +110,12 @@ static void worker_flag_handler(int sig)
 {
 	(void)sig;
 	worker_reopen = 1;
+}
+
+/* SIGTTIN (or SIGTTOU) deliveries since the last call. */
+unsigned signals_take(int sig)
+{
+	return atomic_exchange(sig == SIGTTIN ? &ttin_count : &ttou_count, 0);
 }
 
 int signals_worker_listen_fd(void)

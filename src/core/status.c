@@ -104,9 +104,10 @@ static int render_text(struct buf *out, int64_t now)
 	}
 	struct totals t;
 	count_service(-1, &t);
-	return buf_printf(out, "total workers=%d idle=%d busy=%d starting=%d exiting=%d served=%llu "
+	buf_printf(out, "total workers=%d idle=%d busy=%d starting=%d exiting=%d served=%llu "
 			  "handler_errors=%llu\n", t.workers, t.idle, t.busy, t.starting, t.exiting,
-			  t.served, t.handler_errors);
+		   t.served, t.handler_errors);
+	return buf_printf(out, "state %s\n", scoreboard->draining ? "draining" : "serving");
 }
 
 /* Counts; `count_key` names the worker count ("workers" in totals). */
@@ -121,7 +122,8 @@ static void json_totals(struct buf *out, const struct totals *t, const char *cou
 static int render_json(struct buf *out, int64_t now)
 {
 	int first_svc = 1;
-	buf_printf(out, "{\"generation\": %u, \"services\": [", scoreboard_generation());
+	buf_printf(out, "{\"generation\": %u, \"draining\": %s, \"services\": [",
+		   scoreboard_generation(), scoreboard->draining ? "true" : "false");
 	for (int v = 0; v < SB_MAX_SERVICES; v++) {
 		struct sb_service svc, *sv = &svc;
 		if (!scoreboard_service_view(v, sv))

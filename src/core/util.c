@@ -214,6 +214,28 @@ void util_coverage_flush(void)
 #endif
 }
 
+/* Resident memory of pid (0: this process) in bytes, from /proc; -1 when unknown. */
+long long util_rss_bytes(pid_t pid)
+{
+	char path[64], text[128];
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/statm");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	text[n] = '\0';
+	unsigned long long size, resident;
+	if (sscanf(text, "%llu %llu", &size, &resident) != 2)
+		return -1;
+	return (long long)resident * sysconf(_SC_PAGESIZE);
+}
+
 /*
  * RLIMIT_NOFILE's soft limit to n (<= 0: leave it), and the hard one only
  * when it has to grow (which needs root): lowering it would be for good.

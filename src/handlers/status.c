@@ -2,7 +2,8 @@
  * status.c (handler) - the scoreboard over a connection. It reads one
  * line: `GET ...` gets an HTTP response (JSON for `/?json` or `Accept:
  * application/json`), the line `json` gets JSON, anything else (or end of
- * input) gets the text form.
+ * input) gets the text form. `GET /health` (or the line `health`) answers
+ * "ok" (200), or "draining" (503) while the master drains.
  */
 #include "internal.h"
 
@@ -68,16 +69,26 @@ static int status_handle(struct pf_conn *c, void *state)
 		json = strncmp(p, "json", 4) == 0 && (p[4] == '\0' || p[4] == '\r' || p[4] == '\n' || p[4] == ' ');
 	}
 
+	/* GET /health (or the line `health`): 200 while serving, 503 while draining. */
+	const char *path = http ? strchr(req, ' ') + 1 : req;
+	int health = strncmp(path, "/health", 7) == 0 ? strchr(" ?\r\n", path[7]) != NULL :
+		     !http && strncmp(path, "health", 6) == 0 && strchr("\r\n", path[6]);
+	int draining = scoreboard && scoreboard->draining;
 	struct buf body;
 	buf_init(&body);
-	status_render(&body, json);
+	if (health)
+		buf_printf(&body, "%s\n", draining ? "draining" : "ok");
+	else
+		status_render(&body, json);
 	int rc;
 	if (http) {
 		char head[256];
+		int code = health && draining ? 503 : 200;
 		int n = snprintf(head, sizeof(head),
-				 "HTTP/1.1 200 OK\r\nServer: preforkd\r\nContent-Type: %s\r\n"
+				 "HTTP/1.1 %d %s\r\nServer: preforkd\r\nContent-Type: %s\r\n"
 				 "Content-Length: %zu\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-				 json ? "application/json" : "text/plain; charset=utf-8", body.len);
+				 code, code == 200 ? "OK" : "Service Unavailable",
+				 json && !health ? "application/json" : "text/plain; charset=utf-8", body.len);
 		struct iovec iov[2] = { { head, (size_t)n }, { body.data, body.len } };
 		rc = pf_conn_writev(c, iov, strncmp(req, "HEAD ", 5) == 0 ? 1 : 2) < 0 ? -1 : 0;
 	} else {

@@ -199,6 +199,8 @@ static void put_escaped(struct http_out *l, const char *s, size_t len)
 static void access_log(struct pf_http *h)
 {
 	struct http_engine *e = h->eng;
+	/* Every answered request passes here: count it and its duration (metrics). */
+	conn_request_done(h->conn, h->started_ns);
 	if (e->logfd < 0)
 		return;
 	struct http_out l = { e->logline, 0, e->logline_cap };
@@ -336,7 +338,11 @@ void http_engine_serve(struct http_engine *e, struct pf_conn *conn, http_engine_
 	for (int served = 0;; served++) {
 		int first = served == 0;
 		begin_request(&h);
+		/* A kept-alive request starts when its head begins to arrive. */
+		h.started_ns = first || h.off < h.len ? util_now_ns() : 0;
 		enum http_parse_status r = read_head(&h, first, accepted);
+		if (!h.started_ns)
+			h.started_ns = util_now_ns();
 		if (r == HTTP_PARSE_INCOMPLETE)
 			return;
 		if (r == HTTP_PARSE_ERROR) {

@@ -2,7 +2,7 @@
  * control.c - the master's control socket: a Unix stream socket with
  * owner-only permissions. One command per connection, one line, answered
  * and then closed: `status`, `status json`, `reload` (answered when the
- * reload ends), `workers NAME +N|-N`. The master serves it from its own
+ * reload ends), `drain`, `undrain`, `workers NAME +N|-N`. The master serves it from its own
  * loop, so it answers while every worker is busy.
  */
 #include "master/master.h"
@@ -150,6 +150,16 @@ static void run_command(struct master *m, struct control_client *c, char *line)
 		master_request_reload(m);
 		return;
 	}
+	if (strcmp(line, "drain") == 0 || strcmp(line, "undrain") == 0) {
+		int on = line[0] == 'd';
+		if (!on && (m->stopping || m->drain_stop_ns)) {
+			client_reply(c, "error: the server is stopping\n");
+			return;
+		}
+		drain_set(m, on, "control command");
+		client_reply(c, "ok %s\n", on ? "draining" : "serving");
+		return;
+	}
 	if (strncmp(line, "workers ", 8) == 0) {
 		char name[128];
 		char sign;
@@ -167,7 +177,7 @@ static void run_command(struct master *m, struct control_client *c, char *line)
 		return;
 	}
 	client_reply(c, "error: unknown command '%s' (try: status, status json, reload, "
-		     "workers NAME +N|-N)\n", line);
+		     "drain, undrain, workers NAME +N|-N)\n", line);
 }
 
 static void accept_clients(struct master *m)

@@ -43,6 +43,9 @@ static void apply_top_level(struct master *m, struct pf_config *old, struct pf_c
 		if (c->control_socket && control_open(m, c->control_socket) < 0)
 			log_warn("control socket %s", c->control_socket);
 	}
+	char err[512];
+	if (old && endpoints_apply(c, err, sizeof(err)) < 0)
+		log_error("%s (keeping the old metrics and agent_check sockets)", err);
 }
 
 void master_reload_done(struct master *m, int ok, const char *reason)
@@ -104,6 +107,7 @@ void master_reload_done(struct master *m, int ok, const char *reason)
 			m->draining = g;
 	}
 	if (!startup) {
+		metrics_reload_done(ok);
 		control_reload_done(m, m->reload_result);
 		notify_send("READY=1\nSTATUS=reload %s", ok ? "succeeded" : "failed");
 	}
@@ -133,6 +137,7 @@ static void reload_start(struct master *m)
 			 errs.count > 1 ? " (and more, see the log)" : "");
 		errlist_free(&errs);
 		snprintf(m->reload_result, sizeof(m->reload_result), "failed: %s", reason);
+		metrics_reload_done(0);
 		control_reload_done(m, m->reload_result);
 		notify_send("READY=1\nSTATUS=reload failed");
 		return;
@@ -143,6 +148,7 @@ static void reload_start(struct master *m)
 		/* master_gen_create's failure path already freed c with its generation. */
 		log_error("reload failed: %s", reason);
 		snprintf(m->reload_result, sizeof(m->reload_result), "failed: %s", reason);
+		metrics_reload_done(0);
 		control_reload_done(m, m->reload_result);
 		notify_send("READY=1\nSTATUS=reload failed");
 		return;
@@ -160,30 +166,42 @@ void master_request_reload(struct master *m)
 
 /* ---- resize (SIGTTIN, SIGTTOU, `workers NAME +N`) ---- */
 
+/*
+ * A resize applies to the serving generation and to the one starting (the
+ * first at start-up, or a reload's), so that the target it sets is the one
+ * that serves once that generation commits. The answer names the newest.
+ */
 int master_resize(struct master *m, const char *name, int delta, char *msg, size_t msglen)
 {
-	struct generation *g = m->active;
+	struct generation *gens[] = { m->active, m->starting };
 	int found = 0;
-	for (int v = 0; g && v < g->nsvcs; v++) {
-		struct service *s = &g->svcs[v];
-		if (name && strcmp(s->conf->name, name) != 0)
-			continue;
-		found = 1;
-		int t = s->target + delta;
-		if (t < 1)
-			t = 1;
-		if (t > s->conf->max_workers)
-			t = s->conf->max_workers;
-		if (t != s->target)
-			log_info("service %s: %d -> %d workers", s->conf->name, s->target, t);
-		s->target = t;
-		scoreboard_svc(s->sb)->target = t;
-		if (msg)
-			snprintf(msg, msglen, "ok %s %d", s->conf->name, t);
+	for (size_t k = 0; k < ARRAY_LEN(gens); k++) {
+		struct generation *g = gens[k];
+		for (int v = 0; g && v < g->nsvcs; v++) {
+			struct service *s = &g->svcs[v];
+			if (name && strcmp(s->conf->name, name) != 0)
+				continue;
+			found = 1;
+			int t = s->target + delta;
+			if (t < 1)
+				t = 1;
+			if (t > s->conf->max_workers)
+				t = s->conf->max_workers;
+			if (t != s->target)
+				log_info("service %s: %d -> %d workers%s", s->conf->name, s->target, t,
+					 g == m->starting && m->active ? " (new generation)" : "");
+			s->target = t;
+			if (g == m->active)
+				scoreboard_svc(s->sb)->target = t;
+			if (msg)
+				snprintf(msg, msglen, "ok %s %d", s->conf->name, t);
+		}
 	}
 	if (!found && msg)
 		snprintf(msg, msglen, "error: no service named '%s'", name ? name : "");
-	spawn_maintain(m, g, util_now_ns());
+	int64_t now = util_now_ns();
+	spawn_maintain(m, m->active, now);
+	spawn_maintain(m, m->starting, now);
 	return found ? 0 : -1;
 }
 
@@ -192,7 +210,7 @@ int master_resize(struct master *m, const char *name, int delta, char *msg, size
 static void stop_begin(struct master *m)
 {
 	int64_t now = util_now_ns();
-	if (m->stopping)
+	if (m->stopping || drain_hold_stop(m, now))
 		return;
 	m->stopping = 1;
 	notify_send("STOPPING=1");
@@ -265,14 +283,11 @@ static void handle_signals(struct master *m)
 			if (m->workers[i].pid && !m->workers[i].exiting)
 				kill(m->workers[i].pid, SIGUSR1);
 	}
-	while (sig_ttin > 0) {
-		sig_ttin--;
+	/* Each delivered signal is one step. */
+	for (unsigned n = signals_take(SIGTTIN); n > 0; n--)
 		master_resize(m, NULL, +1, NULL, 0);
-	}
-	while (sig_ttou > 0) {
-		sig_ttou--;
+	for (unsigned n = signals_take(SIGTTOU); n > 0; n--)
 		master_resize(m, NULL, -1, NULL, 0);
-	}
 	if (sig_upgrade) {
 		sig_upgrade = 0;
 		if (m->starting && !m->stopping) {
@@ -302,11 +317,15 @@ static void tick(struct master *m, int64_t now)
 			master_reload_done(m, 0, reason);
 		}
 	}
+	if (drain_stop_due(m, now))
+		stop_begin(m);
 	if (!m->stopping) {
 		spawn_maintain(m, m->active, now);
 		if (m->starting)
 			spawn_maintain(m, m->starting, now);
 		spawn_watchdog(m, now);
+		rss_watchdog(m, now);
+		agent_tick(m, now);
 		if (m->reload_pending)
 			reload_start(m);
 		if (m->upgrade_pending && !m->starting) {
@@ -321,7 +340,9 @@ static void tick(struct master *m, int64_t now)
 static int64_t next_deadline(struct master *m, int64_t now)
 {
 	int64_t next = now + 1000000000LL;	/* at least once a second */
-	int64_t cand[6] = {
+	int64_t cand[8] = {
+		m->stopping ? 0 : m->drain_stop_ns,
+		endpoints_next_deadline(),
 		m->starting ? m->starting->deadline_ns : 0,
 		m->stopping ? m->stop_deadline_ns : 0,
 		spawn_next_event(m, m->active, now),
@@ -340,7 +361,7 @@ static int64_t next_deadline(struct master *m, int64_t now)
 
 static int master_loop(struct master *m)
 {
-	struct pollfd fds[4 + MAX_CONTROL_CLIENTS];
+	struct pollfd fds[4 + MAX_CONTROL_CLIENTS + ENDPOINTS_MAX_FDS];
 	for (;;) {
 		int64_t now = util_now_ns();
 		if (m->stopping && live_workers(m) == 0)
@@ -360,6 +381,8 @@ static int master_loop(struct master *m)
 		fds[n++] = (struct pollfd){ .fd = m->upgrade_fd, .events = POLLIN };
 		int ctl = n;
 		n += control_pollfds(m, fds + n, (int)ARRAY_LEN(fds) - n);
+		int ep = n;
+		n += endpoints_pollfds(m, fds + n, (int)ARRAY_LEN(fds) - n);
 		/* The workers' status handler reads the services' entries from the shared copy. */
 		scoreboard_publish();
 		if (wait > 0)
@@ -378,7 +401,8 @@ static int master_loop(struct master *m)
 		if (m->exit_now)
 			break;
 		if (rc > 0)
-			control_handle(m, fds + ctl, n - ctl);
+			control_handle(m, fds + ctl, ep - ctl);
+		endpoints_handle(m, fds + ep, rc > 0 ? n - ep : 0);
 		tick(m, util_now_ns());
 	}
 	return m->startup_failed ? 1 : 0;
@@ -473,6 +497,14 @@ int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 		return 1;
 	}
 	g->startup = 1;
+	if (endpoints_apply(c, err, sizeof(err)) < 0) {
+		startup_error(log_target, "%s", err);
+		return 1;
+	}
+	for (int i = 0; i < c->nservices; i++)
+		if (c->services[i].workers_auto)
+			log_info("service %s: workers = \"auto\": %d (%s)", c->services[i].name,
+				 c->services[i].workers, c->services[i].workers_why);
 
 	m->report_fd = -1;
 	if (daemon_mode && !upgrading) {
@@ -507,6 +539,7 @@ int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 	 * master, which keeps serving on it.
 	 */
 	control_close(m, m->upgrade_notify_fd < 0);
+	endpoints_close(m);
 	pidfile_remove(m->conf->pid_file, m->pid);
 	if (m->report_fd >= 0) {
 		/* Start-up did not complete (failed, or stopped first): say why, now that all is clean. */

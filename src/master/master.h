@@ -48,6 +48,10 @@ struct generation {
 	int startup;		/* the first generation: failure ends the master */
 };
 
+/* Why a worker ended, as prefork_worker_exits_total counts it. */
+enum exit_reason { EXIT_STOP = 0, EXIT_CRASH, EXIT_RECYCLE, EXIT_WATCHDOG, EXIT_MEMORY,
+		   EXIT_NREASONS };
+
 struct worker_rec {
 	pid_t pid;
 	struct generation *gen;
@@ -56,6 +60,7 @@ struct worker_rec {
 	int ready;
 	int exiting;		/* the master told it to stop: not a crash */
 	int recycling;		/* retired for max_requests */
+	int reason;		/* enum exit_reason once retired for a reason */
 	int64_t started_ns;
 	int64_t kill_at_ns;	/* SIGKILL if still alive then (0: never) */
 };
@@ -98,6 +103,8 @@ struct master {
 	int startup_failed;		/* the first generation never got ready */
 	int exit_now;			/* fast stop done */
 	int report_fd;			/* daemon mode: start-up outcome goes here */
+	int lame_duck;			/* draining: the agent says drain, health 503 */
+	int64_t drain_stop_ns;		/* a graceful stop waits for this (drain_delay) */
 };
 
 /* spawn.c */
@@ -111,6 +118,7 @@ void spawn_read_ready(struct master *m);
 int64_t spawn_next_event(struct master *m, struct generation *g, int64_t now);
 void spawn_check_deadlines(struct master *m, int64_t now);
 void spawn_watchdog(struct master *m, int64_t now);
+int spawn_throttled(struct service *s, int64_t now);
 
 /* generation.c */
 /* Build g for conf and bind its listeners (set as m->starting); NULL with err. */
@@ -147,6 +155,34 @@ int control_pollfds(struct master *m, struct pollfd *fds, int max);
 void control_handle(struct master *m, const struct pollfd *fds, int n);
 void control_reload_done(struct master *m, const char *result);
 int64_t control_next_deadline(struct master *m);
+
+/* metrics.c: GET /metrics (Prometheus text, OpenMetrics) */
+void metrics_worker_exit(struct master *m, int slot, enum exit_reason why);
+void metrics_reload_done(int ok);
+int metrics_render(struct master *m, struct buf *out, int openmetrics);
+
+/* endpoints.c: the master's TCP doors: the metrics address and agent checks */
+#define ENDPOINTS_MAX_FDS (1 + CONF_MAX_SERVICES + 16)
+int endpoints_apply(const struct pf_config *c, char *err, size_t errlen);
+int endpoints_pollfds(struct master *m, struct pollfd *fds, int max);
+void endpoints_handle(struct master *m, const struct pollfd *fds, int n);
+int64_t endpoints_next_deadline(void);
+void endpoints_close_fds(void);			/* in a forked worker */
+void endpoints_close(struct master *m);		/* at exit */
+void endpoints_export(void);			/* upgrade: in the child before exec */
+void endpoints_inherit(void);			/* upgrade: in the new master */
+
+/* agent.c: HAProxy's agent-check answer, drain */
+void agent_answer(struct master *m, const char *svc, char *out, size_t len);
+void agent_tick(struct master *m, int64_t now);	/* sample idle ratios */
+double agent_smooth(double prev, double sample, double dt, double tau);
+int agent_weight(double idle_ratio);
+void drain_set(struct master *m, int on, const char *why);
+int drain_hold_stop(struct master *m, int64_t now);	/* 1: stop waits (drain_delay) */
+int drain_stop_due(struct master *m, int64_t now);
+
+/* rss.c: max_rss */
+void rss_watchdog(struct master *m, int64_t now);
 
 /* notify.c: systemd's sd_notify protocol, without libsystemd */
 void notify_send(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);

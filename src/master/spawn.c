@@ -34,6 +34,7 @@ static void close_master_fds(struct master *m, int keep)
 		close(m->upgrade_notify_fd);
 	if (m->report_fd >= 0)
 		close(m->report_fd);
+	endpoints_close_fds();
 }
 
 int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
@@ -251,11 +252,12 @@ void spawn_reap(struct master *m)
 			if (p->slot == slot)
 				p->slot = -1;
 		}
+		metrics_worker_exit(m, slot, !r->exiting ? EXIT_CRASH : (enum exit_reason)r->reason);
 		memset(r, 0, sizeof(*r));
 		scoreboard_free_slot(slot);
 		g->live--;
 		if (reason[0]) {
-			log_error("%s", reason);
+			/* Logged once, by the reload's (or start-up's) failure. */
 			master_reload_done(m, 0, reason);
 		} else if (g->live == 0 && g->state == GEN_DRAINING) {
 			generation_free(m, g);
@@ -317,7 +319,7 @@ static int draining_live(struct master *m, struct generation *g, int v)
 }
 
 /* Is some place of the service in crash back-off? */
-static int svc_throttled(struct service *s, int64_t now)
+int spawn_throttled(struct service *s, int64_t now)
 {
 	for (int p = 0; p < s->target; p++)
 		if (policy_throttled(s->pos[p].crashes, s->pos[p].next_spawn_ns, now))
@@ -336,7 +338,7 @@ static struct policy_pool_view pool_view(struct master *m, struct generation *g,
 		.max_spare = s->conf->max_spare,
 		.max_workers = s->conf->max_workers,
 		.draining = draining_live(m, g, v),
-		.throttled = svc_throttled(s, now),
+		.throttled = spawn_throttled(s, now),
 	};
 }
 
@@ -436,9 +438,17 @@ static void recycle_one(struct master *m, struct generation *g, int v, int64_t n
 		o->pos = -1;
 		o->recycling = 1;
 		sv->recycles++;
-		log_info("service %s: recycling worker %d after %llu connections (successor %d ready)",
-			 s->conf->name, (int)o->pid, (unsigned long long)scoreboard->slots[old].served,
-			 (int)h->pid);
+		/* max_rss or max_requests: the worker said which (only the metrics' label). */
+		o->reason = scoreboard->slots[old].recycle == SB_RECYCLE_MEMORY && s->conf->max_rss > 0 ?
+			    EXIT_MEMORY : EXIT_RECYCLE;
+		if (o->reason == EXIT_MEMORY)
+			log_info("service %s: recycling worker %d: resident memory over max_rss "
+				 "(%lld bytes; successor %d ready)", s->conf->name, (int)o->pid,
+				 s->conf->max_rss, (int)h->pid);
+		else
+			log_info("service %s: recycling worker %d after %llu connections (successor %d ready)",
+				 s->conf->name, (int)o->pid,
+				 (unsigned long long)scoreboard->slots[old].served, (int)h->pid);
 		spawn_retire(m, old, SIGTERM, now + (int64_t)(g->conf->shutdown_timeout * 1e9));
 		return;
 	}
@@ -517,14 +527,14 @@ void spawn_maintain(struct master *m, struct generation *g, int64_t now)
 		struct service *s = &g->svcs[v];
 		if (g->state == GEN_ACTIVE && s->conf->dynamic)
 			size_dynamic(m, g, v, now);
-		if (g->state == GEN_ACTIVE && s->conf->max_requests > 0)
+		if (g->state == GEN_ACTIVE && (s->conf->max_requests > 0 || s->conf->max_rss > 0))
 			recycle_one(m, g, v, now);
 		fill_places(m, g, v, now);
 		retire_surplus(m, g, v, now);
 		if (g->state != GEN_ACTIVE)
 			continue;
 		struct sb_service *sv = scoreboard_svc(s->sb);
-		int throttled = svc_throttled(s, now);
+		int throttled = spawn_throttled(s, now);
 		if (throttled != sv->throttled) {
 			if (throttled)
 				log_warnx("service %s: throttled: workers keep crashing, "
@@ -605,6 +615,7 @@ void spawn_watchdog(struct master *m, int64_t now)
 		log_error("service %s: worker %d busy for %.1f s on %s (request_timeout %.1f s): ending it",
 			  c->name, (int)r->pid, age, s.peer[0] ? s.peer : "-", c->request_timeout);
 		scoreboard_svc(r->gen->svcs[r->svc].sb)->watchdog_kills++;
+		r->reason = EXIT_WATCHDOG;
 		/* SIGKILL after a grace period; watchdog kills are not crashes. */
 		spawn_retire(m, i, SIGTERM, now + POLICY_WATCHDOG_GRACE_NS);
 		/* The replacement starts at once, in the place just vacated. */

@@ -54,6 +54,7 @@ static void exec_new_master(struct master *m, int notify_fd)
 		snprintf(v, sizeof(v), "%d=%s", m->control_fd, m->control_path);
 		setenv(ENV_CONTROL, v, 1);
 	}
+	endpoints_export();
 	char nf[32];
 	snprintf(nf, sizeof(nf), "%d", notify_fd);
 	keep_on_exec(notify_fd);
@@ -243,6 +244,7 @@ int upgrade_inherit(struct master *m)
 		util_set_cloexec(fd);
 		control_adopt(m, fd, strchr(ctl, '=') + 1);
 	}
+	endpoints_inherit();
 	unsetenv(ENV_NOTIFY);
 	unsetenv(ENV_LISTENERS);
 	unsetenv(ENV_CONTROL);

@@ -325,3 +325,19 @@ PF_API unsigned pf_worker_generation(const struct pf_worker *w)
 {
 	return w->generation;
 }
+
+/*
+ * The worker's own slot only: plain stores, no locks. The master reads
+ * these counters as untrusted and only ever adds what grew.
+ */
+void conn_request_done(struct pf_conn *c, int64_t start_ns)
+{
+	struct sb_slot *s = c->slot;
+	int64_t now = util_now_ns();
+	if (!s || start_ns <= 0 || now < start_ns)
+		return;
+	uint64_t us = (uint64_t)(now - start_ns) / 1000;
+	s->requests++;
+	s->duration_us += us;
+	s->duration_hist[scoreboard_hist_bucket(us)]++;
+}

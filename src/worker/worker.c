@@ -224,7 +224,15 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		if (limit && slot->served >= limit && !slot->recycle) {
 			log_debug("asking to be recycled after %llu connections",
 				  (unsigned long long)slot->served);
-			slot->recycle = 1;
+			slot->recycle = SB_RECYCLE_REQUESTS;
+			wake_master(w, ready_fd);
+		}
+		/* max_rss: likewise, once resident memory has passed it. */
+		if (svc->max_rss > 0 && !slot->recycle && slot->served &&
+		    util_rss_bytes(0) > svc->max_rss) {
+			log_info("resident memory over max_rss (%lld bytes): asking to be recycled",
+				 svc->max_rss);
+			slot->recycle = SB_RECYCLE_MEMORY;
 			wake_master(w, ready_fd);
 		}
 		struct sockaddr_storage ss;
@@ -296,11 +304,16 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 			slot->state = worker_stop ? SB_EXITING : SB_IDLE;
 			continue;
 		}
+		uint64_t requests_before = slot->requests;
+		int64_t conn_start = slot->conn_start_ns;
 		errno = 0;
 		if (w->http_app)
 			http_app_serve(w, &conn);
 		else if (w->handler->handle(&conn, w->state) != 0)
 			worker_handler_failed(w, &conn, NULL);
+		/* A handler that does not count requests served one per connection. */
+		if (slot->requests == requests_before)
+			conn_request_done(&conn, conn_start);
 		util_coverage_flush();
 		tls_conn_close(&conn);
 		close(fd);

@@ -1,0 +1,161 @@
+/*
+ * agent.c - what the master tells a load balancer: HAProxy's agent-check
+ * answer for a service, and the lame-duck drain behind it.
+ *
+ * The answer is one line: `up NN% maxconn:N` while serving, where NN is
+ * the service's idle-worker ratio smoothed over a few seconds (never 0%,
+ * which HAProxy reads as drain) and N its live workers, so HAProxy queues
+ * the excess instead of the kernel's backlog; `drain` while the master
+ * drains; `down#throttled` while crash back-off throttles the service.
+ * Draining (drain_delay on a graceful stop, or `drain` on the control
+ * socket) only changes what the master says: workers keep serving.
+ * Entry points: agent_answer, agent_tick, drain_set, drain_hold_stop,
+ * drain_stop_due; agent_smooth and agent_weight are pure.
+ */
+#include "master/master.h"
+
+#include <math.h>
+#include <string.h>
+
+#define SMOOTH_TAU 2.0		/* seconds: the idle ratio's time constant */
+
+/* Smoothed idle ratio per service name. */
+struct idle_avg {
+	char name[64];
+	double ratio;
+	int64_t at_ns;
+};
+static struct idle_avg avgs[SB_MAX_SERVICES];
+
+/* Exponential moving average: sample weighs 1 - e^(-dt/tau). */
+double agent_smooth(double prev, double sample, double dt, double tau)
+{
+	if (dt <= 0)
+		return prev;
+	if (tau <= 0)
+		return sample;
+	double a = 1.0 - exp(-dt / tau);
+	return prev + a * (sample - prev);
+}
+
+/* The weight in percent for an idle ratio: 1 to 100, never 0 (0% means drain). */
+int agent_weight(double idle_ratio)
+{
+	if (!(idle_ratio > 0))	/* also NaN */
+		return 1;
+	int w = (int)lround(idle_ratio * 100.0);
+	return w < 1 ? 1 : w > 100 ? 100 : w;
+}
+
+/* Live (ready, not leaving) and idle workers of the active service v. */
+static void count(struct master *m, int v, int *live, int *idle)
+{
+	*live = *idle = 0;
+	for (int i = 0; i < scoreboard_nslots(); i++) {
+		struct worker_rec *r = &m->workers[i];
+		if (!r->pid || r->gen != m->active || r->svc != v || r->exiting || !r->ready)
+			continue;
+		(*live)++;
+		if (scoreboard->slots[i].state == SB_IDLE)
+			(*idle)++;
+	}
+}
+
+static struct idle_avg *avg_of(const char *name, int create)
+{
+	struct idle_avg *free_at = NULL;
+	for (int i = 0; i < SB_MAX_SERVICES; i++) {
+		if (avgs[i].name[0] && strcmp(avgs[i].name, name) == 0)
+			return &avgs[i];
+		if (!avgs[i].name[0] && !free_at)
+			free_at = &avgs[i];
+	}
+	if (!create)
+		return NULL;
+	if (!free_at)
+		free_at = &avgs[0];	/* more names than services: forget one */
+	memset(free_at, 0, sizeof(*free_at));
+	snprintf(free_at->name, sizeof(free_at->name), "%s", name);
+	free_at->ratio = 1.0;
+	return free_at;
+}
+
+void agent_tick(struct master *m, int64_t now)
+{
+	struct generation *g = m->active;
+	/* Shared memory is anyone's to write: say it again every tick. */
+	scoreboard->draining = m->lame_duck;
+	for (int v = 0; g && v < g->nsvcs; v++) {
+		if (!g->svcs[v].conf->agent_check)
+			continue;
+		int live, idle;
+		count(m, v, &live, &idle);
+		struct idle_avg *a = avg_of(g->svcs[v].conf->name, 1);
+		double sample = live ? (double)idle / live : 0.0;
+		double dt = a->at_ns ? (double)(now - a->at_ns) / 1e9 : 0;
+		a->ratio = a->at_ns ? agent_smooth(a->ratio, sample, dt, SMOOTH_TAU) : sample;
+		a->at_ns = now;
+	}
+}
+
+void agent_answer(struct master *m, const char *svc, char *out, size_t len)
+{
+	struct generation *g = m->active;
+	int v;
+	for (v = 0; g && v < g->nsvcs; v++)
+		if (strcmp(g->svcs[v].conf->name, svc) == 0)
+			break;
+	if (!g || v == g->nsvcs) {
+		snprintf(out, len, "down#no such service\n");
+		return;
+	}
+	if (m->lame_duck || m->stopping) {
+		snprintf(out, len, "drain\n");
+		return;
+	}
+	int64_t now = util_now_ns();
+	if (spawn_throttled(&g->svcs[v], now)) {
+		snprintf(out, len, "down#throttled: workers keep crashing\n");
+		return;
+	}
+	int live, idle;
+	count(m, v, &live, &idle);
+	agent_tick(m, now);
+	struct idle_avg *a = avg_of(svc, 0);
+	double ratio = a ? a->ratio : (live ? (double)idle / live : 0.0);
+	snprintf(out, len, "up %d%% maxconn:%d\n", agent_weight(ratio), live > 0 ? live : 1);
+}
+
+/* ---- drain ---- */
+
+void drain_set(struct master *m, int on, const char *why)
+{
+	if (m->lame_duck != on)
+		log_info("%s (%s)", on ? "draining: the agent says drain, health answers 503, "
+			 "workers keep serving" : "no longer draining", why);
+	m->lame_duck = on;
+	scoreboard->draining = on;
+}
+
+/*
+ * A graceful stop with drain_delay first drains for that long; the stop
+ * proceeds when drain_stop_due says so. An upgraded master hands its
+ * sockets over instead: it never drains.
+ */
+int drain_hold_stop(struct master *m, int64_t now)
+{
+	if (m->drain_stop_ns)
+		return now < m->drain_stop_ns;
+	if (m->handed_over || !m->conf || m->conf->drain_delay <= 0)
+		return 0;
+	m->drain_stop_ns = now + (int64_t)(m->conf->drain_delay * 1e9);
+	char why[96];
+	snprintf(why, sizeof(why), "graceful stop in %.1f s (drain_delay)", m->conf->drain_delay);
+	drain_set(m, 1, why);
+	return 1;
+}
+
+int drain_stop_due(struct master *m, int64_t now)
+{
+	return m->drain_stop_ns && !m->stopping && now >= m->drain_stop_ns;
+}
