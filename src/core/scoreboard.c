@@ -18,6 +18,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -28,6 +29,19 @@ struct scoreboard *scoreboard;
 
 /* The creator's private records (stale copies in a forked worker: unused there). */
 static pid_t sb_owner;
+/*
+ * Whether this process created the scoreboard, kept up to date across fork
+ * by an atfork handler, so that the owner test costs no getpid() (workers
+ * ask it on every request). SB_ROLE_UNKNOWN: ask getpid().
+ */
+enum { SB_ROLE_UNKNOWN, SB_ROLE_OWNER, SB_ROLE_CHILD };
+static int sb_role;
+
+static void sb_forked_child(void)
+{
+	if (sb_role == SB_ROLE_OWNER)
+		sb_role = SB_ROLE_CHILD;
+}
 static int sb_nslots;			/* 1 + the highest slot in use */
 static struct sb_private {
 	int used;
@@ -50,6 +64,10 @@ int scoreboard_create(void)
 	scoreboard->magic = SB_MAGIC;
 	scoreboard->nslots = 0;
 	sb_owner = getpid();
+	static int atfork_set;
+	if (!atfork_set && pthread_atfork(NULL, NULL, sb_forked_child) == 0)
+		atfork_set = 1;
+	sb_role = atfork_set ? SB_ROLE_OWNER : SB_ROLE_UNKNOWN;
 	sb_nslots = 0;
 	sb_generation = 0;
 	memset(sb_priv, 0, sizeof(sb_priv));
@@ -64,11 +82,16 @@ void scoreboard_destroy(void)
 	munmap(scoreboard, sizeof(struct scoreboard));
 	scoreboard = NULL;
 	sb_owner = 0;
+	sb_role = SB_ROLE_UNKNOWN;
 }
 
 int scoreboard_is_owner(void)
 {
-	return scoreboard && sb_owner == getpid();
+	if (!scoreboard)
+		return 0;
+	if (sb_role != SB_ROLE_UNKNOWN)
+		return sb_role == SB_ROLE_OWNER;
+	return sb_owner == getpid();
 }
 
 int scoreboard_nslots(void)
