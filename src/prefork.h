@@ -261,7 +261,8 @@ PF_API long long pf_http_body_length(const struct pf_http *http);
  * Continue" is sent first when the client asked for it). Returns the count,
  * 0 at its end, -1 with errno: EMSGSIZE past max_body_size (the library
  * answers 413 when no response was sent), EPROTO for a malformed chunked
- * body (400), ETIMEDOUT, ECONNRESET. A body the handler does not read is
+ * body (400), ETIMEDOUT when the body is slower than the `body_timeout` and
+ * `body_min_rate` settings allow (408), ECONNRESET. A body the handler does not read is
  * drained after it returns, or the connection is closed: it is never taken
  * for a next request.
  */

@@ -7,27 +7,63 @@
  */
 #include "internal.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define BARE_WAIT 1.0	/* seconds a silent client waits for the text form */
 
+/* header_timeout: the whole request (line or HTTP head) must come within it. */
+static int read_timeout_key(const struct pf_settings *s, double *out)
+{
+	return pf_settings_double(s, "header_timeout", 2.0, 0.001, 86400.0, out);
+}
+
 static int status_check(const struct pf_settings *s)
 {
-	(void)s;
+	double t;
+	return read_timeout_key(s, &t) < 0;
+}
+
+static int status_init(struct pf_worker *w, const struct pf_settings *s, void **state)
+{
+	double *t = malloc(sizeof(*t));
+	(void)w;
+	if (!t || read_timeout_key(s, t) < 0) {
+		free(t);
+		return -1;
+	}
+	*state = t;
 	return 0;
 }
 
-/*
- * Read until a blank line ends an HTTP head, or the first line otherwise.
- * A client that sends nothing at all gets the text form after a second.
- */
-static size_t read_request(struct pf_conn *c, char *buf, size_t cap)
+static void status_fini(struct pf_worker *w, void *state)
 {
+	(void)w;
+	free(state);
+}
+
+/*
+ * Read until a blank line ends an HTTP head, or the first line otherwise,
+ * all within `timeout` seconds. A client that sends nothing at all gets
+ * the text form after a second (or the timeout, when shorter); one that
+ * started but is not done in time gets nothing: -1.
+ */
+static ssize_t read_request(struct pf_conn *c, char *buf, size_t cap, double timeout)
+{
+	double deadline = util_now() + timeout;
 	size_t len = 0;
 	while (len < cap - 1) {
-		ssize_t n = len ? pf_conn_read(c, buf + len, cap - 1 - len)
-				: pf_conn_read_timeout(c, buf, cap - 1, BARE_WAIT);
+		double left = deadline - util_now();
+		if (len == 0 && left > BARE_WAIT)
+			left = BARE_WAIT;
+		ssize_t n = -1;
+		errno = ETIMEDOUT;
+		if (left >= 0.001)
+			n = pf_conn_read_timeout(c, buf + len, cap - 1 - len, left);
+		if (n < 0 && errno == ETIMEDOUT && len > 0)
+			return -1;	/* a trickling client: it had its time */
 		if (n <= 0)
 			break;
 		len += (size_t)n;
@@ -40,14 +76,14 @@ static size_t read_request(struct pf_conn *c, char *buf, size_t cap)
 		}
 	}
 	buf[len] = '\0';
-	return len;
+	return (ssize_t)len;
 }
 
 static int status_handle(struct pf_conn *c, void *state)
 {
 	char req[8192];
-	(void)state;
-	read_request(c, req, sizeof(req));
+	if (read_request(c, req, sizeof(req), state ? *(const double *)state : 2.0) < 0)
+		return 0;
 	int http = strncmp(req, "GET ", 4) == 0 || strncmp(req, "HEAD ", 5) == 0;
 	int json = 0;
 	if (http) {
@@ -102,5 +138,7 @@ const struct pf_handler handler_status = {
 	.abi = PF_ABI_VERSION,
 	.name = "status",
 	.check = status_check,
+	.init = status_init,
 	.handle = status_handle,
+	.fini = status_fini,
 };

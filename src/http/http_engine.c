@@ -46,6 +46,9 @@ int http_engine_read_conf(const struct pf_settings *s, struct http_conf *c)
 			       &c->max_header_size) < 0;
 	bad |= pf_settings_int(s, "max_body_size", 1024 * 1024, 0, 1LL << 40,
 			       &c->max_body_size) < 0;
+	/* As Apache's RequestReadTimeout body=10,MinRate=500. */
+	bad |= pf_settings_double(s, "body_timeout", 10.0, 0.001, 86400.0, &c->body_timeout) < 0;
+	bad |= pf_settings_int(s, "body_min_rate", 500, 0, 1LL << 30, &c->body_min_rate) < 0;
 	return bad ? -1 : 0;
 }
 
@@ -324,6 +327,7 @@ static void begin_request(struct pf_http *h)
 	h->started = h->streaming = h->failed = 0;
 	h->body_bytes = 0;
 	h->body_status = 0;
+	h->body_deadline = 0;
 	h->body = HTTP_BODY_DONE;
 	h->continue_sent = 0;
 }
@@ -389,8 +393,8 @@ void http_engine_serve(struct http_engine *e, struct pf_conn *conn, http_engine_
 			h.fields_out_len = 0;	/* the handler's headers were for its own answer */
 			if (h.started)
 				h.failed = 1;
-			else
-				http_response_error(&h, 500);
+			else if (!h.body_status)
+				http_response_error(&h, 500);	/* a body fault is answered below */
 		}
 		if (!h.failed && h.body_status && !h.started) {
 			h.fields_out_len = 0;

@@ -120,6 +120,8 @@ struct http_conf {
 	char access_log[PATH_MAX];
 	double header_timeout, keepalive_timeout;
 	long long max_header_size, max_body_size;
+	double body_timeout;		/* the body's time, from its first wait, */
+	long long body_min_rate;	/* plus 1 s per this many bytes received */
 };
 
 /* Room for the headers a handler adds to one response, beyond max_header_size. */
@@ -176,7 +178,8 @@ struct pf_http {
 	enum http_body_state body;
 	long long body_left;		/* Content-Length bytes not read yet */
 	struct http_chunked chunked;
-	int body_status;		/* 400 or 413 once reading failed */
+	int body_status;		/* 400, 408 or 413 once reading failed */
+	double body_deadline;		/* 0 until the body is first waited for */
 	int continue_sent;		/* "100 Continue" went out */
 
 	/* The response. */

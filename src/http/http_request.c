@@ -173,6 +173,39 @@ static ssize_t body_failed(struct pf_http *h, int status, int err)
 	return -1;
 }
 
+/*
+ * Read from the client for the body, within the body's deadline: it starts
+ * at body_timeout from the first wait for body bytes and grows by a second
+ * for every body_min_rate bytes received, so a body trickled in slower than
+ * that cannot hold the worker (408; read_timeout still bounds each wait).
+ */
+static ssize_t body_recv(struct pf_http *h, char *buf, size_t len)
+{
+	const struct http_conf *c = &h->eng->conf;
+	double now = util_now();
+	if (h->body_deadline == 0)
+		h->body_deadline = now + c->body_timeout;
+	double left = h->body_deadline - now;
+	if (left < 0.001) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (left > h->conn->read_timeout)
+		left = h->conn->read_timeout;
+	ssize_t n = pf_conn_read_timeout(h->conn, buf, len, left);
+	if (n > 0 && c->body_min_rate > 0)
+		h->body_deadline += (double)n / (double)c->body_min_rate;
+	return n;
+}
+
+/* A failed body read: a timeout earns 408, a lost connection no answer. */
+static ssize_t body_recv_failed(struct pf_http *h, ssize_t n)
+{
+	if (n == 0)
+		return body_failed(h, 0, ECONNRESET);
+	return body_failed(h, errno == ETIMEDOUT ? 408 : 0, errno);
+}
+
 /* Bytes of the body into out: at most len; 0 at its end. Shared by read and drain. */
 static ssize_t body_read(struct pf_http *h, char *out, size_t len)
 {
@@ -189,11 +222,9 @@ static ssize_t body_read(struct pf_http *h, char *out, size_t len)
 			h->off += (size_t)n;
 		} else {
 			/* Straight into out, never past the body: the next request stays unread. */
-			n = pf_conn_read(h->conn, out, want);
-			if (n == 0)
-				return body_failed(h, 0, ECONNRESET);
-			if (n < 0)
-				return body_failed(h, 0, errno);
+			n = body_recv(h, out, want);
+			if (n <= 0)
+				return body_recv_failed(h, n);
 		}
 		h->body_left -= n;
 		if (h->body_left == 0)
@@ -203,11 +234,9 @@ static ssize_t body_read(struct pf_http *h, char *out, size_t len)
 	for (;;) {
 		if (h->off == h->len) {
 			h->off = h->len = 0;
-			ssize_t n = pf_conn_read(h->conn, e->in, e->max_header);
-			if (n == 0)
-				return body_failed(h, 0, ECONNRESET);
-			if (n < 0)
-				return body_failed(h, 0, errno);
+			ssize_t n = body_recv(h, e->in, e->max_header);
+			if (n <= 0)
+				return body_recv_failed(h, n);
 			h->len = (size_t)n;
 		}
 		size_t used, got;
@@ -231,7 +260,7 @@ static ssize_t body_read(struct pf_http *h, char *out, size_t len)
 PF_API ssize_t pf_http_read(struct pf_http *h, void *buf, size_t len)
 {
 	if (h->body_status) {
-		errno = h->body_status == 413 ? EMSGSIZE : EPROTO;
+		errno = h->body_status == 413 ? EMSGSIZE : h->body_status == 408 ? ETIMEDOUT : EPROTO;
 		return -1;
 	}
 	if (h->body == HTTP_BODY_DONE || len == 0)
