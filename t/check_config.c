@@ -50,7 +50,33 @@ struct bad_case {
 	const char *message;
 };
 
+#define X10 "xxxxxxxxxx"
+#define X100 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define X1000 X100 X100 X100 X100 X100 X100 X100 X100 X100 X100
+#define SVC_LINE2 "services = (" SVC_OK ");\n"
+
 static const struct bad_case bad_cases[] = {
+	/* Issue 11 item 12: -t refuses the paths start-up could not use. */
+	{ "control_socket = \"/tmp/" X100 X10 "\";\n" SVC_LINE2, 1,
+	  "'control_socket': unix socket path too long (at most 107 bytes): '/tmp/xxxxxxxxxx" },
+	{ SVC_LINE2 "control_socket = \"/nonexistent-prefork-dir/c.sock\";\n", 2,
+	  "'control_socket': folder '/nonexistent-prefork-dir': No such file or directory" },
+	{ "pid_file = \"/tmp/" X1000 X1000 X1000 X1000 X100 "\";\n" SVC_LINE2, 1,
+	  "'pid_file': path too long (4105 bytes, at most 4084)" },
+	{ "pid_file = \"/tmp/" X100 X100 X10 X10 X10 X10 X10 "\";\n" SVC_LINE2, 1,
+	  "'pid_file': name 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' too long (at most 244 bytes)" },
+	{ "\npid_file = \"/nonexistent-prefork-dir/p.pid\";\n" SVC_LINE2, 2,
+	  "'pid_file': folder '/nonexistent-prefork-dir': No such file or directory" },
+	{ "pid_file = \"/etc/passwd/p.pid\";\n" SVC_LINE2, 1,
+	  "'pid_file': '/etc/passwd' is not a folder" },
+	{ "error_log = \"/nonexistent-prefork-dir/e.log\";\n" SVC_LINE2, 1,
+	  "'error_log': folder '/nonexistent-prefork-dir': No such file or directory" },
+	{ "error_log = \"/tmp/" X1000 X1000 X1000 X1000 X100 "\";\n" SVC_LINE2, 1,
+	  "'error_log': path too long (4105 bytes, at most 4095)" },
+	{ "error_log = \"/tmp/" X100 X100 X10 X10 X10 X10 X10 X10 "\";\n" SVC_LINE2, 1,
+	  "'error_log': name 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' too long (at most 255 bytes)" },
+	{ "services = (\n{ name = \"a\"; listen = \"unix:/tmp/" X100 X10 "\"; handler = \"echo\"; }\n);\n", 2,
+	  "'listen': unix socket path too long (at most 107 bytes): '/tmp/xxxxxxxxxx" },
 	{ "services = (\n" SVC_OK ");\nwokers = 3;\n", 3,
 	  "unknown key 'wokers'" },
 	{ "services = (\n{ name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"echo\";\n wokers = 3; }\n);\n",
@@ -231,6 +257,9 @@ START_TEST(test_values_and_unix_path)
 		"  read_timeout = 1.5; write_timeout = 2; request_timeout = 9.0;\n"
 		"  defer_accept = true; proxy_protocol = true; backlog = 64; }\n"
 		");\n");
+	char logs[300];
+	snprintf(logs, sizeof(logs), "%s/logs", dir);	/* error_log's folder must exist */
+	ck_assert_int_eq(mkdir(logs, 0755), 0);
 	struct errlist errs = { 0 };
 	struct pf_config *c = config_load(path, NULL, &errs);
 	for (int i = 0; i < errs.count; i++)

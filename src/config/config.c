@@ -554,23 +554,8 @@ struct pf_config *config_load(const char *path, const struct pf_handler *const *
 	}
 	check_privileges(&x, root);
 
-	/* Paths in the file are relative to the file's folder. */
-	char *p = util_resolve_path(c->dir, c->pid_file);
-	free(c->pid_file);
-	c->pid_file = p;
-	if (c->error_log[0] && strcmp(c->error_log, "syslog") != 0) {
-		p = util_resolve_path(c->dir, c->error_log);
-		free(c->error_log);
-		c->error_log = p;
-	}
-	if (c->control_socket[0]) {
-		p = util_resolve_path(c->dir, c->control_socket);
-		free(c->control_socket);
-		c->control_socket = p;
-	} else {
-		free(c->control_socket);
-		c->control_socket = NULL;
-	}
+	/* Paths in the file are relative to the file's folder; -t checks them as start-up would. */
+	config_paths(c, errs);
 
 	if (errs->count > before) {
 		config_free(c);
