@@ -222,6 +222,30 @@ def test_workers_command_grows_shrinks_and_stays_within_limits():
     srv.wait_workers(1)
 
 
+def test_resize_is_exact_a_signal_is_one_step_and_reload_resets_as_documented():
+    """Issue 11 item 14: `workers NAME +N` is exact, each delivered SIGTTIN
+    is one step, a reload sets the pool back to the file's value; README
+    and preforkd(8) say so, and that bursts of signals merge."""
+    srv, addr = harness.start_echo(workers=2, max_workers=10)
+    assert control(srv, "workers echo +3") == "ok echo 5\n"
+    srv.wait_workers(5)
+    srv.signal(signal.SIGTTIN)
+    srv.wait_workers(6)
+    srv.signal(signal.SIGTTOU)
+    srv.wait_workers(5)
+    assert control(srv, "reload") == "ok\n"
+    srv.wait_workers(2)
+    with open(os.path.join(harness.SRCDIR, "README.md")) as f:
+        readme = " ".join(f.read().split())
+    assert "the kernel merges a signal sent again" in readme
+    assert "`workers NAME +N` / `workers NAME -N`" in readme
+    assert "resets every pool to the file's `workers` value" in readme
+    with open(os.path.join(harness.SRCDIR, "man", "preforkd.8")) as f:
+        man = " ".join(f.read().split())
+    assert "the kernel merges a signal sent again" in man
+    assert "sets every pool back to its .B workers value from the file" in man
+
+
 def test_control_answers_while_every_worker_is_busy():
     srv, addr = harness.start_echo(workers=2, read_timeout=60)
     kids = srv.workers()
