@@ -73,6 +73,20 @@ void log_info(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);
 void log_debug(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);
 void fatal(const char *fmt, ...) PF_PRINTF_ATTR(1, 2) PF_NORETURN;
 void log_vwrite(int level, const char *fmt, va_list ap) PF_PRINTF_ATTR(2, 0);
+/*
+ * A line that may repeat in a loop: log it at most once per interval.
+ * log_limit_pass says whether it may be logged now (1), and then puts in
+ * *suppressed how many were dropped since the last one; 0: drop this one.
+ * log_limit_suffix formats " (repeated N times)" for those, or "".
+ */
+struct log_limit {
+	int64_t last_ns;
+	unsigned long suppressed;
+};
+#define LOG_LIMIT_INTERVAL_NS 1000000000LL
+int log_limit_pass(struct log_limit *l, int64_t now_ns, int64_t interval_ns,
+		   unsigned long *suppressed);
+const char *log_limit_suffix(unsigned long suppressed, char *buf, size_t len);
 
 /* ---- addr.c ---- */
 
@@ -98,6 +112,12 @@ const char *addr_unix_path(const struct addr *a);
 /* ---- config.c ---- */
 
 #define CONF_MAX_SERVICES 64
+/*
+ * The services' start sizes (`workers`) add up to at most this, so that a
+ * reload's new generation always fits in the scoreboard beside the old one
+ * (SB_MAX_SLOTS is twice as large).
+ */
+#define CONF_MAX_WORKERS_TOTAL 4096
 /*
  * The pid file is written to PID_FILE.XXXXXX.tmp (an unpredictable name,
  * created O_EXCL|O_NOFOLLOW) and renamed: config_load refuses a pid_file
@@ -307,7 +327,7 @@ void signals_restore(const sigset_t *old);
 
 /* ---- scoreboard.c: shared-memory slots ---- */
 
-#define SB_MAX_SLOTS 4096
+#define SB_MAX_SLOTS (2 * CONF_MAX_WORKERS_TOTAL)	/* two generations */
 #define SB_MAX_SERVICES CONF_MAX_SERVICES
 
 enum sb_state { SB_FREE = 0, SB_STARTING, SB_IDLE, SB_BUSY, SB_EXITING };

@@ -116,6 +116,11 @@ static const struct bad_case bad_cases[] = {
 	  "unknown group 'no-such-group-here'" },
 	{ "group = \"root\";\nservices = (" SVC_OK ");\n", 1, "'group' needs 'user'" },
 	{ "chroot = \"no-such-dir\";\nservices = (" SVC_OK ");\n", 1, "'chroot': '" },
+	/* Two generations of every start size must fit in the scoreboard. */
+	{ "services = (\n{ name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"echo\"; workers = 3000; max_workers = 4096; },\n"
+	  "{ name = \"b\"; listen = \"127.0.0.1:2\"; handler = \"echo\"; workers = 1097; max_workers = 4096; }\n);\n", 1,
+	  "the services' workers add up to 4097; at most 4096 in all, so that a reload's new generation "
+	  "fits in the scoreboard beside the old one" },
 };
 
 START_TEST(test_each_error_names_file_and_line)
@@ -159,6 +164,23 @@ START_TEST(test_all_errors_reported)
 	ck_assert_ptr_null(config_load(path, NULL, &errs));
 	ck_assert_int_eq(errs.count, 4);
 	errlist_free(&errs);
+}
+END_TEST
+
+/* The documented maximum pool, alone or split, still passes. */
+START_TEST(test_maximum_pool_passes)
+{
+	const char *path = write_conf("max.conf",
+		"services = (\n"
+		"{ name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"echo\"; workers = 4000; max_workers = 4096; },\n"
+		"{ name = \"b\"; listen = \"127.0.0.1:2\"; handler = \"echo\"; workers = 96; }\n"
+		");\n");
+	struct errlist errs = { 0 };
+	struct pf_config *c = config_load(path, NULL, &errs);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(errs.count, 0);
+	config_free(c);
+	ck_assert_int_ge(SB_MAX_SLOTS, 2 * 4096);
 }
 END_TEST
 
@@ -307,6 +329,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_each_error_names_file_and_line, 0, (int)ARRAY_LEN(bad_cases));
 	tcase_add_test(tc, test_all_errors_reported);
+	tcase_add_test(tc, test_maximum_pool_passes);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_values_and_unix_path);
 	tcase_add_test(tc, test_missing_file);

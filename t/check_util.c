@@ -138,11 +138,39 @@ END_TEST
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* A line repeating in a loop: once per interval, then the count of those dropped. */
+static const struct {
+	int64_t at_ms;		/* attempts at these times (ms), in order */
+	int pass;		/* logged? */
+	unsigned long rep;	/* when logged: dropped since the last one */
+} limit_steps[] = {
+	{ 1, 1, 0 }, { 2, 0, 0 }, { 500, 0, 0 }, { 999, 0, 0 }, { 1001, 1, 3 },
+	{ 1002, 0, 0 }, { 5000, 1, 1 }, { 6001, 1, 0 },
+};
+
+START_TEST(test_log_limit)
+{
+	struct log_limit l = { 0 };
+	for (size_t i = 0; i < N(limit_steps); i++) {
+		unsigned long rep = 99;
+		int pass = log_limit_pass(&l, limit_steps[i].at_ms * 1000000LL, 1000000000LL, &rep);
+		ck_assert_msg(pass == limit_steps[i].pass, "step %zu", i);
+		if (pass)
+			ck_assert_uint_eq(rep, limit_steps[i].rep);
+	}
+	char buf[64];
+	ck_assert_str_eq(log_limit_suffix(0, buf, sizeof(buf)), "");
+	ck_assert_str_eq(log_limit_suffix(1, buf, sizeof(buf)), " (repeated 1 time since)");
+	ck_assert_str_eq(log_limit_suffix(548863, buf, sizeof(buf)), " (repeated 548863 times since)");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("util");
 	tcase_add_test(tc, test_buf_grows_and_stays_terminated);
+	tcase_add_test(tc, test_log_limit);
 	tcase_add_loop_test(tc, test_json_string, 0, N(json_cases));
 	tcase_add_loop_test(tc, test_resolve_path, 0, N(path_cases));
 	tcase_add_loop_test(tc, test_edit_distance, 0, N(dist_cases));

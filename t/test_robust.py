@@ -102,6 +102,25 @@ def test_sigusr2_during_reload_is_queued_until_it_ends():
         harness.kill_leftovers(srv.conf)
 
 
+# ---- item 7: pools near the maximum ----
+
+def test_t_rejects_start_sizes_a_reload_could_not_fit():
+    d = harness.tmpdir()
+    text = config(svc("a", "127.0.0.1:%d" % harness.free_port(), workers=4096, max_workers=4096),
+                  svc("b", "127.0.0.1:%d" % harness.free_port(), workers=1))
+    path = harness.write(os.path.join(d, "big.conf"), text)
+    r = harness.preforkd("-t", "-c", path)
+    assert r.returncode == 1, r
+    err = r.stderr.decode()
+    assert re.search(r"big\.conf:\d+: the services' workers add up to 4097; at most 4096 in all, "
+                     r"so that a reload's new generation fits", err), err
+    # The documented maximum alone passes.
+    path = harness.write(os.path.join(d, "max.conf"), config(
+        svc("a", "127.0.0.1:%d" % harness.free_port(), workers=4096, max_workers=4096)))
+    r = harness.preforkd("-t", "-c", path)
+    assert r.returncode == 0, r
+
+
 # ---- item 13: an access log that cannot be opened ----
 
 def http_get(addr):
@@ -133,11 +152,17 @@ def test_unopenable_access_log_keeps_the_pool_and_says_so():
     first = set(srv.wait_workers(2))
     # The log's folder goes away (a careless logrotate): a new worker's init fails.
     os.rename(os.path.join(base, "logs"), os.path.join(base, "logs.gone"))
-    low = 2
-    for i in range(40):
+    # Requests past max_requests, until a successor has failed a few times
+    # (the master notices a recycle request within a second).
+    low, i = 2, 0
+    deadline = time.monotonic() + 15 * harness.SLOW
+    while i < 40 or srv.output().count("cannot recycle worker") < 2:
+        assert time.monotonic() < deadline, srv.output()[-3000:]
         assert http_get(addr).startswith(b"HTTP/1.1 200"), i
         doc = svc_doc(srv, "web")
         low = min(low, doc["idle"] + doc["busy"])
+        i += 1
+        time.sleep(0.02)
     out = srv.output()
     assert "open access log" in out, out[-2000:]
     # The pool kept its strength: the old workers serve on past max_requests.

@@ -431,6 +431,19 @@ static void check_duplicates(struct ctx *x, const config_setting_t *list)
 	}
 }
 
+/* Every service's start size together must leave room for a reload's second generation. */
+static void check_total_workers(struct ctx *x, const config_setting_t *list)
+{
+	struct pf_config *c = x->c;
+	long total = 0;
+	for (int i = 0; i < c->nservices; i++)
+		total += c->services[i].workers > 0 ? c->services[i].workers : 0;
+	if (total > CONF_MAX_WORKERS_TOTAL)
+		err_at(x, list, "the services' workers add up to %ld; at most %d in all, so that a "
+		       "reload's new generation fits in the scoreboard beside the old one", total,
+		       CONF_MAX_WORKERS_TOTAL);
+}
+
 static void check_privileges(struct ctx *x, const config_setting_t *root)
 {
 	struct pf_config *c = x->c;
@@ -521,6 +534,7 @@ struct pf_config *config_load(const char *path, const struct pf_handler *const *
 			load_service(&x, config_setting_get_elem(list, (unsigned)i), &c->services[i]);
 		check_duplicates(&x, list);
 		config_fleet_check(errs, c, list);
+		check_total_workers(&x, list);
 	}
 	check_privileges(&x, root);
 

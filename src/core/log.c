@@ -202,3 +202,25 @@ PF_API void pf_log(enum pf_log_level level, const char *fmt, ...)
 	log_vwrite((int)level, fmt, ap);
 	va_end(ap);
 }
+
+int log_limit_pass(struct log_limit *l, int64_t now_ns, int64_t interval_ns,
+		   unsigned long *suppressed)
+{
+	if (l->last_ns && now_ns - l->last_ns < interval_ns) {
+		l->suppressed++;
+		return 0;
+	}
+	*suppressed = l->suppressed;
+	l->suppressed = 0;
+	l->last_ns = now_ns ? now_ns : 1;
+	return 1;
+}
+
+const char *log_limit_suffix(unsigned long suppressed, char *buf, size_t len)
+{
+	if (!suppressed)
+		snprintf(buf, len, "%s", "");
+	else
+		snprintf(buf, len, " (repeated %lu time%s since)", suppressed, suppressed == 1 ? "" : "s");
+	return buf;
+}

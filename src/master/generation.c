@@ -86,6 +86,18 @@ static int listener_get(struct master *m, const struct svc_conf *c, char *err, s
 struct generation *generation_create(struct master *m, struct pf_config *conf, char *err,
 				     size_t errlen)
 {
+	/* Say so now, rather than after shutdown_timeout of "not ready". */
+	int need = 0, room = scoreboard_free_slots();
+	for (int v = 0; v < conf->nservices; v++)
+		need += conf->services[v].workers;
+	if (need > room) {
+		snprintf(err, errlen, "the scoreboard has %d free slots of %d (the running workers hold "
+			 "the rest): not enough for the new generation's %d workers", room, SB_MAX_SLOTS,
+			 need);
+		if (conf != m->conf)	/* as generation_free would */
+			config_free(conf);
+		return NULL;
+	}
 	struct generation *g = util_xcalloc(1, sizeof(*g));
 	g->id = ++m->next_gen;
 	g->conf = conf;

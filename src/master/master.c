@@ -311,9 +311,14 @@ static void tick(struct master *m, int64_t now)
 			master_reload_done(m, 1, NULL);
 		} else if (now >= g->deadline_ns) {
 			char reason[256];
-			snprintf(reason, sizeof(reason),
-				 "the new workers were not ready within shutdown_timeout (%.1f s)",
-				 g->conf->shutdown_timeout);
+			if (g->slot_shortage)
+				snprintf(reason, sizeof(reason), "the scoreboard is full: %d attempt(s) to "
+					 "start a new worker found no free slot (%d in all)",
+					 g->slot_shortage, SB_MAX_SLOTS);
+			else
+				snprintf(reason, sizeof(reason),
+					 "the new workers were not ready within shutdown_timeout (%.1f s)",
+					 g->conf->shutdown_timeout);
 			master_reload_done(m, 0, reason);
 		}
 	}

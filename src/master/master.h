@@ -46,6 +46,7 @@ struct generation {
 	int64_t deadline_ns;	/* starting: ready by; draining: SIGKILL at */
 	int live;		/* workers not yet reaped */
 	int startup;		/* the first generation: failure ends the master */
+	int slot_shortage;	/* spawns that found no free scoreboard slot */
 };
 
 /* Why a worker ended, as prefork_worker_exits_total counts it. */

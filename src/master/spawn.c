@@ -40,9 +40,17 @@ static void close_master_fds(struct master *m, int keep)
 int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 {
 	struct service *s = &g->svcs[svc];
+	static struct log_limit no_slot, no_fork;
+	unsigned long rep;
+	char suffix[64];
 	int slot = scoreboard_alloc_slot(s->sb, g->id);
 	if (slot < 0) {
-		log_error("service %s: no free scoreboard slot (%d in use)", s->conf->name, SB_MAX_SLOTS);
+		/* Every place retries this: one line a second, with the count of the others. */
+		if (log_limit_pass(&no_slot, util_now_ns(), LOG_LIMIT_INTERVAL_NS, &rep))
+			log_error("service %s: no free scoreboard slot (%d in use)%s", s->conf->name,
+				  SB_MAX_SLOTS, log_limit_suffix(rep, suffix, sizeof(suffix)));
+		g->slot_shortage++;
+		errno = ENOSPC;
 		return -1;
 	}
 	struct sb_slot *sl = &scoreboard->slots[slot];
@@ -61,7 +69,12 @@ int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 	}
 	signals_restore(&old);
 	if (pid < 0) {
-		log_warn("service %s: fork", s->conf->name);
+		int err = errno;
+		if (log_limit_pass(&no_fork, util_now_ns(), LOG_LIMIT_INTERVAL_NS, &rep)) {
+			log_limit_suffix(rep, suffix, sizeof(suffix));
+			errno = err;
+			log_warn("service %s: fork%s", s->conf->name, suffix);
+		}
 		scoreboard_free_slot(slot);
 		return -1;
 	}
