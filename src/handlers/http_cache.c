@@ -146,7 +146,7 @@ int http_cache_insert(struct http_cache *c, struct http_cache_entry *e, int64_t 
 		size_t n = 16;
 		while (n < c->max_entries * 2 && n < ((size_t)1 << 20))
 			n <<= 1;
-		c->buckets = calloc(n, sizeof(*c->buckets));
+		c->buckets = calloc(n, sizeof(struct http_cache_entry *));
 		if (!c->buckets)
 			return -1;
 		c->nbuckets = n;
@@ -179,8 +179,15 @@ int http_cache_insert(struct http_cache *c, struct http_cache_entry *e, int64_t 
 
 void http_cache_fini(struct http_cache *c)
 {
-	while (c->lru_first)
-		http_cache_remove(c, c->lru_first);
+	struct http_cache_entry *e = c->lru_first;
+	while (e) {
+		struct http_cache_entry *next = e->next;
+		http_cache_entry_free(e);
+		e = next;
+	}
+	c->lru_first = c->lru_last = NULL;
+	c->count = 0;
+	c->used = 0;
 	free(c->buckets);
 	c->buckets = NULL;
 	c->nbuckets = 0;

@@ -84,7 +84,7 @@ static int open_key(struct http_state *st, const char *key, size_t klen, struct 
 		    int *status)
 {
 	size_t idx = strlen(st->conf.index);
-	int kind = key[klen - 1];
+	int kind = (unsigned char)key[klen - 1];
 	size_t plen = klen - 1;
 
 	memcpy(st->path, key, plen);
@@ -231,7 +231,8 @@ static int lookup(struct http_state *st, struct pick *p, const char *key, size_t
 		}
 	}
 	struct stat sb;
-	int status;
+	int status = 500;
+	memset(&sb, 0, sizeof(sb));
 	int fd = open_key(st, key, klen, &sb, &status);
 	if (status == 500)
 		return -1;
