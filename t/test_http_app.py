@@ -309,6 +309,39 @@ def test_readme_http_app_builds_and_serves():
     assert request(addr, req(b"GET", b"/")).body == INDEX
 
 
+def test_app_over_tls_offers_http11_by_alpn():
+    import shutil
+    import ssl
+    import subprocess
+    if not shutil.which("openssl"):
+        raise harness.Skip("the openssl command is missing")
+    if b"TLS: not built in" in subprocess.run([harness.PREFORKD, "-v"], stdout=subprocess.PIPE).stdout:
+        raise harness.Skip("preforkd was built --without-tls")
+    d = harness.tmpdir()
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        os.path.join(d, "k.pem"), "-out", os.path.join(d, "c.pem"), "-subj",
+                        "/CN=localhost", "-days", "1"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    assert r.returncode == 0, r.stdout
+    srv, addr, _ = start("httpmod", "httpmod", svc_extra='tls = { certificate = "%s"; key = "%s"; };'
+                         % (os.path.join(d, "c.pem"), os.path.join(d, "k.pem")))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    s = ctx.wrap_socket(harness.connect(addr), server_hostname="localhost")
+    assert s.selected_alpn_protocol() == "http/1.1"
+    s.sendall(req(b"GET", b"/api/stream"))
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"6\r\nthree\n\r\n0\r\n\r\n"), data
+
+
 def test_graceful_stop_answers_kept_alive_app_request_with_close():
     srv, addr, _ = start("httpmod", "httpmod", "keepalive_timeout = 30.0;", workers=1)
     c = Conn(addr)

@@ -407,8 +407,11 @@ static void load_service(struct ctx *x, const config_setting_t *g, struct svc_co
 		err_at(x, config_setting_get_member(g, "module"), "'module' needs 'handler'");
 
 	const config_setting_t *ts = config_setting_get_member(g, "tls");
+	/* An HTTP app speaks HTTP/1.1 like the http handler: the same ALPN default. */
 	if (ts)
-		v->tls = tls_conf_load(ts, file_of(x, ts), x->c->dir, v->handler_name, x->errs);
+		v->tls = tls_conf_load(ts, file_of(x, ts), x->c->dir,
+				       v->handler && v->handler->handle_http ? "http" : v->handler_name,
+				       x->errs);
 }
 
 static void check_duplicates(struct ctx *x, const config_setting_t *list)

@@ -12,11 +12,21 @@
 #include <string.h>
 #include <strings.h>
 
-static int is_tchar(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
+/* tchar of RFC 9110, by table: a response header's name is checked byte by byte. */
+static const unsigned char tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+	['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+	['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
 
 /*
  * The parser has checked every line (token name, ':', no control bytes in
@@ -86,7 +96,7 @@ int http_fields_check_response(const char *name, const char *value)
 		return -1;
 	}
 	for (const char *p = name; *p; p++)
-		if (!is_tchar((unsigned char)*p)) {
+		if (!tchar[(unsigned char)*p]) {
 			errno = EINVAL;
 			return -1;
 		}
@@ -95,9 +105,12 @@ int http_fields_check_response(const char *name, const char *value)
 			errno = EINVAL;
 			return -1;
 		}
-	if (strcasecmp(name, "content-length") == 0 || strcasecmp(name, "transfer-encoding") == 0 ||
-	    strcasecmp(name, "date") == 0 ||
-	    (strcasecmp(name, "connection") == 0 && strcasecmp(value, "close") != 0)) {
+	/* Only names starting with c, t or d can be the library's own. */
+	int c = name[0] | 0x20;
+	if ((c == 'c' || c == 't' || c == 'd') &&
+	    (strcasecmp(name, "content-length") == 0 || strcasecmp(name, "transfer-encoding") == 0 ||
+	     strcasecmp(name, "date") == 0 ||
+	     (strcasecmp(name, "connection") == 0 && strcasecmp(value, "close") != 0))) {
 		errno = EPERM;
 		return -1;
 	}
