@@ -9,6 +9,7 @@
  *	hist.c      fixed-size log-linear latency histogram
  *	load.c      load mode: threads, one epoll loop each, the summary
  *	loadconn.c  load mode: the state machine of one connection
+ *	tlsclient.c --tls: the client context, handshake, read and write
  */
 #ifndef PREFORK_CLIENT_H
 #define PREFORK_CLIENT_H
@@ -47,6 +48,11 @@ struct client_opts {
 	unsigned    threads;	/* -j */
 	bool        keepalive;	/* --keepalive */
 	bool        json;	/* --json */
+	/* --tls */
+	bool        tls;
+	const char *cacert;	/* --cacert FILE, NULL: the system's store */
+	bool        insecure;	/* --insecure: no verification */
+	const char *sni;	/* --sni NAME, NULL: the target's host name */
 };
 
 /* ---- target.c ---- */
@@ -155,6 +161,23 @@ size_t   hist_bucket_of(uint64_t value);
 uint64_t hist_bucket_low(size_t index);
 uint64_t hist_bucket_high(size_t index);
 
+/* ---- tlsclient.c: an SSL * is passed as void * ---- */
+
+int         tlsc_setup(const struct client_opts *o, const struct target *t,
+		       char *err, size_t errlen);
+void        tlsc_cleanup(void);
+void       *tlsc_new(int fd);		/* NULL on failure */
+/* 1 done, 0 again (*want_write: wait to write, else to read), -1 failed (tlsc_error). */
+int         tlsc_handshake(void *ssl, bool *want_write);
+/* As read(2)/write(2) on a non-blocking socket: EAGAIN when it would block. */
+ssize_t     tlsc_read(void *ssl, void *buf, size_t len);
+ssize_t     tlsc_write(void *ssl, const void *buf, size_t len);
+bool        tlsc_pending(void *ssl);	/* decrypted bytes wait in the session */
+void        tlsc_shutdown(void *ssl);	/* send close_notify */
+void        tlsc_free(void *ssl);
+const char *tlsc_describe(void *ssl, char *buf, size_t len);
+const char *tlsc_error(void);
+
 /* ---- load.c / loadconn.c ---- */
 
 /* Error kinds of load mode, in report order. */
@@ -176,6 +199,7 @@ struct load_shared {
 	size_t      ls_request_len;
 	bool        ls_http;
 	bool        ls_keepalive;
+	bool        ls_tls;
 	uint64_t    ls_total;		/* -n, 0 = no count limit */
 	uint64_t    ls_start_ns;
 	uint64_t    ls_end_ns;		/* -d, UINT64_MAX = none */
@@ -207,6 +231,7 @@ struct load_worker {
 	_Atomic uint64_t lw_done_pub;	/* completed requests, for progress */
 	_Atomic uint64_t lw_err_pub;	/* failed requests, for progress */
 	struct hist lw_hist;		/* latency of successful requests, ns */
+	struct hist lw_hs_hist;		/* --tls: handshake times, ns */
 	int       lw_fatal;		/* errno of a setup failure, 0 if none */
 };
 
@@ -214,6 +239,7 @@ int  load_run(const struct client_opts *o);
 int  loadconn_setup(struct load_worker *w);
 void loadconn_run_loop(struct load_worker *w);
 void loadconn_teardown(struct load_worker *w);
-const char *loadconn_err_name(enum load_err kind);
+const char *load_err_name(enum load_err kind);
+enum load_err load_err_of_errno(int err);	/* refused, reset, timeout or other */
 
 #endif

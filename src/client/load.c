@@ -131,9 +131,40 @@ static char *build_request(const struct client_opts *o, const struct target *t, 
 	return req;
 }
 
+static const char *const err_names[LOAD_ERR_KINDS] = {
+	[LOAD_ERR_REFUSED] = "refused",
+	[LOAD_ERR_RESET] = "reset",
+	[LOAD_ERR_TIMEOUT] = "timeout",
+	[LOAD_ERR_SHORT_READ] = "short_read",
+	[LOAD_ERR_BAD_STATUS] = "bad_status",
+	[LOAD_ERR_OTHER] = "other",
+};
+
+const char *load_err_name(enum load_err kind)
+{
+	return err_names[kind];
+}
+
+enum load_err load_err_of_errno(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return LOAD_ERR_REFUSED;
+	case ECONNRESET:
+	case ECONNABORTED:
+	case EPIPE:
+		return LOAD_ERR_RESET;
+	case ETIMEDOUT:
+		return LOAD_ERR_TIMEOUT;
+	default:
+		return LOAD_ERR_OTHER;
+	}
+}
+
 /* Results of all threads together. */
 struct load_totals {
 	struct hist lt_hist;
+	struct hist lt_hs_hist;		/* --tls: handshakes */
 	uint64_t    lt_ok;
 	uint64_t    lt_errors;
 	uint64_t    lt_by_kind[LOAD_ERR_KINDS];
@@ -150,8 +181,10 @@ static void merge(struct load_totals *t, const struct load_worker *w, unsigned n
 
 	memset(t, 0, sizeof(*t));
 	hist_init(&t->lt_hist);
+	hist_init(&t->lt_hs_hist);
 	for (i = 0; i < n; i++) {
 		hist_merge(&t->lt_hist, &w[i].lw_hist);
+		hist_merge(&t->lt_hs_hist, &w[i].lw_hs_hist);
 		t->lt_ok += w[i].lw_ok;
 		t->lt_connects += w[i].lw_connects;
 		for (k = 0; k < LOAD_ERR_KINDS; k++) {
@@ -181,7 +214,7 @@ static void report_text(const struct client_opts *o, const struct load_totals *t
 	       (unsigned long long)t->lt_connects, t->lt_connects == 1 ? "" : "s");
 	printf("errors      %llu  (", (unsigned long long)t->lt_errors);
 	for (k = 0; k < LOAD_ERR_KINDS; k++)
-		printf("%s%s %llu", k ? ", " : "", loadconn_err_name((enum load_err)k),
+		printf("%s%s %llu", k ? ", " : "", load_err_name((enum load_err)k),
 		       (unsigned long long)t->lt_by_kind[k]);
 	printf(")\n");
 	printf("requests/s  %.1f\n", t->lt_duration_s > 0 ? (double)requests / t->lt_duration_s : 0.0);
@@ -191,6 +224,14 @@ static void report_text(const struct client_opts *o, const struct load_totals *t
 	printf("latency p99.9 min mean  %.3f %.3f %.3f ms\n",
 	       ms(hist_percentile(h, 99.9)), ms(h->h_count ? h->h_min : 0),
 	       hist_mean(h) / 1e6);
+	if (o->tls) {
+		h = &t->lt_hs_hist;
+		printf("handshakes  %llu  (TLS, not in the latency above)\n",
+		       (unsigned long long)h->h_count);
+		printf("handshake p50 p90 p99 max  %.3f %.3f %.3f %.3f ms\n",
+		       ms(hist_percentile(h, 50)), ms(hist_percentile(h, 90)),
+		       ms(hist_percentile(h, 99)), ms(h->h_max));
+	}
 }
 
 static void report_json(const struct client_opts *o, const struct load_totals *t)
@@ -202,16 +243,25 @@ static void report_json(const struct client_opts *o, const struct load_totals *t
 	printf("{\"requests\": %llu, \"errors\": %llu, \"errors_by_kind\": {",
 	       (unsigned long long)requests, (unsigned long long)t->lt_errors);
 	for (k = 0; k < LOAD_ERR_KINDS; k++)
-		printf("%s\"%s\": %llu", k ? ", " : "", loadconn_err_name((enum load_err)k),
+		printf("%s\"%s\": %llu", k ? ", " : "", load_err_name((enum load_err)k),
 		       (unsigned long long)t->lt_by_kind[k]);
 	printf("}, \"rps\": %.3f, \"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, "
 	       "\"p99\": %.3f, \"p99.9\": %.3f, \"max\": %.3f, \"min\": %.3f, \"mean\": %.3f}, "
-	       "\"duration_s\": %.3f, \"connections\": %u, \"threads\": %u, \"connects\": %llu}\n",
+	       "\"duration_s\": %.3f, \"connections\": %u, \"threads\": %u, \"connects\": %llu",
 	       t->lt_duration_s > 0 ? (double)requests / t->lt_duration_s : 0.0,
 	       ms(hist_percentile(h, 50)), ms(hist_percentile(h, 90)),
 	       ms(hist_percentile(h, 99)), ms(hist_percentile(h, 99.9)), ms(h->h_max),
 	       ms(h->h_count ? h->h_min : 0), hist_mean(h) / 1e6,
 	       t->lt_duration_s, o->conns, o->threads, (unsigned long long)t->lt_connects);
+	if (o->tls) {
+		h = &t->lt_hs_hist;
+		printf(", \"handshakes\": %llu, \"handshake_ms\": {\"p50\": %.3f, \"p90\": %.3f, "
+		       "\"p99\": %.3f, \"max\": %.3f, \"mean\": %.3f}",
+		       (unsigned long long)h->h_count, ms(hist_percentile(h, 50)),
+		       ms(hist_percentile(h, 90)), ms(hist_percentile(h, 99)), ms(h->h_max),
+		       hist_mean(h) / 1e6);
+	}
+	printf("}\n");
 }
 
 /* One progress line on the terminal, rewritten in place. */
@@ -292,6 +342,10 @@ int load_run(const struct client_opts *o)
 	sh.ls_addr = addrs[choose_address(addrs, (size_t)n, o->timeout_s)];
 	if (raise_fd_limit((rlim_t)o->conns + 2 * o->threads + 64) < 0)
 		return CLIENT_EXIT_FAIL;
+	if (o->tls && tlsc_setup(o, &tg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", CLIENT_NAME, err);
+		return CLIENT_EXIT_FAIL;
+	}
 	request = build_request(o, &tg, &sh.ls_request_len);
 	workers = calloc(o->threads, sizeof(*workers));
 	totals = malloc(sizeof(*totals));
@@ -306,6 +360,7 @@ int load_run(const struct client_opts *o)
 	sh.ls_request = request;
 	sh.ls_http = o->http_path != NULL;
 	sh.ls_keepalive = o->keepalive;
+	sh.ls_tls = o->tls;
 	sh.ls_total = o->total;
 	sh.ls_timeout_ns = (uint64_t)(o->timeout_s * NS_PER_S);
 	sh.ls_wake_fd = wake[1];
@@ -386,5 +441,7 @@ out:
 	free(totals);
 	free(workers);
 	free(request);
+	if (o->tls)
+		tlsc_cleanup();
 	return rc;
 }

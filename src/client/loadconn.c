@@ -16,7 +16,9 @@
  * epoll_wait per request. Requests are started from a pending list after
  * each batch of events, never from inside the handling of another, so a
  * server that refuses at once cannot make the loop recurse or starve the
- * other connections. Nothing is allocated per request.
+ * other connections. Nothing is allocated per request. With --tls a new
+ * socket makes its handshake (LC_HANDSHAKE, timed apart) before the first
+ * request, and bytes go through the session (tlsclient.c).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -40,6 +42,7 @@ enum lc_state {
 	LC_IDLE,		/* between requests: start the next one */
 	LC_RETRY,		/* the same request again, on a new connection */
 	LC_CONNECTING,
+	LC_HANDSHAKE,		/* --tls: connected, handshaking */
 	LC_ACTIVE,		/* sending and receiving */
 	LC_RETIRED		/* no more requests for this connection */
 };
@@ -47,6 +50,8 @@ enum lc_state {
 struct load_conn {
 	struct load_worker *lc_worker;
 	int       lc_fd;
+	void     *lc_ssl;		/* --tls: the session over lc_fd */
+	uint64_t  lc_hs_start_ns;
 	enum lc_state lc_state;
 	bool      lc_queued;		/* on the worker's pending list */
 	bool      lc_reused;		/* this socket already served a request */
@@ -62,36 +67,6 @@ struct load_conn {
 	char     *lc_buf;		/* LOAD_BUF_SIZE bytes */
 };
 
-static const char *const err_names[LOAD_ERR_KINDS] = {
-	[LOAD_ERR_REFUSED] = "refused",
-	[LOAD_ERR_RESET] = "reset",
-	[LOAD_ERR_TIMEOUT] = "timeout",
-	[LOAD_ERR_SHORT_READ] = "short_read",
-	[LOAD_ERR_BAD_STATUS] = "bad_status",
-	[LOAD_ERR_OTHER] = "other",
-};
-
-const char *loadconn_err_name(enum load_err kind)
-{
-	return err_names[kind];
-}
-
-static enum load_err kind_of_errno(int err)
-{
-	switch (err) {
-	case ECONNREFUSED:
-		return LOAD_ERR_REFUSED;
-	case ECONNRESET:
-	case ECONNABORTED:
-	case EPIPE:
-		return LOAD_ERR_RESET;
-	case ETIMEDOUT:
-		return LOAD_ERR_TIMEOUT;
-	default:
-		return LOAD_ERR_OTHER;
-	}
-}
-
 static void conn_start(struct load_worker *w, struct load_conn *c);
 
 static void push_pending(struct load_worker *w, struct load_conn *c)
@@ -105,6 +80,10 @@ static void push_pending(struct load_worker *w, struct load_conn *c)
 
 static void conn_close(struct load_conn *c)
 {
+	if (c->lc_ssl != NULL) {
+		tlsc_free(c->lc_ssl);
+		c->lc_ssl = NULL;
+	}
 	if (c->lc_fd >= 0) {
 		close(c->lc_fd);	/* also leaves the epoll set */
 		c->lc_fd = -1;
@@ -183,7 +162,7 @@ static void io_error(struct load_worker *w, struct load_conn *c, int err)
 	if ((err == ECONNRESET || err == EPIPE) && may_retry(c))
 		retry(w, c);
 	else
-		request_fail(w, c, kind_of_errno(err));
+		request_fail(w, c, load_err_of_errno(err));
 }
 
 /* Open a socket and start connecting; 0, or -1 with errno. */
@@ -228,8 +207,11 @@ static int conn_send(struct load_worker *w, struct load_conn *c)
 	const struct load_shared *sh = w->lw_shared;
 
 	while (c->lc_sent < sh->ls_request_len) {
-		ssize_t n = send(c->lc_fd, sh->ls_request + c->lc_sent,
-				 sh->ls_request_len - c->lc_sent, MSG_NOSIGNAL);
+		ssize_t n = c->lc_ssl
+			? tlsc_write(c->lc_ssl, sh->ls_request + c->lc_sent,
+				     sh->ls_request_len - c->lc_sent)
+			: send(c->lc_fd, sh->ls_request + c->lc_sent,
+			       sh->ls_request_len - c->lc_sent, MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -242,6 +224,41 @@ static int conn_send(struct load_worker *w, struct load_conn *c)
 		c->lc_sent += (size_t)n;
 	}
 	return 0;
+}
+
+/* --tls: go on with the handshake; once done, send the request. */
+static void conn_handshake(struct load_worker *w, struct load_conn *c)
+{
+	bool want_write;
+	int r = tlsc_handshake(c->lc_ssl, &want_write);
+
+	if (r == 0)
+		return;		/* an edge will come back */
+	if (r < 0) {
+		request_fail(w, c, errno == ECONNRESET ? LOAD_ERR_RESET : LOAD_ERR_OTHER);
+		return;
+	}
+	hist_record(&w->lw_hs_hist, trace_now() - c->lc_hs_start_ns);
+	c->lc_state = LC_ACTIVE;
+	conn_send(w, c);
+}
+
+/* The socket is connected: handshake first with --tls, else send. */
+static void conn_connected(struct load_worker *w, struct load_conn *c)
+{
+	if (!w->lw_shared->ls_tls || c->lc_ssl != NULL) {
+		c->lc_state = LC_ACTIVE;
+		conn_send(w, c);
+		return;
+	}
+	c->lc_ssl = tlsc_new(c->lc_fd);
+	if (c->lc_ssl == NULL) {
+		request_fail(w, c, LOAD_ERR_OTHER);
+		return;
+	}
+	c->lc_state = LC_HANDSHAKE;
+	c->lc_hs_start_ns = trace_now();
+	conn_handshake(w, c);
 }
 
 /* Begin C's next request (or the retry of its current one), or retire C. */
@@ -283,14 +300,13 @@ static void conn_start(struct load_worker *w, struct load_conn *c)
 				push_pending(w, c);
 				return;
 			}
-			request_fail(w, c, kind_of_errno(errno));
+			request_fail(w, c, load_err_of_errno(errno));
 			return;
 		}
 		if (c->lc_state == LC_CONNECTING)
 			return;
 	}
-	c->lc_state = LC_ACTIVE;
-	conn_send(w, c);
+	conn_connected(w, c);
 	return;
 retire:
 	conn_close(c);
@@ -397,7 +413,8 @@ static void conn_recv(struct load_worker *w, struct load_conn *c, uint32_t ev)
 	for (;;) {
 		bool in_head = http && c->lc_resp.hr_state == HR_HEAD;
 		size_t room = in_head ? LOAD_BUF_SIZE - c->lc_head_len : LOAD_BUF_SIZE;
-		ssize_t n = read(c->lc_fd, in_head ? c->lc_buf + c->lc_head_len : c->lc_buf, room);
+		char *to = in_head ? c->lc_buf + c->lc_head_len : c->lc_buf;
+		ssize_t n = c->lc_ssl ? tlsc_read(c->lc_ssl, to, room) : read(c->lc_fd, to, room);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -417,8 +434,9 @@ static void conn_recv(struct load_worker *w, struct load_conn *c, uint32_t ev)
 		 * that arrives later raises a new edge. A full buffer may have
 		 * left more behind, and when the peer has closed (its edge
 		 * came with these bytes) only one more read sees the end.
+		 * A TLS read returns one record: only EAGAIN tells.
 		 */
-		if ((size_t)n < room && !(ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+		if (!c->lc_ssl && (size_t)n < room && !(ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
 			return;
 	}
 }
@@ -436,14 +454,17 @@ static void conn_event(struct load_worker *w, struct load_conn *c, uint32_t ev)
 			if (getsockopt(c->lc_fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
 				err = errno;
 			if (err != 0) {
-				request_fail(w, c, kind_of_errno(err));
+				request_fail(w, c, load_err_of_errno(err));
 				return;
 			}
 			/* Connected, then closed at once: the read below tells. */
 		}
-		c->lc_state = LC_ACTIVE;
-		if (conn_send(w, c) < 0)
+		conn_connected(w, c);
+		if (c->lc_state != LC_ACTIVE || c->lc_fd < 0)
 			return;
+	} else if (c->lc_state == LC_HANDSHAKE) {
+		conn_handshake(w, c);
+		return;
 	} else if (c->lc_state == LC_ACTIVE) {
 		if ((ev & (EPOLLOUT | EPOLLERR)) && c->lc_sent < w->lw_shared->ls_request_len &&
 		    conn_send(w, c) < 0)
@@ -465,7 +486,8 @@ static void scan_timeouts(struct load_worker *w, uint64_t now)
 	for (i = 0; i < w->lw_nconns; i++) {
 		struct load_conn *c = &w->lw_conns[i];
 
-		if ((c->lc_state == LC_CONNECTING || c->lc_state == LC_ACTIVE) &&
+		if ((c->lc_state == LC_CONNECTING || c->lc_state == LC_HANDSHAKE ||
+		     c->lc_state == LC_ACTIVE) &&
 		    now >= c->lc_deadline_ns)
 			request_fail(w, c, LOAD_ERR_TIMEOUT);
 	}
@@ -476,6 +498,7 @@ int loadconn_setup(struct load_worker *w)
 	unsigned i;
 
 	hist_init(&w->lw_hist);
+	hist_init(&w->lw_hs_hist);
 	w->lw_epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->lw_epfd < 0)
 		return -1;

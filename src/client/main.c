@@ -67,6 +67,15 @@ static void usage(FILE *f)
 "runs, a progress line is drawn on stderr once a second if that is a terminal;\n"
 "SIGINT (Ctrl-C) ends it early and prints the summary of what completed.\n"
 "\n"
+"TLS, in both modes:\n"
+"      --tls             speak TLS (1.2 or 1.3) to the server\n"
+"      --cacert FILE     verify the server against the CA certificates in FILE\n"
+"                        (default: the system's store)\n"
+"      --insecure        do not verify the server's certificate\n"
+"      --sni NAME        the server name sent and checked (default: HOST)\n"
+"In load mode every new connection makes a full handshake; the summary gives\n"
+"the handshake times apart from the request latency.\n"
+"\n"
 "  -h, --help            this text\n"
 "  -V, --version         the version\n"
 "\n"
@@ -117,7 +126,7 @@ static int parse_count(const char *opt, const char *arg, uint64_t max, uint64_t 
 	return 0;
 }
 
-enum { OPT_HTTP = 256, OPT_JSON };
+enum { OPT_HTTP = 256, OPT_JSON, OPT_TLS, OPT_CACERT, OPT_INSECURE, OPT_SNI };
 
 static const struct option long_options[] = {
 	{ "message",     required_argument, NULL, 'm' },
@@ -132,6 +141,10 @@ static const struct option long_options[] = {
 	{ "threads",     required_argument, NULL, 'j' },
 	{ "keepalive",   no_argument,       NULL, 'k' },
 	{ "json",        no_argument,       NULL, OPT_JSON },
+	{ "tls",         no_argument,       NULL, OPT_TLS },
+	{ "cacert",      required_argument, NULL, OPT_CACERT },
+	{ "insecure",    no_argument,       NULL, OPT_INSECURE },
+	{ "sni",         required_argument, NULL, OPT_SNI },
 	{ "help",        no_argument,       NULL, 'h' },
 	{ "version",     no_argument,       NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -200,6 +213,18 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 		case OPT_JSON:
 			o->json = true;
 			break;
+		case OPT_TLS:
+			o->tls = true;
+			break;
+		case OPT_CACERT:
+			o->cacert = optarg;
+			break;
+		case OPT_INSECURE:
+			o->insecure = true;
+			break;
+		case OPT_SNI:
+			o->sni = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -233,6 +258,10 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 		if (o->message != NULL)
 			return bad_usage("-m and --http exclude each other%s", "");
 	}
+	if ((o->cacert || o->insecure || o->sni) && !o->tls)
+		return bad_usage("--cacert, --insecure and --sni need --tls%s", "");
+	if (o->cacert && o->insecure)
+		return bad_usage("--cacert and --insecure exclude each other%s", "");
 	if (o->include && o->http_path == NULL)
 		return bad_usage("-i needs --http%s", "");
 	if (o->fail && o->http_path == NULL)

@@ -6,7 +6,9 @@
  * poll(), so a message of any size round-trips through an echo server
  * without either side blocking on a full buffer. Every wait is bounded by
  * -T, except a wait for the user to type on standard input. Any failure is
- * one line on stderr and exit status 1.
+ * one line on stderr and exit status 1. With --tls the handshake follows
+ * the connect, the bytes go through the session (tlsclient.c), and the
+ * half-close is TLS's close_notify.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -30,6 +32,7 @@ struct oneshot {
 	struct target os_target;
 	const struct target_addr *os_peer;	/* the address connected to */
 	int         os_fd;
+	void       *os_ssl;		/* --tls: the session over os_fd */
 	int         os_timeout_ms;
 	/* what goes out */
 	const char *os_out;
@@ -167,8 +170,9 @@ static int send_some(struct oneshot *s)
 {
 	while (s->os_out_off < s->os_out_len) {
 		size_t want = s->os_out_len - s->os_out_off;
-		ssize_t n = trace_write(s->os_fd, s->os_out + s->os_out_off,
-					want > IO_CHUNK ? IO_CHUNK : want);
+		want = want > IO_CHUNK ? IO_CHUNK : want;
+		ssize_t n = s->os_ssl ? tlsc_write(s->os_ssl, s->os_out + s->os_out_off, want)
+				      : trace_write(s->os_fd, s->os_out + s->os_out_off, want);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -254,13 +258,16 @@ static int http_input(struct oneshot *s, const char *buf, size_t len)
 	return 0;
 }
 
+static bool finished(const struct oneshot *s);
+
 /* Read once from the socket; -1 on failure. */
 static int receive_some(struct oneshot *s)
 {
 	ssize_t n;
 
 	do
-		n = trace_read(s->os_fd, s->os_in, IO_CHUNK);
+		n = s->os_ssl ? tlsc_read(s->os_ssl, s->os_in, IO_CHUNK)
+			      : trace_read(s->os_fd, s->os_in, IO_CHUNK);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EAGAIN)
@@ -278,9 +285,13 @@ static int receive_some(struct oneshot *s)
 			    ? "connection closed without a response"
 			    : "connection closed before the end of the response");
 	}
-	if (s->os_opts->http_path != NULL)
-		return http_input(s, s->os_in, (size_t)n);
-	return output(s->os_in, (size_t)n);
+	if (s->os_opts->http_path != NULL ? http_input(s, s->os_in, (size_t)n) < 0
+	    : output(s->os_in, (size_t)n) < 0)
+		return -1;
+	/* Bytes the session has decrypted already never wake poll(). */
+	if (s->os_ssl && tlsc_pending(s->os_ssl) && !finished(s))
+		return receive_some(s);
+	return 0;
 }
 
 /* Has the exchange finished? */
@@ -306,7 +317,9 @@ static int exchange(struct oneshot *s)
 		/* Everything sent and no more to come: half-close. */
 		if (!pending && !want_stdin && !s->os_shut) {
 			s->os_shut = true;
-			if (s->os_opts->http_path == NULL &&
+			if (s->os_ssl && s->os_opts->http_path == NULL)
+				tlsc_shutdown(s->os_ssl);
+			else if (s->os_opts->http_path == NULL &&
 			    trace_shutdown(s->os_fd, SHUT_WR) < 0 && errno != ENOTCONN)
 				return fail("shutdown", s->os_peer->ta_text, strerror(errno));
 			continue;
@@ -348,6 +361,34 @@ static int exchange(struct oneshot *s)
 		    read_stdin(s) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* --tls: the handshake, each wait bounded by -T. */
+static int handshake(struct oneshot *s)
+{
+	char tbuf[64], desc[160];
+	uint64_t t0 = trace_now();
+	bool want_write;
+	int r;
+
+	s->os_ssl = tlsc_new(s->os_fd);
+	if (s->os_ssl == NULL)
+		return fail("handshake", s->os_peer->ta_text, "cannot create a TLS session");
+	while ((r = tlsc_handshake(s->os_ssl, &want_write)) == 0) {
+		struct pollfd p = { .fd = s->os_fd, .events = want_write ? POLLOUT : POLLIN };
+		int rc = poll(&p, 1, s->os_timeout_ms);
+
+		if (rc == 0)
+			return fail("handshake", s->os_peer->ta_text,
+				    timeout_text(s, tbuf, sizeof(tbuf)));
+		if (rc < 0 && errno != EINTR)
+			return fail("poll", s->os_peer->ta_text, strerror(errno));
+	}
+	if (r < 0)
+		return fail("handshake", s->os_peer->ta_text, tlsc_error());
+	if (trace_enabled())
+		trace_print(t0, "TLS handshake = %s", tlsc_describe(s->os_ssl, desc, sizeof(desc)));
 	return 0;
 }
 
@@ -405,7 +446,13 @@ int oneshot_run(const struct client_opts *o)
 		s.os_from_stdin = true;
 		s.os_stdin_open = true;
 	}
+	if (o->tls && tlsc_setup(o, &s.os_target, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", CLIENT_NAME, err);
+		goto out;
+	}
 	if (open_connection(&s, addrs) < 0)
+		goto out;
+	if (o->tls && handshake(&s) < 0)
 		goto out;
 	if (exchange(&s) == 0) {
 		rc = CLIENT_EXIT_OK;
@@ -413,6 +460,10 @@ int oneshot_run(const struct client_opts *o)
 			rc = CLIENT_EXIT_HTTPERR;
 	}
 out:
+	if (s.os_ssl)
+		tlsc_free(s.os_ssl);
+	if (o->tls)
+		tlsc_cleanup();
 	if (s.os_fd >= 0)
 		trace_close(s.os_fd);
 	free(s.os_request);

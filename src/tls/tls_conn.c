@@ -14,6 +14,8 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,6 +65,14 @@ int tls_conn_accept(struct pf_conn *c, const struct tls_conf *t, double timeout)
 		return -1;
 	}
 	c->ssl = ssl;
+	/*
+	 * TLS writes come in small pieces (a session ticket, then the first
+	 * response): Nagle would hold the second for the client's delayed ACK.
+	 */
+	if (c->peer_sa.ss_family == AF_INET || c->peer_sa.ss_family == AF_INET6) {
+		int one = 1;
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	for (;;) {
 		int r = SSL_accept(ssl);
 		if (r == 1)

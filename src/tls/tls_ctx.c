@@ -64,7 +64,7 @@ static void derive(const struct tls_conf *t, uint64_t period, const char *label,
 {
 	unsigned char msg[32], md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
-	size_t n = strlen(label);
+	size_t n = strlen(label) + 1;	/* with its NUL, then the period */
 	memcpy(msg, label, n);
 	for (int i = 0; i < 8; i++)
 		msg[n + (size_t)i] = (unsigned char)(period >> (8 * i));
