@@ -108,7 +108,7 @@ def test_graceful_stop_drains_first_for_drain_delay():
 
 
 def test_quit_waits_for_drain_delay():
-    srv, a = start(workers=1, top={"drain_delay": 1.5, "shutdown_timeout": 1.0})
+    srv, a = start(workers=1, top={"drain_delay": 1.5, "shutdown_timeout": 1.0 * harness.SLOW})
     r = harness.preforkd("-c", srv.conf, "-s", "quit")
     assert r.returncode == 0, r
     assert srv.proc.poll() is not None

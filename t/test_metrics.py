@@ -152,12 +152,12 @@ def test_counters_follow_traffic_and_survive_worker_exits():
     assert value(text, "prefork_request_duration_seconds_bucket", service="echo", le="+Inf") == 11
     # max_requests 3 recycled some workers: their counts stayed, their exits were counted.
     harness.wait_until(lambda: value(scrape(maddr), "prefork_worker_exits_total", service="echo",
-                                     reason="recycle") >= 2, 15, what="recycle exits")
+                                     reason="recycle") >= 2, 15 * harness.SLOW, what="recycle exits")
     # A worker killed is a crash; the counters do not go back.
     victim = srv.wait_workers(2)[0]
     os.kill(victim, signal.SIGKILL)
     harness.wait_until(lambda: value(scrape(maddr), "prefork_worker_exits_total", service="echo",
-                                     reason="crash") == 1, 10, what="crash exit")
+                                     reason="crash") == 1, 10 * harness.SLOW, what="crash exit")
     text = scrape(maddr)
     assert value(text, "prefork_connections_total", service="echo") == 11
     assert value(text, "prefork_received_bytes_total", service="echo") == 100
@@ -233,9 +233,10 @@ def test_metrics_address_moves_on_reload_and_survives_upgrade():
     port = int(m2.rsplit(":", 1)[1])
     inode = harness.listen_inode(port)
     srv.signal(signal.SIGUSR2)
-    harness.wait_until(lambda: srv.proc.poll() is not None, 30, what="old master gone")
-    new = harness.wait_until(lambda: srv.read_pid() if srv.read_pid() != srv.pid else 0, 10,
-                             what="new master's pid")
+    harness.wait_until(lambda: srv.proc.poll() is not None, 30 * harness.SLOW,
+                       what="old master gone")
+    new = harness.wait_until(lambda: srv.read_pid() if srv.read_pid() != srv.pid else 0,
+                             10 * harness.SLOW, what="new master's pid")
     try:
         # The same socket, handed over: never closed in between.
         assert harness.listen_inode(port) == inode
