@@ -20,7 +20,7 @@
 #define PF_NORETURN __attribute__((noreturn))
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- util.c: growable buffers, error lists, time ---- */
+/* ---- buf.c: growable buffers ---- */
 
 struct buf {
 	char *data;
@@ -32,7 +32,8 @@ int buf_append(struct buf *b, const void *data, size_t len);
 int buf_printf(struct buf *b, const char *fmt, ...) PF_PRINTF_ATTR(2, 3);
 int buf_json_string(struct buf *b, const char *s);
 
-/* A list of messages, each "FILE:LINE: message". */
+/* ---- errlist.c: a list of messages, each "FILE:LINE: message" ---- */
+
 struct errlist {
 	char **msgs;
 	int count, cap;
@@ -40,8 +41,11 @@ struct errlist {
 void errlist_add(struct errlist *e, const char *fmt, ...) PF_PRINTF_ATTR(2, 3);
 void errlist_free(struct errlist *e);
 
+/* ---- util.c: time, paths, descriptor flags, rlimits ---- */
+
 int64_t util_now_ns(void);		/* CLOCK_MONOTONIC */
 double util_now(void);			/* CLOCK_MONOTONIC, seconds */
+int64_t util_secs_ns(double s);		/* seconds as nanoseconds */
 char *util_xstrdup(const char *s);	/* aborts on ENOMEM */
 void *util_xcalloc(size_t n, size_t size);
 /* Join dir and a relative path; absolute paths come back unchanged. */
@@ -57,6 +61,12 @@ int util_set_nofile(long n);
 /* Coverage builds: write gcov's counters now; elsewhere a no-op. */
 void util_coverage_flush(void);
 
+/* ---- fds.c: the master's descriptors a forked worker closes ---- */
+
+void fds_add(int fd);		/* the owner opened it */
+void fds_forget(int fd);	/* the owner is about to close it */
+void fds_close_all(int keep);	/* in a new worker: close every one but keep */
+
 /* ---- log.c ---- */
 
 int log_open(const char *target, int level);	/* target: "", "syslog", or a path */
@@ -71,7 +81,6 @@ void log_warn(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);	/* appends strerror(er
 void log_warnx(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);	/* a warning without errno */
 void log_info(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);
 void log_debug(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);
-void fatal(const char *fmt, ...) PF_PRINTF_ATTR(1, 2) PF_NORETURN;
 void log_vwrite(int level, const char *fmt, va_list ap) PF_PRINTF_ATTR(2, 0);
 /*
  * A line that may repeat in a loop: log it at most once per interval.
@@ -272,6 +281,7 @@ extern const struct pf_handler handler_http;
 extern const struct pf_handler handler_status;
 
 /* A handler by name: the given ones first, then the built-ins. */
+extern const struct pf_handler *const module_builtins[];	/* NULL-terminated */
 const struct pf_handler *module_builtin(const struct pf_handler *const *extra, const char *name);
 /*
  * Check a handler table (`what` names it in messages): ABI version 1 or
@@ -375,7 +385,6 @@ struct sb_service {
 };
 
 struct scoreboard {
-	uint32_t magic;
 	int nslots;
 	unsigned generation;	/* the serving generation */
 	volatile int draining;	/* lame duck: health checks answer 503 */

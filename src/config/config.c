@@ -221,16 +221,12 @@ static void svc_defaults(struct svc_conf *v)
 	v->write_timeout = 30.0;
 }
 
-static const struct pf_handler *const builtin_names[] = {
-	&handler_echo, &handler_http, &handler_status, NULL,
-};
-
 static void err_unknown_handler(struct ctx *x, const config_setting_t *s, const char *name)
 {
 	const char *best = NULL;
 	int best_d = 3;
 	for (int pass = 0; pass < 2; pass++) {
-		const struct pf_handler *const *list = pass ? builtin_names : x->extra;
+		const struct pf_handler *const *list = pass ? module_builtins : x->extra;
 		for (int i = 0; list && list[i]; i++) {
 			int d = util_edit_distance(name, list[i]->name);
 			if (d < best_d) {
@@ -239,11 +235,15 @@ static void err_unknown_handler(struct ctx *x, const config_setting_t *s, const 
 			}
 		}
 	}
-	if (best)
+	if (best) {
 		err_at(x, s, "unknown handler '%s' (did you mean '%s'?)", name, best);
-	else
-		err_at(x, s, "unknown handler '%s' (built-in: echo, http, status; or set 'module')",
-		       name);
+		return;
+	}
+	char names[256] = "";
+	for (int i = 0; module_builtins[i]; i++)
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "",
+			 module_builtins[i]->name);
+	err_at(x, s, "unknown handler '%s' (built-in: %s; or set 'module')", name, names);
 }
 
 /*

@@ -48,8 +48,9 @@ int module_check_table(const struct pf_handler *t, const char *what, struct pf_h
 	return 0;
 }
 
-static const struct pf_handler *const builtins[] = {
-	&handler_echo, &handler_http, &handler_status,
+/* The built-in handlers: the one list (NULL-terminated). */
+const struct pf_handler *const module_builtins[] = {
+	&handler_echo, &handler_http, &handler_status, NULL,
 };
 
 const struct pf_handler *module_builtin(const struct pf_handler *const *extra, const char *name)
@@ -57,9 +58,9 @@ const struct pf_handler *module_builtin(const struct pf_handler *const *extra, c
 	for (int i = 0; extra && extra[i]; i++)
 		if (extra[i]->name && strcmp(extra[i]->name, name) == 0)
 			return extra[i];
-	for (size_t i = 0; i < ARRAY_LEN(builtins); i++)
-		if (strcmp(builtins[i]->name, name) == 0)
-			return builtins[i];
+	for (size_t i = 0; module_builtins[i]; i++)
+		if (strcmp(module_builtins[i]->name, name) == 0)
+			return module_builtins[i];
 	return NULL;
 }
 

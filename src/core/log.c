@@ -1,7 +1,7 @@
 /*
  * log.c - the error log: stderr, a file (O_APPEND, reopened on SIGUSR1) or
  * syslog. One line per event: time, level, pid and role, then the message.
- * Entry points: log_open, log_reopen, log_error/warn/info/debug, fatal, and
+ * Entry points: log_open, log_reopen, log_error/warn/info/debug, and
  * the public pf_log.
  */
 #include "internal.h"
@@ -184,15 +184,6 @@ void log_debug(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite(PF_LOG_DEBUG, fmt, ap);
 	va_end(ap);
-}
-
-void fatal(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	log_emit(PF_LOG_ERROR, "", fmt, ap);
-	va_end(ap);
-	exit(1);
 }
 
 PF_API void pf_log(enum pf_log_level level, const char *fmt, ...)

@@ -23,7 +23,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define SB_MAGIC 0x70726566u
 
 struct scoreboard *scoreboard;
 
@@ -61,7 +60,6 @@ int scoreboard_create(void)
 	if (p == MAP_FAILED)
 		return -1;
 	scoreboard = p;
-	scoreboard->magic = SB_MAGIC;
 	scoreboard->nslots = 0;
 	sb_owner = getpid();
 	static int atfork_set;
@@ -217,7 +215,6 @@ void scoreboard_publish(void)
 		publish_service(&scoreboard->svcs[i], &sb_svcs[i]);
 	scoreboard->generation = sb_generation;
 	scoreboard->nslots = sb_nslots;
-	scoreboard->magic = SB_MAGIC;
 }
 
 /* Copy a string another process wrote: bounded, NUL-terminated, printable ASCII only. */

@@ -1,6 +1,6 @@
 /*
- * util.c - small shared helpers: growable buffers, error lists, monotonic
- * time, path joining, descriptor flags and edit distance.
+ * util.c - small shared helpers: monotonic time, path joining, descriptor
+ * flags, rlimits and edit distance.
  */
 #include "internal.h"
 
@@ -13,112 +13,16 @@
 #include <time.h>
 #include <unistd.h>
 
-void buf_init(struct buf *b)
-{
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
-
-void buf_free(struct buf *b)
-{
-	free(b->data);
-	buf_init(b);
-}
-
-static int buf_reserve(struct buf *b, size_t extra)
-{
-	size_t need = b->len + extra + 1;
-	if (need <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < need)
-		cap *= 2;
-	char *p = realloc(b->data, cap);
-	if (!p)
-		return -1;
-	b->data = p;
-	b->cap = cap;
-	return 0;
-}
-
-int buf_append(struct buf *b, const void *data, size_t len)
-{
-	if (buf_reserve(b, len) < 0)
-		return -1;
-	memcpy(b->data + b->len, data, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return 0;
-}
-
-int buf_printf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || buf_reserve(b, (size_t)n) < 0)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-	return 0;
-}
-
-/* Append s as a JSON string literal, quotes included. */
-int buf_json_string(struct buf *b, const char *s)
-{
-	if (buf_append(b, "\"", 1) < 0)
-		return -1;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		int rc;
-		if (*p == '"' || *p == '\\')
-			rc = buf_printf(b, "\\%c", *p);
-		else if (*p < 0x20)
-			rc = buf_printf(b, "\\u%04x", *p);
-		else
-			rc = buf_append(b, p, 1);
-		if (rc < 0)
-			return -1;
-	}
-	return buf_append(b, "\"", 1);
-}
-
-void errlist_add(struct errlist *e, const char *fmt, ...)
-{
-	char *msg;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vasprintf(&msg, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		abort();
-	if (e->count == e->cap) {
-		int cap = e->cap ? e->cap * 2 : 8;
-		char **m = realloc(e->msgs, (size_t)cap * sizeof(*m));
-		if (!m)
-			abort();
-		e->msgs = m;
-		e->cap = cap;
-	}
-	e->msgs[e->count++] = msg;
-}
-
-void errlist_free(struct errlist *e)
-{
-	for (int i = 0; i < e->count; i++)
-		free(e->msgs[i]);
-	free(e->msgs);
-	e->msgs = NULL;
-	e->count = e->cap = 0;
-}
-
 int64_t util_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t util_secs_ns(double s)
+{
+	return (int64_t)(s * 1e9);
 }
 
 double util_now(void)

@@ -3,7 +3,10 @@
  * owner-only permissions. One command per connection, one line, answered
  * and then closed: `status`, `status json`, `reload` (answered when the
  * reload ends), `drain`, `undrain`, `workers NAME +N|-N`. The master serves it from its own
- * loop, so it answers while every worker is busy.
+ * loop, so it answers while every worker is busy. This file owns the
+ * sockets and the line protocol: control_handle returns parsed commands,
+ * and the master acts and answers through control_reply (or, for a
+ * reload, control_wait_reload and then control_reload_done).
  */
 #include "master/master.h"
 
@@ -47,6 +50,7 @@ int control_open(struct master *m, const char *path)
 /* The socket handed over in an upgrade: adopt it as it is. */
 void control_adopt(struct master *m, int fd, const char *path)
 {
+	fds_add(fd);
 	util_set_nonblock(fd, 1);
 	m->control_fd = fd;
 	free(m->control_path);
@@ -55,8 +59,10 @@ void control_adopt(struct master *m, int fd, const char *path)
 
 void control_close(struct master *m, int unlink_path)
 {
-	if (m->control_fd >= 0)
+	if (m->control_fd >= 0) {
+		fds_forget(m->control_fd);
 		close(m->control_fd);
+	}
 	m->control_fd = -1;
 	if (unlink_path && m->control_path && !m->handed_over)
 		unlink(m->control_path);
@@ -71,7 +77,7 @@ int control_pollfds(struct master *m, struct pollfd *fds, int max)
 	if (m->control_fd >= 0 && n < max && util_now_ns() >= m->control_backoff_ns)
 		fds[n++] = (struct pollfd){ .fd = m->control_fd, .events = POLLIN };
 	for (int i = 0; i < MAX_CONTROL_CLIENTS && n < max; i++)
-		if (m->clients[i].fd >= 0 && !m->clients[i].waiting_reload)
+		if (m->clients[i].fd >= 0 && !m->clients[i].waiting_reload && !m->clients[i].pending)
 			fds[n++] = (struct pollfd){ .fd = m->clients[i].fd, .events = POLLIN };
 	return n;
 }
@@ -82,7 +88,8 @@ int64_t control_next_deadline(struct master *m)
 		       m->control_backoff_ns : 0;
 	for (int i = 0; i < MAX_CONTROL_CLIENTS; i++) {
 		struct control_client *c = &m->clients[i];
-		if (c->fd >= 0 && !c->waiting_reload && (!next || c->deadline_ns < next))
+		if (c->fd >= 0 && !c->waiting_reload && !c->pending &&
+		    (!next || c->deadline_ns < next))
 			next = c->deadline_ns;
 	}
 	return next;
@@ -103,10 +110,12 @@ static void client_finish(struct control_client *c, const char *text, size_t len
 			break;
 		off += (size_t)w;
 	}
+	fds_forget(c->fd);
 	close(c->fd);
 	c->fd = -1;
 	c->len = 0;
 	c->waiting_reload = 0;
+	c->pending = 0;
 }
 
 static void client_reply(struct control_client *c, const char *fmt, ...) PF_PRINTF_ATTR(2, 3);
@@ -124,7 +133,11 @@ static void client_reply(struct control_client *c, const char *fmt, ...)
 	client_finish(c, msg, (size_t)n);
 }
 
-static void run_command(struct master *m, struct control_client *c, char *line)
+/*
+ * Parse one command line: 1 with *cmd filled (the master answers through
+ * control_reply), or 0 when the line was answered here (a usage error).
+ */
+static int parse_command(struct control_client *c, char *line, struct control_cmd *cmd)
 {
 	char *end = line + strlen(line);
 	while (end > line && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
@@ -133,51 +146,40 @@ static void run_command(struct master *m, struct control_client *c, char *line)
 		line++;
 	log_debug("control: %s", line);
 
-	if (strcmp(line, "status") == 0 || strcmp(line, "status json") == 0) {
-		struct buf b;
-		buf_init(&b);
-		status_render(&b, line[6] != '\0');
-		client_finish(c, b.data ? b.data : "", b.len);
-		buf_free(&b);
-		return;
+	memset(cmd, 0, sizeof(*cmd));
+	if (strcmp(line, "status") == 0) {
+		cmd->kind = CONTROL_STATUS;
+		return 1;
+	}
+	if (strcmp(line, "status json") == 0) {
+		cmd->kind = CONTROL_STATUS_JSON;
+		return 1;
 	}
 	if (strcmp(line, "reload") == 0) {
-		if (m->stopping) {
-			client_reply(c, "failed: the server is stopping\n");
-			return;
-		}
-		c->waiting_reload = 1;
-		master_request_reload(m);
-		return;
+		cmd->kind = CONTROL_RELOAD;
+		return 1;
 	}
 	if (strcmp(line, "drain") == 0 || strcmp(line, "undrain") == 0) {
-		int on = line[0] == 'd';
-		if (!on && (m->stopping || m->drain_stop_ns)) {
-			client_reply(c, "error: the server is stopping\n");
-			return;
-		}
-		drain_set(m, on, "control command");
-		client_reply(c, "ok %s\n", on ? "draining" : "serving");
-		return;
+		cmd->kind = line[0] == 'd' ? CONTROL_DRAIN : CONTROL_UNDRAIN;
+		return 1;
 	}
 	if (strncmp(line, "workers ", 8) == 0) {
-		char name[128];
 		char sign;
 		int count;
 		char extra;
 		/* At most 9 digits: a longer count is an error, not an int overflow. */
-		if (sscanf(line + 8, "%127s %c%9d %c", name, &sign, &count, &extra) != 3 ||
+		if (sscanf(line + 8, "%127s %c%9d %c", cmd->name, &sign, &count, &extra) != 3 ||
 		    (sign != '+' && sign != '-') || count < 0) {
 			client_reply(c, "error: usage: workers NAME +N|-N\n");
-			return;
+			return 0;
 		}
-		char msg[256];
-		master_resize(m, name, sign == '+' ? count : -count, msg, sizeof(msg));
-		client_reply(c, "%s\n", msg);
-		return;
+		cmd->kind = CONTROL_RESIZE;
+		cmd->delta = sign == '+' ? count : -count;
+		return 1;
 	}
 	client_reply(c, "error: unknown command '%s' (try: status, status json, reload, "
 		     "drain, undrain, workers NAME +N|-N)\n", line);
+	return 0;
 }
 
 static void accept_clients(struct master *m)
@@ -211,24 +213,26 @@ static void accept_clients(struct master *m)
 		}
 		struct control_client *c = &m->clients[i];
 		c->fd = fd;
+		fds_add(fd);
 		c->len = 0;
 		c->waiting_reload = 0;
 		c->deadline_ns = util_now_ns() + CONTROL_LINE_TIMEOUT_NS;
 	}
 }
 
-static void read_client(struct master *m, struct control_client *c)
+/* Read what the client sent; 1 with *cmd when its line is a command for the master. */
+static int read_client(struct control_client *c, struct control_cmd *cmd)
 {
 	for (;;) {
 		if (c->len == sizeof(c->line) - 1) {
 			client_reply(c, "error: line too long\n");
-			return;
+			return 0;
 		}
 		ssize_t n = read(c->fd, c->line + c->len, sizeof(c->line) - 1 - c->len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return;		/* EAGAIN: more later */
+			return 0;	/* EAGAIN: more later */
 		c->line[c->len + (size_t)n] = '\0';
 		char *nl = strchr(c->line + c->len, '\n');
 		c->len += (size_t)n;
@@ -236,19 +240,24 @@ static void read_client(struct master *m, struct control_client *c)
 			if (nl)
 				*nl = '\0';
 			if (n == 0 && c->len == 0) {
+				fds_forget(c->fd);
 				close(c->fd);
 				c->fd = -1;
-				return;
+				return 0;
 			}
-			run_command(m, c, c->line);
-			return;
+			if (!parse_command(c, c->line, cmd))
+				return 0;
+			c->pending = 1;	/* the master's turn to answer */
+			return 1;
 		}
 	}
 }
 
-void control_handle(struct master *m, const struct pollfd *fds, int n)
+int control_handle(struct master *m, const struct pollfd *fds, int n, struct control_cmd *cmds,
+		   int max)
 {
 	int64_t now = util_now_ns();
+	int ncmds = 0;
 	for (int k = 0; k < n; k++) {
 		if (!fds[k].revents)
 			continue;
@@ -256,14 +265,33 @@ void control_handle(struct master *m, const struct pollfd *fds, int n)
 			accept_clients(m);
 			continue;
 		}
-		for (int i = 0; i < MAX_CONTROL_CLIENTS; i++)
-			if (m->clients[i].fd == fds[k].fd && !m->clients[i].waiting_reload)
-				read_client(m, &m->clients[i]);
+		for (int i = 0; i < MAX_CONTROL_CLIENTS && ncmds < max; i++) {
+			struct control_client *c = &m->clients[i];
+			if (c->fd == fds[k].fd && !c->waiting_reload && !c->pending &&
+			    read_client(c, &cmds[ncmds]))
+				cmds[ncmds++].client = i;
+		}
 	}
 	for (int i = 0; i < MAX_CONTROL_CLIENTS; i++) {
 		struct control_client *c = &m->clients[i];
-		if (c->fd >= 0 && !c->waiting_reload && now >= c->deadline_ns)
+		if (c->fd >= 0 && !c->waiting_reload && !c->pending && now >= c->deadline_ns)
 			client_reply(c, "error: timed out waiting for a command line\n");
+	}
+	return ncmds;
+}
+
+void control_reply(struct master *m, int client, const char *text, size_t len)
+{
+	if (client < 0 || client >= MAX_CONTROL_CLIENTS || m->clients[client].fd < 0)
+		return;
+	client_finish(&m->clients[client], text, len);
+}
+
+void control_wait_reload(struct master *m, int client)
+{
+	if (client >= 0 && client < MAX_CONTROL_CLIENTS && m->clients[client].fd >= 0) {
+		m->clients[client].pending = 0;
+		m->clients[client].waiting_reload = 1;
 	}
 }
 

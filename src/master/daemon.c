@@ -83,6 +83,7 @@ int daemon_detach(int *report_fd)
 		return -1;
 	umask(022);
 	*report_fd = p[1];
+	fds_add(p[1]);
 	return 0;
 }
 
@@ -100,6 +101,7 @@ void daemon_report(int *report_fd, const char *failure)
 	}
 	ssize_t w = write(*report_fd, msg, (size_t)n);
 	(void)w;
+	fds_forget(*report_fd);
 	close(*report_fd);
 	*report_fd = -1;
 }

@@ -161,6 +161,7 @@ int64_t endpoints_next_deadline(void)
 
 static void client_close(struct client *c)
 {
+	fds_forget(c->fd);
 	close(c->fd);
 	c->fd = -1;
 	c->len = 0;
@@ -207,6 +208,7 @@ static void accept_on(struct master *m, struct endpoint *e)
 		}
 		struct client *c = &clients[i];
 		c->fd = fd;
+		fds_add(fd);
 		c->len = 0;
 		c->off = 0;
 		buf_init(&c->out);
@@ -326,16 +328,6 @@ void endpoints_handle(struct master *m, const struct pollfd *fds, int n)
 			client_close(&clients[i]);
 }
 
-void endpoints_close_fds(void)
-{
-	for (int i = 0; i < MAX_ENDPOINTS && initialised; i++)
-		if (eps[i].fd >= 0)
-			close(eps[i].fd);
-	for (int i = 0; i < MAX_CLIENTS && initialised; i++)
-		if (clients[i].fd >= 0)
-			close(clients[i].fd);
-}
-
 void endpoints_close(struct master *m)
 {
 	for (int i = 0; i < MAX_CLIENTS && initialised; i++)
@@ -393,6 +385,7 @@ void endpoints_inherit(void)
 		util_set_cloexec(fd);
 		util_set_nonblock(fd, 1);
 		e->fd = e->l.fd = fd;
+		fds_add(fd);
 		e->l.inherited = 1;
 		addr_format(&e->l.addr, e->l.name, sizeof(e->l.name));
 		if (e->l.addr.family != AF_UNIX)

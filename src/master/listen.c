@@ -104,6 +104,7 @@ int listen_open(struct listener *l, int backlog, mode_t mode, char *err, size_t 
 	log_debug("listen(%d, %d) = 0", fd, backlog);
 	l->fd = fd;
 	l->backlog = backlog;
+	fds_add(fd);
 
 	/* The real address: port 0 asked the kernel to pick one. */
 	struct sockaddr_storage ss;
@@ -128,8 +129,10 @@ int listen_apply_options(struct listener *l, int defer_accept)
 
 void listen_close(struct listener *l, int unlink_path)
 {
-	if (l->fd >= 0)
+	if (l->fd >= 0) {
+		fds_forget(l->fd);
 		close(l->fd);
+	}
 	if (unlink_path && l->addr.family == AF_UNIX && !l->inherited)
 		unlink(addr_unix_path(&l->addr));
 	l->fd = -1;

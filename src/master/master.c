@@ -21,149 +21,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int64_t secs_ns(double s)
-{
-	return (int64_t)(s * 1e9);
-}
-
-/* ---- reload ---- */
-
-static void apply_top_level(struct master *m, struct pf_config *old, struct pf_config *c)
-{
-	if (log_open(c->error_log, c->log_level) < 0)
-		log_warn("open error log %s (keeping the old one)", c->error_log);
-	if (old && strcmp(old->pid_file, c->pid_file) != 0) {
-		unlink(old->pid_file);
-		pidfile_write(c->pid_file, m->pid);
-	}
-	const char *want = c->control_socket ? c->control_socket : "";
-	const char *have = m->control_path ? m->control_path : "";
-	if (strcmp(want, have) != 0) {
-		control_close(m, 1);
-		if (c->control_socket && control_open(m, c->control_socket) < 0)
-			log_warn("control socket %s", c->control_socket);
-	}
-	char err[512];
-	if (old && endpoints_apply(c, err, sizeof(err)) < 0)
-		log_error("%s (keeping the old metrics and agent_check sockets)", err);
-}
-
-void master_reload_done(struct master *m, int ok, const char *reason)
-{
-	struct generation *g = m->starting;
-	if (!g)
-		return;
-	int64_t now = util_now_ns();
-	int startup = g->startup;	/* g may be freed below */
-	m->starting = NULL;
-	if (ok) {
-		struct generation *old = m->active;
-		struct pf_config *old_conf = m->conf;
-		g->state = GEN_ACTIVE;
-		m->active = g;
-		m->conf = g->conf;
-		if (old) {
-			old->state = GEN_DRAINING;
-			m->draining = old;
-			old->deadline_ns = now + secs_ns(g->conf->shutdown_timeout);
-			spawn_signal_gen(m, old, SIGTERM, old->deadline_ns);
-		}
-		generation_prune_listeners(m, NULL);
-		generation_publish(m, g);
-		apply_top_level(m, old_conf, g->conf);
-		if (old && old->live == 0)
-			generation_free(m, old);
-		if (g->startup) {
-			log_info("ready: %d service(s), generation %u", g->nsvcs, g->id);
-			daemon_report(&m->report_fd, NULL);
-			notify_send("READY=1\nMAINPID=%d", (int)m->pid);
-			upgrade_started(m);
-		} else {
-			log_info("reload succeeded: generation %u serves", g->id);
-			snprintf(m->reload_result, sizeof(m->reload_result), "ok");
-		}
-	} else {
-		/* The old generation never stopped serving; end the new one. */
-		g->state = GEN_DRAINING;
-		for (int i = 0; i < scoreboard_nslots(); i++) {
-			struct worker_rec *r = &m->workers[i];
-			if (r->pid && r->gen == g)
-				spawn_retire(m, i, r->ready ? SIGTERM : SIGKILL,
-					     now + secs_ns(g->conf->shutdown_timeout));
-		}
-		if (g->startup) {
-			log_error("start-up failed: %s", reason);
-			m->startup_failed = 1;
-			m->stopping = 1;
-			m->stop_deadline_ns = now + secs_ns(g->conf->shutdown_timeout);
-		} else {
-			log_error("reload failed: %s", reason);
-		}
-		snprintf(m->reload_result, sizeof(m->reload_result), "failed: %s", reason);
-		generation_prune_listeners(m, g);
-		if (g->live == 0)
-			generation_free(m, g);
-		else
-			m->draining = g;
-	}
-	if (!startup) {
-		metrics_reload_done(ok);
-		control_reload_done(m, m->reload_result);
-		notify_send("READY=1\nSTATUS=reload %s", ok ? "succeeded" : "failed");
-	}
-}
-
-/* Start a reload now if nothing is in the way; otherwise it waits its turn. */
-static void reload_start(struct master *m)
-{
-	int64_t now = util_now_ns();
-	if (m->starting || m->stopping)
-		return;
-	if (m->draining) {
-		/* At most two generations: this drain is bounded by its deadline. */
-		return;
-	}
-	m->reload_pending = 0;
-	notify_send("RELOADING=1\nMONOTONIC_USEC=%lld", (long long)(util_now_ns() / 1000));
-	log_info("reloading %s", m->conf_path);
-
-	struct errlist errs = { 0 };
-	struct pf_config *c = config_load(m->conf_path, m->extra, &errs);
-	char reason[1024];
-	if (!c) {
-		for (int i = 0; i < errs.count; i++)
-			log_error("reload failed: %s", errs.msgs[i]);
-		snprintf(reason, sizeof(reason), "%s%s", errs.count ? errs.msgs[0] : "invalid configuration",
-			 errs.count > 1 ? " (and more, see the log)" : "");
-		errlist_free(&errs);
-		snprintf(m->reload_result, sizeof(m->reload_result), "failed: %s", reason);
-		metrics_reload_done(0);
-		control_reload_done(m, m->reload_result);
-		notify_send("READY=1\nSTATUS=reload failed");
-		return;
-	}
-	errlist_free(&errs);
-	struct generation *g = generation_create(m, c, reason, sizeof(reason));
-	if (!g) {
-		/* master_gen_create's failure path already freed c with its generation. */
-		log_error("reload failed: %s", reason);
-		snprintf(m->reload_result, sizeof(m->reload_result), "failed: %s", reason);
-		metrics_reload_done(0);
-		control_reload_done(m, m->reload_result);
-		notify_send("READY=1\nSTATUS=reload failed");
-		return;
-	}
-	g->state = GEN_STARTING;
-	g->deadline_ns = now + secs_ns(c->shutdown_timeout);
-	spawn_maintain(m, g, now);
-}
-
-void master_request_reload(struct master *m)
-{
-	m->reload_pending = 1;
-	reload_start(m);
-}
-
 /* ---- resize (SIGTTIN, SIGTTOU, `workers NAME +N`) ---- */
 
 /*
@@ -205,6 +62,41 @@ int master_resize(struct master *m, const char *name, int delta, char *msg, size
 	return found ? 0 : -1;
 }
 
+/* ---- deaths ---- */
+
+/*
+ * Reap every child that ended and decide what each death means: a worker
+ * told to stop, a new generation that cannot get ready (it fails as a
+ * whole: logged once, by its failure), or a crash to refill with back-off.
+ */
+static void reap(struct master *m)
+{
+	struct reap_death d;
+	int64_t now = util_now_ns();
+	while (reap_child(m, &d)) {
+		if (d.slot < 0) {
+			if (d.pid == m->upgrade_child)
+				m->upgrade_child = 0;
+			continue;
+		}
+		struct generation *g = d.gen;
+		char reason[512] = "";
+		if (d.exiting)
+			log_debug("worker %d %s", (int)d.pid, d.how);
+		else if (g->state == GEN_STARTING && !d.ready)
+			snprintf(reason, sizeof(reason), "service %s: worker %d %s before it was ready",
+				 g->svcs[d.svc].conf->name, (int)d.pid, d.how);
+		else
+			reap_crashed(m, &d, now);
+		metrics_worker_exit(m, d.slot, d.why);
+		reap_release(m, &d, now);
+		if (reason[0])
+			reload_done(m, 0, reason);
+		else if (g->live == 0 && g->state == GEN_DRAINING)
+			generation_free(m, g);
+	}
+}
+
 /* ---- stop ---- */
 
 static void stop_begin(struct master *m)
@@ -215,7 +107,7 @@ static void stop_begin(struct master *m)
 	m->stopping = 1;
 	notify_send("STOPPING=1");
 	log_info("stopping gracefully (shutdown_timeout %.1f s)", m->conf->shutdown_timeout);
-	m->stop_deadline_ns = now + secs_ns(m->conf->shutdown_timeout);
+	m->stop_deadline_ns = now + util_secs_ns(m->conf->shutdown_timeout);
 	/* New connections are refused once every process has closed the listeners. */
 	for (int i = 0; i < m->nlisteners; i++)
 		listen_close(&m->listeners[i], !m->handed_over);
@@ -245,7 +137,7 @@ static void stop_fast(struct master *m)
 		listen_close(&m->listeners[i], !m->handed_over);
 	int64_t deadline = util_now_ns() + 2000000000LL;
 	while (live_workers(m) > 0 && util_now_ns() < deadline) {
-		spawn_reap(m);
+		reap(m);
 		if (live_workers(m) > 0)
 			poll(NULL, 0, 5);
 	}
@@ -258,7 +150,7 @@ static void handle_signals(struct master *m)
 	if (sig_child) {
 		sig_child = 0;
 		spawn_read_ready(m);
-		spawn_reap(m);
+		reap(m);
 	}
 	if (sig_stop_fast) {
 		sig_stop_fast = 0;
@@ -272,7 +164,7 @@ static void handle_signals(struct master *m)
 	}
 	if (sig_reload) {
 		sig_reload = 0;
-		master_request_reload(m);
+		reload_request(m);
 	}
 	if (sig_reopen) {
 		sig_reopen = 0;
@@ -302,13 +194,58 @@ static void handle_signals(struct master *m)
 	}
 }
 
+/* Act on the control socket's commands and answer them. */
+static void answer_control(struct master *m, const struct pollfd *fds, int n)
+{
+	struct control_cmd cmds[MAX_CONTROL_CLIENTS];
+	int ncmds = control_handle(m, fds, n, cmds, (int)ARRAY_LEN(cmds));
+	for (int i = 0; i < ncmds; i++) {
+		struct control_cmd *c = &cmds[i];
+		char msg[256];
+		switch (c->kind) {
+		case CONTROL_STATUS:
+		case CONTROL_STATUS_JSON: {
+			struct buf b;
+			buf_init(&b);
+			status_render(&b, c->kind == CONTROL_STATUS_JSON);
+			control_reply(m, c->client, b.data ? b.data : "", b.len);
+			buf_free(&b);
+			continue;
+		}
+		case CONTROL_RELOAD:
+			if (m->stopping) {
+				snprintf(msg, sizeof(msg), "failed: the server is stopping\n");
+				break;
+			}
+			control_wait_reload(m, c->client);
+			reload_request(m);
+			continue;
+		case CONTROL_DRAIN:
+		case CONTROL_UNDRAIN:
+			if (c->kind == CONTROL_UNDRAIN && (m->stopping || m->drain_stop_ns)) {
+				snprintf(msg, sizeof(msg), "error: the server is stopping\n");
+				break;
+			}
+			drain_set(m, c->kind == CONTROL_DRAIN, "control command");
+			snprintf(msg, sizeof(msg), "ok %s\n",
+				 c->kind == CONTROL_DRAIN ? "draining" : "serving");
+			break;
+		case CONTROL_RESIZE:
+			master_resize(m, c->name, c->delta, msg, sizeof(msg) - 1);
+			strcat(msg, "\n");
+			break;
+		}
+		control_reply(m, c->client, msg, strlen(msg));
+	}
+}
+
 static void tick(struct master *m, int64_t now)
 {
 	spawn_check_deadlines(m, now);
 	if (m->starting) {
 		struct generation *g = m->starting;
 		if (spawn_gen_ready(m, g)) {
-			master_reload_done(m, 1, NULL);
+			reload_done(m, 1, NULL);
 		} else if (now >= g->deadline_ns) {
 			char reason[256];
 			if (g->slot_shortage)
@@ -319,7 +256,7 @@ static void tick(struct master *m, int64_t now)
 				snprintf(reason, sizeof(reason),
 					 "the new workers were not ready within shutdown_timeout (%.1f s)",
 					 g->conf->shutdown_timeout);
-			master_reload_done(m, 0, reason);
+			reload_done(m, 0, reason);
 		}
 	}
 	if (drain_stop_due(m, now))
@@ -406,7 +343,7 @@ static int master_loop(struct master *m)
 		if (m->exit_now)
 			break;
 		if (rc > 0)
-			control_handle(m, fds + ctl, ep - ctl);
+			answer_control(m, fds + ctl, ep - ctl);
 		endpoints_handle(m, fds + ep, rc > 0 ? n - ep : 0);
 		tick(m, util_now_ns());
 	}
@@ -489,6 +426,7 @@ int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 		startup_error(log_target, "start-up: %s", strerror(errno));
 		return 1;
 	}
+	fds_add(m->ready_pipe[0]);
 	m->sig_fd = signals_master_init();
 	if (m->sig_fd < 0) {
 		startup_error(log_target, "signal pipe: %s", strerror(errno));

@@ -72,6 +72,7 @@ struct control_client {
 	size_t len;
 	int64_t deadline_ns;
 	int waiting_reload;	/* answered when the reload ends */
+	int pending;		/* its command went to the master, not yet answered */
 };
 
 struct master {
@@ -110,7 +111,6 @@ struct master {
 
 /* spawn.c */
 int spawn_worker(struct master *m, struct generation *g, int svc, int pos);	/* slot, or -1 */
-void spawn_reap(struct master *m);
 void spawn_maintain(struct master *m, struct generation *g, int64_t now);
 void spawn_signal_gen(struct master *m, struct generation *g, int sig, int64_t kill_at);
 void spawn_retire(struct master *m, int slot, int sig, int64_t kill_at);
@@ -120,6 +120,26 @@ int64_t spawn_next_event(struct master *m, struct generation *g, int64_t now);
 void spawn_check_deadlines(struct master *m, int64_t now);
 void spawn_watchdog(struct master *m, int64_t now);
 int spawn_throttled(struct service *s, int64_t now);
+
+/* reap.c */
+/* A child that ended, as reap_child found it; the master decides what it means. */
+struct reap_death {
+	pid_t pid;
+	int slot;			/* -1: not one of our workers */
+	struct generation *gen;
+	int svc;			/* index into gen->svcs */
+	int ready;			/* it had reached accept() */
+	int exiting;			/* the master had told it to stop: not a crash */
+	int init_failed;		/* exit status WORKER_EXIT_INIT */
+	enum exit_reason why;
+	char how[128];			/* "exited with status 3 (handler init failed)" */
+};
+/* Reap one child into *d: 1, or 0 when none is left. Its record stays until reap_release. */
+int reap_child(struct master *m, struct reap_death *d);
+/* An unexpected death: log it, and refill its place at once or after a back-off. */
+void reap_crashed(struct master *m, const struct reap_death *d, int64_t now);
+/* Free the dead worker's place, record and slot. */
+void reap_release(struct master *m, const struct reap_death *d, int64_t now);
 
 /* generation.c */
 /* Build g for conf and bind its listeners (set as m->starting); NULL with err. */
@@ -131,12 +151,18 @@ void generation_publish(struct master *m, struct generation *g);
 void generation_prune_listeners(struct master *m, const struct generation *except);
 void generation_free(struct master *m, struct generation *g);
 
+/* reload.c */
+/* A reload is wanted (SIGHUP, `reload`): start it now or when nothing is in the way. */
+void reload_request(struct master *m);
+/* Start a pending reload if nothing is in the way; otherwise it waits its turn. */
+void reload_start(struct master *m);
+/* The starting generation is ready (ok) or failed for reason: commit or drop it. */
+void reload_done(struct master *m, int ok, const char *reason);
+
 /* master.c */
 /* Be the master of configuration c (taken) until it stops; an exit status. */
 int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 	       struct pf_config *c, int daemon_mode, const char *argv0);
-void master_reload_done(struct master *m, int ok, const char *reason);
-void master_request_reload(struct master *m);
 int master_resize(struct master *m, const char *name, int delta, char *msg, size_t msglen);
 
 /* upgrade.c: SIGUSR2 binary upgrade */
@@ -153,7 +179,22 @@ int control_open(struct master *m, const char *path);
 void control_close(struct master *m, int unlink_path);
 void control_adopt(struct master *m, int fd, const char *path);
 int control_pollfds(struct master *m, struct pollfd *fds, int max);
-void control_handle(struct master *m, const struct pollfd *fds, int n);
+enum control_kind { CONTROL_STATUS, CONTROL_STATUS_JSON, CONTROL_RELOAD, CONTROL_DRAIN,
+		   CONTROL_UNDRAIN, CONTROL_RESIZE };
+/* A command line parsed: what the master must do and answer. */
+struct control_cmd {
+	enum control_kind kind;
+	int client;		/* whom to answer: control_reply, control_wait_reload */
+	char name[128];		/* CONTROL_RESIZE: the service */
+	int delta;		/* CONTROL_RESIZE: +N or -N */
+};
+/* Accept and read clients; up to max commands into cmds, their count. */
+int control_handle(struct master *m, const struct pollfd *fds, int n, struct control_cmd *cmds,
+		   int max);
+/* Answer a command's client (and close it). */
+void control_reply(struct master *m, int client, const char *text, size_t len);
+/* The client's reload is under way: control_reload_done answers it. */
+void control_wait_reload(struct master *m, int client);
 void control_reload_done(struct master *m, const char *result);
 int64_t control_next_deadline(struct master *m);
 
@@ -168,7 +209,6 @@ int endpoints_apply(const struct pf_config *c, char *err, size_t errlen);
 int endpoints_pollfds(struct master *m, struct pollfd *fds, int max);
 void endpoints_handle(struct master *m, const struct pollfd *fds, int n);
 int64_t endpoints_next_deadline(void);
-void endpoints_close_fds(void);			/* in a forked worker */
 void endpoints_close(struct master *m);		/* at exit */
 void endpoints_export(void);			/* upgrade: in the child before exec */
 void endpoints_inherit(void);			/* upgrade: in the new master */
@@ -178,6 +218,8 @@ void agent_answer(struct master *m, const char *svc, char *out, size_t len);
 void agent_tick(struct master *m, int64_t now);	/* sample idle ratios */
 double agent_smooth(double prev, double sample, double dt, double tau);
 int agent_weight(double idle_ratio);
+
+/* drain.c: lame-duck drain */
 void drain_set(struct master *m, int on, const char *why);
 int drain_hold_stop(struct master *m, int64_t now);	/* 1: stop waits (drain_delay) */
 int drain_stop_due(struct master *m, int64_t now);
@@ -187,7 +229,6 @@ void rss_watchdog(struct master *m, int64_t now);
 
 /* notify.c: systemd's sd_notify protocol, without libsystemd */
 void notify_send(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);
-void notify_status(struct master *m);
 void notify_tick(struct master *m, int64_t now);	/* STATUS= on change, at most 1/s */
 
 #endif /* PREFORK_MASTER_H */

@@ -2,7 +2,7 @@
  * notify.c - systemd's readiness protocol without libsystemd: when
  * NOTIFY_SOCKET is set, send datagrams such as "READY=1" or "STATUS=..." to
  * it (a path, or an abstract socket when it starts with '@'). Entry points:
- * notify_send, notify_status, notify_tick (STATUS= when the pool changes).
+ * notify_send, notify_tick (STATUS= when the pool changes).
  */
 #include "master/master.h"
 
@@ -59,15 +59,6 @@ static void status_text(struct master *m, char *out, size_t len)
 
 static char last_status[sizeof(((struct master *)0)->reload_result) + 100];
 static int64_t last_status_ns;
-
-void notify_status(struct master *m)
-{
-	if (!getenv("NOTIFY_SOCKET"))
-		return;
-	status_text(m, last_status, sizeof(last_status));
-	last_status_ns = util_now_ns();
-	notify_send("%s", last_status);
-}
 
 /*
  * On every turn of the master loop: a STATUS= line when the counts or the

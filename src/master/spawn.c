@@ -3,7 +3,7 @@
  * scoreboard slot and a pool place, read its "ready" message, reap it,
  * refill its place with a back-off when it keeps dying, and keep each
  * service's pool at its target (fixed, or sized by min/max spare).
- * Entry points: spawn_worker, spawn_read_ready, spawn_reap,
+ * Entry points: spawn_worker, spawn_read_ready,
  * spawn_maintain, spawn_retire, spawn_signal_gen, spawn_check_deadlines.
  */
 #include "master/master.h"
@@ -15,27 +15,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* In the child: close every descriptor that belongs to the master. */
-static void close_master_fds(struct master *m, int keep)
-{
-	for (int i = 0; i < m->nlisteners; i++)
-		if (m->listeners[i].fd >= 0 && m->listeners[i].fd != keep)
-			close(m->listeners[i].fd);
-	close(m->ready_pipe[0]);
-	if (m->control_fd >= 0)
-		close(m->control_fd);
-	for (int i = 0; i < MAX_CONTROL_CLIENTS; i++)
-		if (m->clients[i].fd >= 0)
-			close(m->clients[i].fd);
-	if (m->upgrade_fd >= 0)
-		close(m->upgrade_fd);
-	if (m->upgrade_notify_fd >= 0)
-		close(m->upgrade_notify_fd);
-	if (m->report_fd >= 0)
-		close(m->report_fd);
-	endpoints_close_fds();
-}
 
 int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 {
@@ -64,7 +43,7 @@ int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 	signals_block_all(&old);
 	pid_t pid = fork();
 	if (pid == 0) {
-		close_master_fds(m, lfd);
+		fds_close_all(lfd);	/* every descriptor of the master's but ours */
 		worker_run(&w, lfd, m->ready_pipe[1], m->pid, &old);
 	}
 	signals_restore(&old);
@@ -154,128 +133,6 @@ int spawn_gen_ready(struct master *m, struct generation *g)
 		}
 	}
 	return 1;
-}
-
-static void describe_status(int status, char *buf, size_t len)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d%s", WEXITSTATUS(status),
-			 WEXITSTATUS(status) == WORKER_EXIT_INIT ? " (handler init failed)" : "");
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, len, "ended with status %d", status);
-}
-
-/* An unexpected death: refill the place, at once the first time, then with back-off. */
-static void crashed(struct worker_rec *r, const char *how, int64_t now)
-{
-	struct generation *g = r->gen;
-	struct service *s = &g->svcs[r->svc];
-	scoreboard_svc(s->sb)->crashes++;
-	log_error("service %s: worker %d %s", s->conf->name, (int)r->pid, how);
-	if (r->pos < 0)
-		return;
-	struct pool_pos *p = &s->pos[r->pos];
-	int64_t delay = policy_backoff(&p->crashes, now - r->started_ns);
-	if (delay > 0)
-		log_warnx("service %s: throttled: restarting a crashed worker in %.1f s "
-			  "(crash %d in a row)", s->conf->name, (double)delay / 1e9, p->crashes);
-	p->next_spawn_ns = now + delay;
-}
-
-/*
- * A worker of g died: if it was a successor that never got ready, the old
- * worker serves on and the next attempt waits out a back-off (loudly: the
- * service now runs past max_requests); if it was the worker being recycled,
- * its successor takes its place at once.
- */
-static void recycle_reaped(struct master *m, struct generation *g, int slot, const char *how,
-			   int64_t now)
-{
-	struct worker_rec *r = &m->workers[slot];
-	struct service *s = &g->svcs[r->svc];
-	if (s->recycle_new == slot) {
-		s->recycle_new = -1;
-		if (r->ready) {
-			s->recycle_old = -1;
-			return;
-		}
-		struct sb_service *sv = scoreboard_svc(s->sb);
-		int64_t delay = policy_backoff(&s->recycle_failures, 0);
-		if (delay < POLICY_BACKOFF_FIRST_NS)
-			delay = POLICY_BACKOFF_FIRST_NS;
-		s->recycle_next_ns = now + delay;
-		sv->recycle_held = 1;
-		log_error("service %s: cannot recycle worker %d: its successor %d %s; it serves on "
-			  "past max_requests (next try in %.1f s, failure %d in a row)", s->conf->name,
-			  s->recycle_old >= 0 ? (int)m->workers[s->recycle_old].pid : 0, (int)r->pid,
-			  how, (double)delay / 1e9, s->recycle_failures);
-		s->recycle_old = -1;
-	} else if (s->recycle_old == slot) {
-		/* The successor inherits the place now (or finds one when ready). */
-		s->recycle_old = -1;
-		int heir = s->recycle_new;
-		if (heir >= 0 && r->pos >= 0 && s->pos[r->pos].slot == slot) {
-			s->pos[r->pos].slot = heir;
-			m->workers[heir].pos = r->pos;
-			r->pos = -1;
-			s->recycle_new = -1;
-		}
-	}
-}
-
-void spawn_reap(struct master *m)
-{
-	int status;
-	pid_t pid;
-	int64_t now = util_now_ns();
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid == m->upgrade_child) {
-			m->upgrade_child = 0;
-			continue;
-		}
-		int slot = -1;
-		for (int i = 0; i < scoreboard_nslots(); i++)
-			if (m->workers[i].pid == pid) {
-				slot = i;
-				break;
-			}
-		if (slot < 0)
-			continue;
-		struct worker_rec *r = &m->workers[slot];
-		struct generation *g = r->gen;
-		char how[128], reason[512] = "";
-		describe_status(status, how, sizeof(how));
-		if (r->exiting)
-			log_debug("worker %d %s", (int)pid, how);
-		else if (g->state == GEN_STARTING && !r->ready)
-			/* A new generation that cannot get ready fails as a whole. */
-			snprintf(reason, sizeof(reason), "service %s: worker %d %s before it was ready",
-				 g->svcs[r->svc].conf->name, (int)pid, how);
-		else
-			crashed(r, how, now);
-		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_INIT && !r->exiting &&
-		    g->state != GEN_STARTING)
-			scoreboard_svc(g->svcs[r->svc].sb)->init_failures++;
-		recycle_reaped(m, g, slot, how, now);
-		if (r->pos >= 0) {
-			struct pool_pos *p = &g->svcs[r->svc].pos[r->pos];
-			if (p->slot == slot)
-				p->slot = -1;
-		}
-		metrics_worker_exit(m, slot, !r->exiting ? EXIT_CRASH : (enum exit_reason)r->reason);
-		memset(r, 0, sizeof(*r));
-		scoreboard_free_slot(slot);
-		g->live--;
-		if (reason[0]) {
-			/* Logged once, by the reload's (or start-up's) failure. */
-			master_reload_done(m, 0, reason);
-		} else if (g->live == 0 && g->state == GEN_DRAINING) {
-			generation_free(m, g);
-		}
-	}
 }
 
 static int slot_idle(struct master *m, int slot)

@@ -103,6 +103,7 @@ void upgrade_start(struct master *m)
 	util_set_nonblock(p[0], 1);
 	m->upgrade_child = pid;
 	m->upgrade_fd = p[0];
+	fds_add(p[0]);
 	m->upgrade_deadline_ns = util_now_ns() + (int64_t)(m->conf->shutdown_timeout * 1e9);
 }
 
@@ -113,6 +114,7 @@ static void upgrade_failed(struct master *m, const char *why)
 		kill(m->upgrade_child, SIGKILL);
 	if (m->upgrade_fd >= 0)
 		close(m->upgrade_fd);
+	fds_forget(m->upgrade_fd);
 	m->upgrade_fd = -1;
 	m->upgrade_deadline_ns = 0;
 	/* The new master may have written the pid file before it failed. */
@@ -127,6 +129,7 @@ void upgrade_readable(struct master *m)
 		return;
 	if (n > 0 && buf[0] == 'R') {
 		log_info("upgrade: new master %d is ready; stopping gracefully", (int)m->upgrade_child);
+		fds_forget(m->upgrade_fd);
 		close(m->upgrade_fd);
 		m->upgrade_fd = -1;
 		m->upgrade_deadline_ns = 0;
@@ -152,6 +155,7 @@ void upgrade_started(struct master *m)
 	pidfile_write(m->conf->pid_file, m->pid);
 	ssize_t w = write(m->upgrade_notify_fd, "R", 1);
 	(void)w;
+	fds_forget(m->upgrade_notify_fd);
 	close(m->upgrade_notify_fd);
 	m->upgrade_notify_fd = -1;
 }
@@ -164,6 +168,7 @@ static int add_inherited(struct master *m, int fd, const struct addr *a)
 	memset(l, 0, sizeof(*l));
 	l->addr = *a;
 	l->fd = fd;
+	fds_add(fd);
 	l->inherited = 1;
 	l->backlog = -1;
 	util_set_cloexec(fd);
@@ -225,6 +230,7 @@ int upgrade_inherit(struct master *m)
 	if (!nf)
 		return 0;
 	m->upgrade_notify_fd = atoi(nf);
+	fds_add(m->upgrade_notify_fd);
 	util_set_cloexec(m->upgrade_notify_fd);
 	char *list = util_xstrdup(getenv(ENV_LISTENERS));
 	for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
