@@ -2,10 +2,10 @@
  * master.c - the master loop. It sleeps in one place (poll on the
  * self-pipe, the workers' ready pipe and the control socket, with a timer
  * for the next deadline), then handles the signal flags in a fixed order,
- * clearing each before acting on it. Reload is a transaction: the new
- * configuration is built beside the live one, listeners whose address is
- * unchanged are carried over, and the old generation is retired only once
- * every new worker is ready. Entry points: master_start, master_loop.
+ * clearing each before acting on it. It is the one place that decides:
+ * the files below it return what happened (control commands, deaths,
+ * policy answers) and master.c acts. Reload is a transaction (reload.c).
+ * Entry point: master_run (start-up, then the loop until the master stops).
  */
 #include "master/daemon.h"
 #include "master/master.h"

@@ -1,7 +1,7 @@
 /*
- * master.h - the master's private state, shared by master.c (the loop,
- * reload, stop), spawn.c (fork, reap, back-off, pool sizing) and control.c
- * (the control socket).
+ * master.h - the master's private state and the prototypes of the files
+ * under src/master/, grouped per file. master.c decides; the others act on
+ * their part of the state and return what happened.
  */
 #ifndef PREFORK_MASTER_H
 #define PREFORK_MASTER_H
