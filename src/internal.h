@@ -375,13 +375,13 @@ struct sb_service {
 	int used;
 	int target;		/* workers wanted */
 	int throttled;		/* some slot is in crash back-off */
+	int recycle_held;	/* max_requests recycling waits: successors fail to start */
 	uint64_t spawns, crashes, recycles, watchdog_kills;
 	int tls;		/* the service speaks TLS */
 	char tls_sendfile[16];	/* "ktls" or "read+write" */
 	volatile uint64_t tls_handshakes, tls_failures, tls_resumed;
 	uint64_t handler_errors;	/* of workers gone (their slots were freed) */
 	uint64_t init_failures;	/* workers whose handler init failed (not at a reload) */
-	int recycle_held;	/* max_requests recycling waits: successors fail to start */
 };
 
 struct scoreboard {

@@ -225,7 +225,7 @@ void scoreboard_copy_string(char *dst, const volatile char *src, size_t len)
 		char ch = src[i];
 		if (ch == '\0')
 			break;
-		dst[i] = (ch >= 0x20 && ch < 0x7f) ? ch : '?';
+		dst[i] = (char)((ch >= 0x20 && ch < 0x7f) ? ch : '?');
 	}
 	if (len)
 		dst[i] = '\0';

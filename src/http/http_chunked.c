@@ -114,16 +114,14 @@ enum http_chunked_status http_chunked_decode(struct http_chunked *c, const char 
 				if (++c->digits > CHUNKED_MAX_DIGITS)
 					r = HTTP_CHUNKED_ERROR;
 				c->chunk_left = c->chunk_left * 16 + (unsigned)v;
-			} else if (c->digits == 0) {
-				r = HTTP_CHUNKED_ERROR;
-			} else if (ch == ' ' || ch == '\t') {
+			} else if (c->digits > 0 && (ch == ' ' || ch == '\t')) {
 				c->state = ST_SIZE_BWS;
-			} else if (ch == ';') {
+			} else if (c->digits > 0 && ch == ';') {
 				c->state = ST_EXT;
-			} else if (ch == '\r') {
+			} else if (c->digits > 0 && ch == '\r') {
 				c->state = ST_SIZE_LF;
 			} else {
-				r = HTTP_CHUNKED_ERROR;
+				r = HTTP_CHUNKED_ERROR;	/* no digit yet, or a stray byte */
 			}
 			break;
 		}

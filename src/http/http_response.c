@@ -207,12 +207,13 @@ PF_API int pf_http_add_header(struct pf_http *h, const char *name, const char *v
 		errno = ENOSPC;
 		return -1;
 	}
-	char *p = e->fields_out + h->fields_out_len;
-	memcpy(p, name, nlen);
-	memcpy(p + nlen, ": ", 2);
-	memcpy(p + nlen + 2, value, vlen);
-	memcpy(p + nlen + 2 + vlen, "\r\n", 2);
-	h->fields_out_len += nlen + vlen + 4;
+	/* Header lines, not strings: the buffer holds no NUL. */
+	struct http_out o = http_response_fields(h);
+	http_out_put(&o, name, nlen);
+	HTTP_OUT_LIT(&o, ": ");
+	http_out_put(&o, value, vlen);
+	HTTP_OUT_LIT(&o, "\r\n");
+	http_response_fields_done(h, &o);
 	return 0;
 }
 
