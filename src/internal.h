@@ -189,6 +189,10 @@ struct pf_config *config_load(const char *path, const struct pf_handler *const *
 			      struct errlist *errs);
 void config_free(struct pf_config *c);
 struct pf_config *config_load_paths(const char *path);
+/* paths.c: resolve pid_file, error_log, control_socket; add what start-up would refuse. */
+void config_paths(struct pf_config *c, struct errlist *errs);
+/* s as a number (float or integer): 0, or -1 when s is missing or not a number. */
+int config_number(const config_setting_t *s, double *out);
 const struct svc_conf *config_find_service(const struct pf_config *c, const char *name);
 
 /* ---- sizing.c: workers = "auto" ---- */
