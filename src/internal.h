@@ -459,6 +459,9 @@ struct pf_conn {
 	char peer[80];
 	char peer_host[64];
 	int expect_wait;		/* the last read had to wait: poll first */
+	int64_t silent_since;		/* monotonic ns the client has sent nothing
+					   since (0: it has, or we wrote) */
+	int yielded;			/* given up, silent, for a queued client */
 	struct ssl_st *ssl;		/* TLS: the session over fd, or NULL */
 	int ktls_send;			/* kTLS offload active: SSL_sendfile */
 	struct pf_tls_info *tls_info;	/* filled on first pf_conn_tls */
@@ -468,6 +471,15 @@ struct pf_conn {
 };
 void conn_init(struct pf_conn *c, int fd, struct pf_worker *w,
 	       const struct sockaddr *sa, socklen_t salen);
+/*
+ * Silent-connection floods (conn.c): note how long the client of a fresh
+ * connection has been silent (TCP_INFO counts its time in the listen
+ * queue; with defer_accept a connection without data has been silent for
+ * the defer period). Returns 1 when it should be dropped at once: silent
+ * for CONN_SILENT_GRACE, others queued, no worker of the service idle.
+ */
+#define CONN_SILENT_GRACE_NS 500000000LL
+int conn_watch_silence(struct pf_conn *c, int defer_accept);
 /* Count one request served on c, begun at start_ns (monotonic), in the slot. */
 void conn_request_done(struct pf_conn *c, int64_t start_ns);
 /* Wait for `events` on fd up to `timeout` seconds (<= 0: forever); 0, or -1 (ETIMEDOUT). */

@@ -146,7 +146,10 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 /*
  * Read up to `len` bytes, waiting at most the service's read_timeout.
  * Returns the count, 0 at end of input, -1 with errno set (ETIMEDOUT when
- * the deadline passed).
+ * the deadline passed). While the client has sent nothing at all (and the
+ * handler has written nothing), -1 with EAGAIN means it gave its worker up:
+ * silent for 0.5 s (its time in the listen queue included) with another
+ * client queued and no worker free. Close it; that is not a handler error.
  */
 PF_API ssize_t pf_conn_read(struct pf_conn *conn, void *buf, size_t len);
 
