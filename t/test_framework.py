@@ -170,9 +170,6 @@ def test_init_failure_at_startup_exits_1_with_reason():
     assert not harness.can_connect("127.0.0.1:%d" % port)
 
 
-harness.main(globals())
-
-
 def test_kv_line_server_example():
     """examples/kv-server: pf_main + pf_conn_readline, split lines, overlong line."""
     import socket
@@ -211,3 +208,6 @@ def test_kv_line_server_example():
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+harness.main(globals())
