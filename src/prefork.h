@@ -66,7 +66,6 @@ struct pf_conn;		/* one accepted connection */
 struct pf_worker;	/* the calling worker process */
 struct pf_settings;	/* the handler's block in server.conf */
 struct pf_http;		/* one HTTP request and its response (ABI 2) */
-struct pf_setting;	/* one entry of a declarative settings table (ABI 2) */
 
 struct pf_handler {
 	unsigned abi;		/* PF_ABI_VERSION */
@@ -112,24 +111,11 @@ struct pf_handler {
 	int (*handle_http)(struct pf_http *http, void *state);
 
 	/*
-	 * Optional. A declarative settings table (struct pf_setting entries,
-	 * ended by one whose key is NULL): the library checks the handler's
-	 * block against it and hands `init` the parsed values.
-	 */
-	const struct pf_setting *settings;
-
-	/*
-	 * Optional. Runs in each worker while it is idle and between
-	 * connections, at an interval taken from the settings.
-	 */
-	void (*tick)(struct pf_worker *worker, void *state);
-
-	/*
 	 * Room for fields later versions append; keep it zero (a designated
 	 * initialiser does). A field added here reads as NULL from a table
 	 * built with this header, so it needs no new ABI version.
 	 */
-	void *reserved[8];
+	void *reserved[10];
 };
 
 /*
