@@ -14,7 +14,8 @@
  *
  *	cc -o kv-server kv_server.c $(pkg-config --cflags --libs prefork)
  *
- * and run it with a server.conf whose service says handler = "kv".
+ * and run it with a configuration whose service says handler = "kv"
+ * (-c FILE, or /etc/kv-server.conf: pf_main_program).
  */
 #include <errno.h>
 #include <prefork.h>
@@ -74,5 +75,6 @@ static const struct pf_handler kv_handler = {
 int main(int argc, char **argv)
 {
 	const struct pf_handler *const handlers[] = { &kv_handler, NULL };
-	return pf_main(argc, argv, handlers);
+	/* Its own -v, -h and default configuration file. */
+	return pf_main_program(argc, argv, handlers, "kv-server", "1.0", "/etc/kv-server.conf");
 }

@@ -127,6 +127,15 @@ struct pf_handler {
  */
 PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handlers);
 
+/*
+ * pf_main for a program of its own: -v prints "NAME VERSION (prefork X)",
+ * -h names the program and `default_config`, and without -c the
+ * configuration is read from `default_config`. NULL for any of the three
+ * keeps preforkd's.
+ */
+PF_API int pf_main_program(int argc, char **argv, const struct pf_handler *const *handlers,
+			   const char *name, const char *version, const char *default_config);
+
 /* ---- connections ---- */
 
 /*

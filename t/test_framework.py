@@ -181,6 +181,14 @@ def test_kv_line_server_example():
     p = harness.spawn([exe, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         harness.wait_until(lambda: harness.can_connect("127.0.0.1:%d" % port), 15, what="kv-server")
+        # pf_main_program: its own -v, -h and default -c.
+        r = subprocess.run([exe, "-v"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert r.returncode == 0 and r.stdout.startswith(b"kv-server 1.0 (prefork "), r
+        r = subprocess.run([exe, "-h"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert r.returncode == 0 and b"/etc/kv-server.conf" in r.stdout, r
+        if not os.path.exists("/etc/kv-server.conf"):
+            r = subprocess.run([exe, "-t"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert r.returncode == 1 and b"/etc/kv-server.conf" in r.stderr, r
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         f = s.makefile("rb")
         s.sendall(b"SET greeting hel")

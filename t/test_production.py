@@ -787,4 +787,27 @@ def test_make_install_destdir_puts_files_where_spec_says():
     assert open(conf).read().endswith("# local change\n")
 
 
+def test_make_install_as_root_refreshes_the_linker_cache():
+    """As root without DESTDIR, make install runs ldconfig; with DESTDIR it does not."""
+    if not os.path.exists(os.path.join(B, "Makefile")) or not shutil.which("make"):
+        raise harness.Skip("no configured build tree at %s" % B)
+    if os.geteuid() != 0:
+        raise harness.Skip("needs root (make install runs ldconfig only as root)")
+    prefix = harness.tmpdir()
+    marker = os.path.join(prefix, "ldconfig-ran")
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    fake = "touch %s" % marker
+    r = subprocess.run(["make", "-s", "-C", B, "install-exec", "DESTDIR=" + prefix + "/d",
+                        "LDCONFIG=" + fake], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=600)
+    assert r.returncode == 0, r.stdout.decode()[-3000:]
+    assert not os.path.exists(marker), "ldconfig ran for a DESTDIR install"
+    r = subprocess.run(["make", "-s", "-C", B, "install-exec", "prefix=" + prefix,
+                        "LDCONFIG=" + fake], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=600)
+    assert r.returncode == 0, r.stdout.decode()[-3000:]
+    assert os.path.exists(marker), "make install as root did not run ldconfig: " + r.stdout.decode()
+    assert os.path.exists(os.path.join(prefix, "lib", "libprefork.so.0"))
+
+
 harness.main(globals())

@@ -26,7 +26,7 @@
 #endif
 #define DEFAULT_CONF PF_SYSCONFDIR "/prefork/server.conf"
 
-static void usage(FILE *out, const char *prog)
+static void usage(FILE *out, const char *prog, const char *conf)
 {
 	fprintf(out,
 		"usage: %s [-c FILE] [-t] [-d] [-s stop|quit|reload|reopen|status|drain|undrain] [-v] [-h]\n"
@@ -38,7 +38,7 @@ static void usage(FILE *out, const char *prog)
 		"            drain (tell load balancers to go elsewhere), undrain\n"
 		"  -v        print the version\n"
 		"  -h        print this help\n",
-		prog, DEFAULT_CONF);
+		prog, conf);
 }
 
 static void print_errors(struct errlist *e)
@@ -47,11 +47,13 @@ static void print_errors(struct errlist *e)
 		fprintf(stderr, "%s\n", e->msgs[i]);
 }
 
-PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handlers)
+PF_API int pf_main_program(int argc, char **argv, const struct pf_handler *const *handlers,
+			   const char *name, const char *version, const char *default_config)
 {
-	const char *conf_path = DEFAULT_CONF, *command = NULL;
+	const char *conf_path = default_config ? default_config : DEFAULT_CONF, *command = NULL;
 	int test = 0, daemon_mode = 0, opt;
-	const char *prog = argc > 0 ? argv[0] : "preforkd";
+	const char *prog = argc > 0 ? argv[0] : name ? name : "preforkd";
+	const char *def_conf = conf_path;
 
 	optind = 1;
 	while ((opt = getopt(argc, argv, "c:tds:vh")) != -1) {
@@ -61,19 +63,22 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 		case 'd': daemon_mode = 1; break;
 		case 's': command = optarg; break;
 		case 'v':
-			printf("preforkd (prefork) %s\n", PACKAGE_VERSION);
+			if (name)
+				printf("%s %s (prefork %s)\n", name, version ? version : "", PACKAGE_VERSION);
+			else
+				printf("preforkd (prefork) %s\n", PACKAGE_VERSION);
 			if (tls_conf_available())
 				printf("TLS: %s\n", tls_conf_library());
 			else
 				printf("TLS: not built in (configured --without-tls)\n");
 			return 0;
-		case 'h': usage(stdout, prog); return 0;
-		default: usage(stderr, prog); return 1;
+		case 'h': usage(stdout, prog, def_conf); return 0;
+		default: usage(stderr, prog, def_conf); return 1;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "preforkd: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr, prog);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", name ? name : "preforkd", argv[optind]);
+		usage(stderr, prog, def_conf);
 		return 1;
 	}
 
@@ -104,4 +109,9 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 	}
 
 	return master_run(conf_path, handlers, c, daemon_mode, prog);
+}
+
+PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handlers)
+{
+	return pf_main_program(argc, argv, handlers, NULL, NULL, NULL);
 }
