@@ -189,6 +189,10 @@ struct pf_config *config_load(const char *path, const struct pf_handler *const *
 			      struct errlist *errs);
 void config_free(struct pf_config *c);
 struct pf_config *config_load_paths(const char *path);
+/* paths.c: resolve pid_file, error_log, control_socket; add what start-up would refuse. */
+void config_paths(struct pf_config *c, struct errlist *errs);
+/* s as a number (float or integer): 0, or -1 when s is missing or not a number. */
+int config_number(const config_setting_t *s, double *out);
 const struct svc_conf *config_find_service(const struct pf_config *c, const char *name);
 
 /* ---- sizing.c: workers = "auto" ---- */
@@ -331,6 +335,7 @@ extern volatile sig_atomic_t worker_stop, worker_reopen;
 /* Worker: the stop handler closes this fd so a pending accept() returns. */
 void signals_worker_set_listen_fd(int fd);
 int signals_worker_listen_fd(void);	/* -1 once the stop handler closed it */
+int signals_worker_stop_fd(void);	/* readable once told to stop; -1 if none */
 void signals_close_pipe(void);
 void signals_block_all(sigset_t *old);
 void signals_restore(const sigset_t *old);
@@ -454,16 +459,39 @@ struct pf_conn {
 	char peer[80];
 	char peer_host[64];
 	int expect_wait;		/* the last read had to wait: poll first */
+	int64_t silent_since;		/* monotonic ns the client has sent nothing
+					   since (0: it has, or we wrote) */
+	int yielded;			/* given up, silent, for a queued client */
 	struct ssl_st *ssl;		/* TLS: the session over fd, or NULL */
 	int ktls_send;			/* kTLS offload active: SSL_sendfile */
 	struct pf_tls_info *tls_info;	/* filled on first pf_conn_tls */
+	int64_t deadline_ns;		/* pf_conn_set_deadline: monotonic, 0 = none */
+	size_t roff, rlen;		/* read-ahead: rlen bytes at rbuf + roff */
+	unsigned char rbuf[4096];	/* pf_conn_readline/peek/unread */
 };
 void conn_init(struct pf_conn *c, int fd, struct pf_worker *w,
 	       const struct sockaddr *sa, socklen_t salen);
+/*
+ * Silent-connection floods (conn.c): note how long the client of a fresh
+ * connection has been silent (TCP_INFO counts its time in the listen
+ * queue; with defer_accept a connection without data has been silent for
+ * the defer period). Returns 1 when it should be dropped at once: silent
+ * for CONN_SILENT_GRACE, others queued, no worker of the service idle.
+ */
+#define CONN_SILENT_GRACE_NS 500000000LL
+int conn_watch_silence(struct pf_conn *c, int defer_accept);
 /* Count one request served on c, begun at start_ns (monotonic), in the slot. */
 void conn_request_done(struct pf_conn *c, int64_t start_ns);
 /* Wait for `events` on fd up to `timeout` seconds (<= 0: forever); 0, or -1 (ETIMEDOUT). */
 int conn_wait_fd(int fd, short events, double timeout);
+/*
+ * A wait of `timeout` seconds (<= 0: forever) cut to c's deadline: the
+ * timeout to use, or -1 (errno ETIMEDOUT) when the deadline has passed.
+ */
+double conn_timeout(const struct pf_conn *c, double timeout);
+/* ---- worker/connbuf.c ---- */
+/* Move up to len read-ahead bytes of c (c->rlen > 0) to buf; the count. */
+size_t connbuf_take(struct pf_conn *c, void *buf, size_t len);
 
 /* ---- tls/tls_conn.c: TLS on one connection (the worker) ---- */
 

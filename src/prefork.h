@@ -66,7 +66,6 @@ struct pf_conn;		/* one accepted connection */
 struct pf_worker;	/* the calling worker process */
 struct pf_settings;	/* the handler's block in server.conf */
 struct pf_http;		/* one HTTP request and its response (ABI 2) */
-struct pf_setting;	/* one entry of a declarative settings table (ABI 2) */
 
 struct pf_handler {
 	unsigned abi;		/* PF_ABI_VERSION */
@@ -112,24 +111,11 @@ struct pf_handler {
 	int (*handle_http)(struct pf_http *http, void *state);
 
 	/*
-	 * Optional. A declarative settings table (struct pf_setting entries,
-	 * ended by one whose key is NULL): the library checks the handler's
-	 * block against it and hands `init` the parsed values.
-	 */
-	const struct pf_setting *settings;
-
-	/*
-	 * Optional. Runs in each worker while it is idle and between
-	 * connections, at an interval taken from the settings.
-	 */
-	void (*tick)(struct pf_worker *worker, void *state);
-
-	/*
 	 * Room for fields later versions append; keep it zero (a designated
 	 * initialiser does). A field added here reads as NULL from a table
 	 * built with this header, so it needs no new ABI version.
 	 */
-	void *reserved[8];
+	void *reserved[10];
 };
 
 /*
@@ -146,7 +132,10 @@ PF_API int pf_main(int argc, char **argv, const struct pf_handler *const *handle
 /*
  * Read up to `len` bytes, waiting at most the service's read_timeout.
  * Returns the count, 0 at end of input, -1 with errno set (ETIMEDOUT when
- * the deadline passed).
+ * the deadline passed). While the client has sent nothing at all (and the
+ * handler has written nothing), -1 with EAGAIN means it gave its worker up:
+ * silent for 0.5 s (its time in the listen queue included) with another
+ * client queued and no worker free. Close it; that is not a handler error.
  */
 PF_API ssize_t pf_conn_read(struct pf_conn *conn, void *buf, size_t len);
 
@@ -162,6 +151,42 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *conn, void *buf, size_t len,
  * is not starved by idle keep-alive clients.
  */
 PF_API ssize_t pf_conn_read_idle(struct pf_conn *conn, void *buf, size_t len, double timeout);
+/*
+ * (Stop-aware: once the worker is told to stop or retire, an idle
+ * pf_conn_read_idle returns -1 with errno ESHUTDOWN at once; bytes the
+ * client had already sent are still returned.)
+ */
+
+/*
+ * Buffered reads (a read-ahead buffer of 4096 bytes in the connection;
+ * every pf_conn_read* call hands out buffered bytes first, so these mix
+ * freely with plain reads, over TLS too).
+ *
+ * pf_conn_readline: read one line, up to and including its '\n', into
+ * buf (at most size - 1 bytes, then a NUL). Returns the line's length; a
+ * last line cut by end of input is returned without '\n'; 0 at end of
+ * input; -1 with errno EMSGSIZE when no '\n' came within size - 1 bytes
+ * (those bytes are consumed: close the connection), or the error of
+ * pf_conn_read (ETIMEDOUT ...). Each wait is bounded as pf_conn_read's.
+ *
+ * pf_conn_peek: copy up to `len` bytes that the next read would return,
+ * without consuming them (reading once when nothing is buffered). Returns
+ * the count, 0 at end of input, -1 with errno.
+ *
+ * pf_conn_unread: push `len` bytes back in front of the input; 0, or -1
+ * with errno ENOBUFS when the buffer has no room for them.
+ */
+PF_API ssize_t pf_conn_readline(struct pf_conn *conn, char *buf, size_t size);
+PF_API ssize_t pf_conn_peek(struct pf_conn *conn, void *buf, size_t len);
+PF_API int pf_conn_unread(struct pf_conn *conn, const void *buf, size_t len);
+
+/*
+ * A deadline `seconds` from now for all further waits on the connection
+ * (reads and writes, on top of read_timeout/write_timeout): once it has
+ * passed every wait fails with ETIMEDOUT, so a slow client cannot hold a
+ * request open forever. Set it at the start of each request; <= 0 clears.
+ */
+PF_API void pf_conn_set_deadline(struct pf_conn *conn, double seconds);
 
 /*
  * Write all `len` bytes, each wait for buffer space bounded by
@@ -204,6 +229,12 @@ PF_API struct pf_worker *pf_conn_worker(struct pf_conn *conn);
 
 /* Non-zero once the worker has been told to stop or retire gracefully. */
 PF_API int pf_worker_stopping(const struct pf_worker *worker);
+/*
+ * A file descriptor that becomes readable (and stays so) once the worker
+ * is told to stop or retire: for a handler that polls its own sockets.
+ * Poll it for POLLIN, never read or close it. -1 outside a worker.
+ */
+PF_API int pf_worker_stop_fd(const struct pf_worker *worker);
 /* Non-zero when a client waits in the accept queue and no worker is idle. */
 PF_API int pf_worker_pending(const struct pf_worker *worker);
 PF_API const char *pf_worker_service(const struct pf_worker *worker);

@@ -50,7 +50,33 @@ struct bad_case {
 	const char *message;
 };
 
+#define X10 "xxxxxxxxxx"
+#define X100 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define X1000 X100 X100 X100 X100 X100 X100 X100 X100 X100 X100
+#define SVC_LINE2 "services = (" SVC_OK ");\n"
+
 static const struct bad_case bad_cases[] = {
+	/* Issue 11 item 12: -t refuses the paths start-up could not use. */
+	{ "control_socket = \"/tmp/" X100 X10 "\";\n" SVC_LINE2, 1,
+	  "'control_socket': unix socket path too long (at most 107 bytes): '/tmp/xxxxxxxxxx" },
+	{ SVC_LINE2 "control_socket = \"/nonexistent-prefork-dir/c.sock\";\n", 2,
+	  "'control_socket': folder '/nonexistent-prefork-dir': No such file or directory" },
+	{ "pid_file = \"/tmp/" X1000 X1000 X1000 X1000 X100 "\";\n" SVC_LINE2, 1,
+	  "'pid_file': path too long (4105 bytes, at most 4084)" },
+	{ "pid_file = \"/tmp/" X100 X100 X10 X10 X10 X10 X10 "\";\n" SVC_LINE2, 1,
+	  "'pid_file': name 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' too long (at most 244 bytes)" },
+	{ "\npid_file = \"/nonexistent-prefork-dir/p.pid\";\n" SVC_LINE2, 2,
+	  "'pid_file': folder '/nonexistent-prefork-dir': No such file or directory" },
+	{ "pid_file = \"/etc/passwd/p.pid\";\n" SVC_LINE2, 1,
+	  "'pid_file': '/etc/passwd' is not a folder" },
+	{ "error_log = \"/nonexistent-prefork-dir/e.log\";\n" SVC_LINE2, 1,
+	  "'error_log': folder '/nonexistent-prefork-dir': No such file or directory" },
+	{ "error_log = \"/tmp/" X1000 X1000 X1000 X1000 X100 "\";\n" SVC_LINE2, 1,
+	  "'error_log': path too long (4105 bytes, at most 4095)" },
+	{ "error_log = \"/tmp/" X100 X100 X10 X10 X10 X10 X10 X10 "\";\n" SVC_LINE2, 1,
+	  "'error_log': name 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' too long (at most 255 bytes)" },
+	{ "services = (\n{ name = \"a\"; listen = \"unix:/tmp/" X100 X10 "\"; handler = \"echo\"; }\n);\n", 2,
+	  "'listen': unix socket path too long (at most 107 bytes): '/tmp/xxxxxxxxxx" },
 	{ "services = (\n" SVC_OK ");\nwokers = 3;\n", 3,
 	  "unknown key 'wokers'" },
 	{ "services = (\n{ name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"echo\";\n wokers = 3; }\n);\n",
@@ -231,6 +257,9 @@ START_TEST(test_values_and_unix_path)
 		"  read_timeout = 1.5; write_timeout = 2; request_timeout = 9.0;\n"
 		"  defer_accept = true; proxy_protocol = true; backlog = 64; }\n"
 		");\n");
+	char logs[300];
+	snprintf(logs, sizeof(logs), "%s/logs", dir);	/* error_log's folder must exist */
+	ck_assert_int_eq(mkdir(logs, 0755), 0);
 	struct errlist errs = { 0 };
 	struct pf_config *c = config_load(path, NULL, &errs);
 	for (int i = 0; i < errs.count; i++)
@@ -313,6 +342,56 @@ START_TEST(test_paths_only_reader_is_lenient)
 }
 END_TEST
 
+/* Issue 11 item 10: `-s` reads a float key written as an integer too. */
+static const struct {
+	const char *text;
+	double want;
+} paths_timeout_cases[] = {
+	{ "shutdown_timeout = 18;\n", 18.0 },
+	{ "shutdown_timeout = 18L;\n", 18.0 },
+	{ "shutdown_timeout = 2.5;\n", 2.5 },
+	{ "shutdown_timeout = 86400;\n", 86400.0 },
+	{ "shutdown_timeout = \"18\";\n", 10.0 },	/* not a number: the default */
+	{ "shutdown_timeout = 0;\n", 10.0 },		/* out of range: the default */
+	{ "shutdown_timeout = -3;\n", 10.0 },
+	{ "shutdown_timeout = 100000;\n", 10.0 },
+	{ "bogus = 1;\n", 10.0 },
+};
+
+START_TEST(test_paths_only_reader_takes_an_integer_timeout)
+{
+	const char *path = write_conf("timeout.conf", paths_timeout_cases[_i].text);
+	struct pf_config *c = config_load_paths(path);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_double_eq(c->shutdown_timeout, paths_timeout_cases[_i].want);
+	config_free(c);
+}
+END_TEST
+
+/* Every float key of the table takes an integer (server.conf(5)). */
+START_TEST(test_every_float_key_takes_an_integer)
+{
+	const char *path = write_conf("ints.conf",
+		"shutdown_timeout = 18;\n"
+		"services = (\n"
+		"{ name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"http\";\n"
+		"  read_timeout = 7; write_timeout = 8L; request_timeout = 9;\n"
+		"  http = { root = \"www\"; header_timeout = 3; keepalive_timeout = 0; }; }\n"
+		");\n");
+	struct errlist errs = { 0 };
+	struct pf_config *c = config_load(path, NULL, &errs);
+	for (int i = 0; i < errs.count; i++)
+		fprintf(stderr, "%s\n", errs.msgs[i]);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_double_eq(c->shutdown_timeout, 18.0);
+	const struct svc_conf *v = &c->services[0];
+	ck_assert_double_eq(v->read_timeout, 7.0);
+	ck_assert_double_eq(v->write_timeout, 8.0);
+	ck_assert_double_eq(v->request_timeout, 9.0);
+	config_free(c);
+}
+END_TEST
+
 START_TEST(test_edit_distance)
 {
 	ck_assert_int_eq(util_edit_distance("wokers", "workers"), 1);
@@ -335,6 +414,9 @@ int main(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_extra_handlers_are_found);
 	tcase_add_test(tc, test_paths_only_reader_is_lenient);
+	tcase_add_loop_test(tc, test_paths_only_reader_takes_an_integer_timeout, 0,
+			    (int)ARRAY_LEN(paths_timeout_cases));
+	tcase_add_test(tc, test_every_float_key_takes_an_integer);
 	tcase_add_test(tc, test_edit_distance);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_FORK);

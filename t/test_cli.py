@@ -96,6 +96,32 @@ def test_check_syntax_error_names_file_and_line():
     assert r.stdout == b""
 
 
+def test_check_refuses_paths_that_start_up_cannot_use():
+    """Issue 11 item 12: -t checks what start-up checks: a control socket
+    path longer than sun_path, a pid file path over PATH_MAX, a folder that
+    does not exist; each as FILE:LINE, and the master refuses them too."""
+    d = harness.tmpdir()
+    addr = "127.0.0.1:%d" % harness.free_port()
+    long_sock = os.path.join(d, "c" * (108 - len(d)))
+    cases = [
+        ({"control_socket": long_sock}, "'control_socket': unix socket path too long (at most 107 bytes)"),
+        ({"pid_file": os.path.join(d, *(["p" * 200] * 21))}, "'pid_file': path too long"),
+        ({"pid_file": os.path.join(d, "nowhere", "p.pid")}, "'pid_file': folder '%s/nowhere': " % d),
+        ({"error_log": os.path.join(d, "nowhere", "e.log")}, "'error_log': folder '%s/nowhere': " % d),
+    ]
+    for top, message in cases:
+        conf = write(os.path.join(d, "server.conf"), config(svc("echo", addr, workers=1), **top))
+        r = harness.preforkd("-t", "-c", conf)
+        assert r.returncode == 1, (top, r)
+        assert lines_of(r.stderr)[0].startswith("%s:1: %s" % (conf, message)), (message, r.stderr)
+        assert r.stdout == b""
+        # The master says the same and starts nothing.
+        r = harness.preforkd("-c", conf, timeout=30)
+        assert r.returncode == 1, (top, r)
+        assert message in r.stderr.decode(), r.stderr
+        assert not os.path.exists(os.path.join(d, "preforkd.pid"))
+
+
 def test_check_unknown_key_suggests_the_close_one():
     d = harness.tmpdir()
     conf = write(os.path.join(d, "server.conf"),

@@ -222,6 +222,90 @@ def test_workers_command_grows_shrinks_and_stays_within_limits():
     srv.wait_workers(1)
 
 
+def test_resize_is_exact_a_signal_is_one_step_and_reload_resets_as_documented():
+    """Issue 11 item 14: `workers NAME +N` is exact, each delivered SIGTTIN
+    is one step, a reload sets the pool back to the file's value; README
+    and preforkd(8) say so, and that bursts of signals merge."""
+    srv, addr = harness.start_echo(workers=2, max_workers=10)
+    assert control(srv, "workers echo +3") == "ok echo 5\n"
+    srv.wait_workers(5)
+    srv.signal(signal.SIGTTIN)
+    srv.wait_workers(6)
+    srv.signal(signal.SIGTTOU)
+    srv.wait_workers(5)
+    assert control(srv, "reload") == "ok\n"
+    srv.wait_workers(2)
+    with open(os.path.join(harness.SRCDIR, "README.md")) as f:
+        readme = " ".join(f.read().split())
+    assert "the kernel merges a signal sent again" in readme
+    assert "`workers NAME +N` / `workers NAME -N`" in readme
+    assert "resets every pool to the file's `workers` value" in readme
+    with open(os.path.join(harness.SRCDIR, "man", "preforkd.8")) as f:
+        man = " ".join(f.read().split())
+    assert "the kernel merges a signal sent again" in man
+    assert "sets every pool back to its .B workers value from the file" in man
+
+
+def take_every_control_slot(srv):
+    """Idle connections holding every control slot (each for the master's
+    5 s line timeout), once one more is turned away as busy."""
+    hogs = [harness.connect("unix:" + srv.control) for _ in range(16)]
+
+    def turned_away():
+        s = harness.connect("unix:" + srv.control, timeout=1)
+        try:
+            return s.recv(100) == b"error: too many control connections\n"
+        except OSError:
+            hogs.append(s)     # it got a slot: keep it too
+            return False
+    harness.wait_until(turned_away, 5, what="every control slot taken")
+    return hogs
+
+
+def test_s_status_and_reload_when_every_control_slot_is_taken():
+    """Issue 11 item 9: a busy answer is an error (exit 1, on stderr), and a
+    reload that cannot get a slot falls back to SIGHUP and says so."""
+    srv, addr = harness.start_echo(workers=2)
+    hogs = take_every_control_slot(srv)
+    r = harness.preforkd("-c", srv.conf, "-s", "status")
+    assert r.returncode == 1, r
+    assert r.stderr == b"error: too many control connections\n", r.stderr
+    assert r.stdout == b"", r.stdout
+    for h in hogs:
+        h.close()
+    old = srv.workers()
+    hogs = take_every_control_slot(srv)
+    r = harness.preforkd("-c", srv.conf, "-s", "reload")
+    assert r.returncode == 1, r
+    assert b"too many control connections: sent SIGHUP to process %d instead" % srv.pid in r.stderr, \
+        r.stderr
+    # The SIGHUP did reload: a new generation replaced the workers.
+    harness.wait_until(lambda: len(srv.workers()) == 2 and not set(srv.workers()) & set(old),
+                       10 * harness.SLOW, what="a new generation after the SIGHUP")
+    for h in hogs:
+        h.close()
+    # With slots free again, both work.
+    assert harness.preforkd("-c", srv.conf, "-s", "status").returncode == 0
+
+
+def test_s_commands_never_die_of_sigpipe():
+    """Issue 11 item 9: an answer written to a closed pipe is an error
+    (exit 1, said on stderr), never a death by SIGPIPE (exit 141)."""
+    srv, addr = harness.start_echo(workers=1)
+    for cmd in ("status", "reload"):
+        rfd, wfd = os.pipe()
+        os.close(rfd)
+        try:
+            r = subprocess.run(harness.VALGRIND + [harness.PREFORKD, "-c", srv.conf, "-s", cmd],
+                               stdin=subprocess.DEVNULL, stdout=wfd, stderr=subprocess.PIPE,
+                               timeout=60)
+        finally:
+            os.close(wfd)
+        assert r.returncode == 1, (cmd, r.returncode, r.stderr)
+        assert b"cannot write the answer: Broken pipe" in r.stderr, (cmd, r.stderr)
+    srv.wait_workers(1)
+
+
 def test_control_answers_while_every_worker_is_busy():
     srv, addr = harness.start_echo(workers=2, read_timeout=60)
     kids = srv.workers()

@@ -170,4 +170,44 @@ def test_init_failure_at_startup_exits_1_with_reason():
     assert not harness.can_connect("127.0.0.1:%d" % port)
 
 
+def test_kv_line_server_example():
+    """examples/kv-server: pf_main + pf_conn_readline, split lines, overlong line."""
+    import socket
+    exe = os.path.join(B, "examples", "kv-server")
+    port = free_port()
+    d = harness.tmpdir()
+    conf = harness.write(os.path.join(d, "kv.conf"), conf_with(
+        '{ name = "k"; listen = "127.0.0.1:%d"; handler = "kv"; workers = 1; }' % port))
+    p = harness.spawn([exe, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        harness.wait_until(lambda: harness.can_connect("127.0.0.1:%d" % port), 15, what="kv-server")
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        f = s.makefile("rb")
+        s.sendall(b"SET greeting hel")
+        s.sendall(b"lo world\nGET greeting\r\nGET nope\n")
+        assert f.readline() == b"OK\n"
+        assert f.readline() == b"VALUE hello world\n"
+        assert f.readline() == b"NOT_FOUND\n"
+        s.sendall(b"BOGUS\n")
+        assert f.readline() == b"ERROR bad command\n"
+        s.sendall(b"SET k " + b"x" * 600 + b"\n")
+        assert f.readline() == b"ERROR line too long\n"
+        assert f.readline() == b""          # closed after an overlong line
+        s.close()
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET greeting\nQUIT\n")
+        f = s.makefile("rb")
+        assert f.readline() == b"VALUE hello world\n"
+        assert f.readline() == b""
+        s.close()
+    finally:
+        p.send_signal(15)
+        try:
+            p.wait(timeout=15)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
 harness.main(globals())

@@ -358,4 +358,39 @@ def test_graceful_stop_answers_kept_alive_app_request_with_close():
     assert srv.wait_exit(15) == 0
 
 
+def test_graceful_stop_with_idle_keepalive_is_immediate():
+    """50 idle keep-alive connections, keepalive_timeout = 60: a graceful stop
+    ends within a second, every worker runs fini, and a request sent before
+    the stop is answered (stop-aware pf_conn_read_idle, ESHUTDOWN)."""
+    d0 = harness.tmpdir()
+    fdir = os.path.join(d0, "fini")
+    os.mkdir(fdir)
+    srv, addr, d = start("httpmod", "httpmod", "keepalive_timeout = 60;",
+                         'httpmod = { fini_dir = "%s"; };' % fdir, workers=52)
+    srv.wait_workers(52, timeout=30)
+    kids = srv.workers()
+    conns = []
+    for i in range(50):
+        c = Conn(addr, timeout=10)
+        c.send(req(b"GET", b"/api/json?200", close=False))
+        r = c.read_response()
+        assert r.status == 200, r
+        conns.append(c)
+    # One more that sends its request just before the stop: it gets its answer.
+    last = conns[-1]
+    last.send(req(b"GET", b"/api/json?201", close=False))
+    r = last.read_response()
+    assert r.status == 201, r
+    t0 = time.monotonic()
+    srv.signal(signal.SIGTERM)
+    assert srv.wait_exit(timeout=30) == 0
+    elapsed = time.monotonic() - t0
+    assert elapsed < 1.0 * harness.SLOW, "stop with idle keep-alive took %.2fs" % elapsed
+    finis = os.listdir(fdir)
+    assert len(finis) == len(kids), (finis, kids)
+    for c in conns:
+        assert c.at_eof(), "an idle connection was not closed"
+        c.close()
+
+
 harness.main(globals())

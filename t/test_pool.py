@@ -9,7 +9,6 @@ back-off, and what the status shows about all of it.
 Each test prints the figures it measured (pool sizes over time, recycle
 spacing, forks per second, latencies) so a run doubles as a report."""
 import functools
-import math
 import os
 import re
 import signal
@@ -598,10 +597,10 @@ def test_slowloris_trickling_clients_are_outgrown_and_get_408():
              sampler.changes()[:12]))
 
 
-def test_slowloris_fixed_pool_waits_at_most_ceil_n_over_2_read_timeouts():
+def test_slowloris_fixed_pool_silent_connections_yield_to_a_queued_client():
     port = free_port()
     addr = "127.0.0.1:%d" % port
-    read_timeout = 1.0
+    read_timeout = 5.0
     n = 6
     srv = start(svc("f", addr, workers=2, read_timeout=read_timeout))
     srv.wait_workers(2)
@@ -616,13 +615,13 @@ def test_slowloris_fixed_pool_waits_at_most_ceil_n_over_2_read_timeouts():
         assert out == b"ping"
     finally:
         closing(stalled)
-    bound = math.ceil(n / 2) * read_timeout
-    # The inherent limit of a fixed prefork pool: queued behind every stalled
-    # connection, each holding a worker for one read_timeout.
-    assert waited <= bound + 0.5, "waited %.2fs, bound %.1fs" % (waited, bound)
-    assert waited >= bound - read_timeout, "waited only %.2fs: not queued behind them?" % waited
-    print("fixed pool of 2, %d stalled connections, read_timeout %.1f: waited %.2fs (bound %.1fs)"
-          % (n, read_timeout, waited, bound))
+    # Once silent for 0.5 s with a client queued and no worker free, a
+    # connection gives its worker up (issue 11 item 6); those queued longer
+    # go at once. Before, each held a worker for read_timeout: ceil(6/2) x 5 s.
+    assert waited <= 0.5 + 1.5 * harness.SLOW, "waited %.2fs" % waited
+    assert waited >= 0.3, "waited only %.2fs: not queued behind them?" % waited
+    print("fixed pool of 2, %d silent connections, read_timeout %.1f: waited %.2fs "
+          "(was ceil(%d / 2) x read_timeout)" % (n, read_timeout, waited, n))
 
 
 def test_emfile_in_accept_backs_off_without_spinning_and_recovers():

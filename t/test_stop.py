@@ -180,4 +180,23 @@ def test_s_stop_returns_even_before_the_master_is_reaped():
     assert srv.wait_exit(timeout=5) == 0
 
 
+
+def test_s_quit_honours_an_integer_shutdown_timeout():
+    """Issue 11 item 10: `shutdown_timeout = 16;` (an integer) is read by -s
+    as well: -s quit waits past the 15 s the 10 s default would allow, while
+    the master ends a straggler after 16 s, and reports success."""
+    srv, addr = start(workers=1, shutdown_timeout=16)
+    assert "shutdown_timeout = 16;" in harness.read_text(srv.conf)
+    conn = open_inflight(addr)
+    t0 = time.monotonic()
+    p = harness.spawn(VALGRIND + [harness.PREFORKD, "-c", srv.conf, "-s", "quit"],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert srv.wait_exit(timeout=40 * SLOW) == 0
+    assert time.monotonic() - t0 >= 15.0, "the straggler was not held: the test proves nothing"
+    out, err = p.communicate(timeout=30 * SLOW)
+    assert p.returncode == 0, (p.returncode, err)
+    assert err == b"", err
+    conn.close()
+
+
 harness.main(globals())

@@ -35,7 +35,12 @@ static int control_request(const char *path, const char *cmd)
 	}
 	char line[256];
 	int n = snprintf(line, sizeof(line), "%s\n", cmd);
-	if (write(fd, line, (size_t)n) != n) {
+	/*
+	 * A master with no free slot answers and closes without reading: the
+	 * send may then fail (EPIPE, never SIGPIPE), and the answer is read all
+	 * the same.
+	 */
+	if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n && errno != EPIPE && errno != ECONNRESET) {
 		fprintf(stderr, "preforkd: control socket %s: %s\n", path, strerror(errno));
 		close(fd);
 		return -1;
@@ -64,8 +69,55 @@ static int control_answer(int fd, struct buf *out, double timeout)
 	}
 }
 
+#define CTL_BUSY "error: too many control connections"
+#define CTL_BUSY_RETRY_NS 1000000000LL
+
+static int answer_is_busy(const struct buf *b)
+{
+	return b->len >= strlen(CTL_BUSY) && memcmp(b->data, CTL_BUSY, strlen(CTL_BUSY)) == 0;
+}
+
+/*
+ * The master's answer: on stdout and 0 when it is a success (status: any
+ * answer that is not "error: ..."; reload, drain: "ok..."), else on stderr
+ * and 1. A reload that found every control slot taken falls back to SIGHUP
+ * and says so (1: its outcome is not known here). An answer that cannot be
+ * written (a closed pipe) is an error too, never a SIGPIPE.
+ */
+static int answer_print(const struct buf *b, const char *cmd, pid_t pid)
+{
+	const char *text = b->len ? b->data : "";
+	if (answer_is_busy(b) && strcmp(cmd, "reload") == 0) {
+		if (kill(pid, SIGHUP) < 0) {
+			fprintf(stderr, "preforkd: %s; SIGHUP to process %d failed: %s\n", CTL_BUSY,
+				(int)pid, strerror(errno));
+			return 1;
+		}
+		fprintf(stderr, "preforkd: %s: sent SIGHUP to process %d instead; its outcome is "
+			"not known here (see the error log)\n", CTL_BUSY + 7, (int)pid);
+		return 1;
+	}
+	int ok = strcmp(cmd, "status") == 0 ? b->len > 0 && strncmp(text, "error: ", 7) != 0 :
+		 b->len >= 2 && memcmp(text, "ok", 2) == 0;
+	if (!ok) {
+		if (b->len == 0)
+			fprintf(stderr, "preforkd: the master closed the control connection without an answer\n");
+		else
+			fprintf(stderr, "%s%s", text, text[b->len - 1] == '\n' ? "" : "\n");
+		return 1;
+	}
+	if (fputs(text, stdout) == EOF || fflush(stdout) == EOF) {
+		fprintf(stderr, "preforkd: cannot write the answer: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int ctl_send(const struct pf_config *c, const char *cmd)
 {
+	/* A closed pipe or control connection is an error to report, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+
 	static const struct { const char *name; int sig; } sigs[] = {
 		{ "stop", SIGINT }, { "quit", SIGTERM }, { "reload", SIGHUP }, { "reopen", SIGUSR1 },
 	};
@@ -83,23 +135,30 @@ int ctl_send(const struct pf_config *c, const char *cmd)
 			return 1;
 		}
 		double timeout = strcmp(cmd, "reload") == 0 ? 3 * c->shutdown_timeout + 10 : 10;
-		int fd = control_request(c->control_socket, cmd);
-		if (fd < 0)
-			return 1;
 		struct buf b;
 		buf_init(&b);
-		int rc = control_answer(fd, &b, timeout);
-		close(fd);
-		if (rc < 0) {
-			fprintf(stderr, "preforkd: no answer from %s within %.0f s\n", c->control_socket, timeout);
-			buf_free(&b);
-			return 1;
+		/* Every slot taken: try again for a while, they are short-lived. */
+		int64_t give_up = util_now_ns() + CTL_BUSY_RETRY_NS;
+		for (;;) {
+			b.len = 0;
+			int fd = control_request(c->control_socket, cmd);
+			int rc = fd < 0 ? -2 : control_answer(fd, &b, timeout);
+			if (fd >= 0)
+				close(fd);
+			if (rc < 0) {
+				if (rc == -1)
+					fprintf(stderr, "preforkd: no answer from %s within %.0f s\n",
+						c->control_socket, timeout);
+				buf_free(&b);
+				return 1;
+			}
+			if (!answer_is_busy(&b) || util_now_ns() >= give_up)
+				break;
+			poll(NULL, 0, 50);
 		}
-		int ok = strcmp(cmd, "status") == 0 ? b.len > 0 :
-			 b.len >= 2 && memcmp(b.data, "ok", 2) == 0;
-		fputs(b.data ? b.data : "", ok ? stdout : stderr);
+		int rc = answer_print(&b, cmd, pid);
 		buf_free(&b);
-		return ok ? 0 : 1;
+		return rc;
 	}
 	for (size_t i = 0; i < ARRAY_LEN(sigs); i++) {
 		if (strcmp(cmd, sigs[i].name) != 0)

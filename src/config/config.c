@@ -79,6 +79,26 @@ struct ctx {
 	const struct pf_handler *const *extra;
 };
 
+/*
+ * A number of any libconfig type: a float key takes an integer too
+ * (`shutdown_timeout = 18;`), as server.conf(5) promises. The one reader
+ * of numbers: the key table, the handlers' settings and `-s` use it.
+ */
+int config_number(const config_setting_t *s, double *out)
+{
+	switch (s ? config_setting_type(s) : CONFIG_TYPE_NONE) {
+	case CONFIG_TYPE_FLOAT:
+		*out = config_setting_get_float(s);
+		return 0;
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		*out = (double)config_setting_get_int64(s);
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 static const char *file_of(struct ctx *x, const config_setting_t *s)
 {
 	const char *f = s ? config_setting_source_file(s) : NULL;
@@ -180,11 +200,7 @@ static void store_value(struct ctx *x, const config_setting_t *s, const struct k
 	}
 	case K_FLOAT: {
 		double v;
-		if (type == CONFIG_TYPE_FLOAT)
-			v = config_setting_get_float(s);
-		else if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)
-			v = (double)config_setting_get_int64(s);
-		else {
+		if (config_number(s, &v) < 0) {
 			err_at(x, s, "'%s' must be a number of seconds", name);
 			return;
 		}
@@ -541,23 +557,8 @@ struct pf_config *config_load(const char *path, const struct pf_handler *const *
 	}
 	check_privileges(&x, root);
 
-	/* Paths in the file are relative to the file's folder. */
-	char *p = util_resolve_path(c->dir, c->pid_file);
-	free(c->pid_file);
-	c->pid_file = p;
-	if (c->error_log[0] && strcmp(c->error_log, "syslog") != 0) {
-		p = util_resolve_path(c->dir, c->error_log);
-		free(c->error_log);
-		c->error_log = p;
-	}
-	if (c->control_socket[0]) {
-		p = util_resolve_path(c->dir, c->control_socket);
-		free(c->control_socket);
-		c->control_socket = p;
-	} else {
-		free(c->control_socket);
-		c->control_socket = NULL;
-	}
+	/* Paths in the file are relative to the file's folder; -t checks them as start-up would. */
+	config_paths(c, errs);
 
 	if (errs->count > before) {
 		config_free(c);
@@ -616,7 +617,9 @@ struct pf_config *config_load_paths(const char *path)
 	if (!(ok && config_lookup_string(&c->lc, "control_socket", &v)))
 		v = "preforkd.sock";
 	c->control_socket = v[0] ? util_resolve_path(c->dir, v) : NULL;
-	if (ok && config_lookup_float(&c->lc, "shutdown_timeout", &d) && d > 0)
+	const struct key *k = find_key(top_keys, ARRAY_LEN(top_keys), "shutdown_timeout");
+	if (ok && config_number(config_lookup(&c->lc, k->name), &d) == 0 && d >= k->min &&
+	    d <= k->max)
 		c->shutdown_timeout = d;
 	int n;
 	if (ok && config_lookup_float(&c->lc, "drain_delay", &d) && d > 0)

@@ -111,13 +111,8 @@ PF_API int pf_settings_double(const struct pf_settings *s, const char *key, doub
 	*out = def;
 	if (!c)
 		return 0;
-	int t = config_setting_type(c);
 	double v;
-	if (t == CONFIG_TYPE_FLOAT)
-		v = config_setting_get_float(c);
-	else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
-		v = (double)config_setting_get_int64(c);
-	else {
+	if (config_number(c, &v) < 0) {
 		snprintf(msg, sizeof(msg), "'%s' must be a number", key);
 		report(s, c, msg);
 		return -1;

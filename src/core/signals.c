@@ -32,6 +32,8 @@ volatile sig_atomic_t worker_stop, worker_reopen;
 
 static int self_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t worker_listen_fd = -1;
+/* Readable once the worker is told to stop (pf_worker_stop_fd); never drained. */
+static int worker_stop_pipe[2] = { -1, -1 };
 
 static void master_handler(int sig)
 {
@@ -98,6 +100,11 @@ static void worker_stop_handler(int sig)
 	int saved = errno;
 	(void)sig;
 	worker_stop = 1;
+	if (worker_stop_pipe[1] >= 0) {
+		char c = 1;
+		ssize_t w = write(worker_stop_pipe[1], &c, 1);
+		(void)w;
+	}
 	int fd = worker_listen_fd;
 	if (fd >= 0) {
 		worker_listen_fd = -1;
@@ -128,9 +135,21 @@ void signals_worker_set_listen_fd(int fd)
 	worker_listen_fd = fd;
 }
 
+int signals_worker_stop_fd(void)
+{
+	return worker_stop_pipe[0];
+}
+
 void signals_worker_init(int listen_fd)
 {
 	signals_close_pipe();
+	for (int i = 0; i < 2; i++) {
+		if (worker_stop_pipe[i] >= 0)
+			close(worker_stop_pipe[i]);
+		worker_stop_pipe[i] = -1;
+	}
+	if (pipe2(worker_stop_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		worker_stop_pipe[0] = worker_stop_pipe[1] = -1;
 	worker_listen_fd = listen_fd;
 	/* No SA_RESTART: a blocked accept() or poll() returns EINTR. */
 	set(SIGTERM, worker_stop_handler, 0);

@@ -39,6 +39,10 @@ static int want(struct pf_conn *c, int r, double timeout)
 	int e = SSL_get_error(c->ssl, r);
 	int saved = errno;
 	ERR_clear_error();
+	if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && timeout < 0) {
+		errno = ETIMEDOUT;	/* pf_conn_set_deadline passed */
+		return -1;
+	}
 	switch (e) {
 	case SSL_ERROR_WANT_READ:
 		return conn_wait_fd(c->fd, POLLIN, timeout);
@@ -160,7 +164,7 @@ static int write_all(struct pf_conn *c, const void *p, size_t len)
 				c->slot->bytes_out += (uint64_t)n;
 			continue;
 		}
-		if (want(c, n, c->write_timeout) < 0) {
+		if (want(c, n, conn_timeout(c, c->write_timeout)) < 0) {
 			if (errno != ETIMEDOUT)
 				errno = EPIPE;
 			return -1;
@@ -211,7 +215,7 @@ ssize_t tls_conn_sendfile(struct pf_conn *c, int fd, off_t offset, size_t len)
 					c->slot->bytes_out += (uint64_t)n;
 				continue;
 			}
-			if (want(c, (int)n, c->write_timeout) < 0)
+			if (want(c, (int)n, conn_timeout(c, c->write_timeout)) < 0)
 				return -1;
 		}
 		return (ssize_t)len;

@@ -14,6 +14,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
 
@@ -66,34 +68,6 @@ int conn_wait_fd(int fd, short events, double timeout)
 	}
 }
 
-/*
- * A request-response client is usually not done when the server finishes
- * writing: once a read has had to wait, the next one polls first, which
- * saves the recv() that would only say EAGAIN.
- */
-PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, double timeout)
-{
-	if (c->ssl)
-		return tls_conn_read(c, buf, len, timeout);
-	if (c->expect_wait && conn_wait_fd(c->fd, POLLIN, timeout) < 0)
-		return -1;
-	for (int waited = c->expect_wait;; waited = 1) {
-		ssize_t n = recv(c->fd, buf, len, 0);
-		if (n >= 0) {
-			c->expect_wait = waited;
-			if (c->slot)
-				c->slot->bytes_in += (uint64_t)n;
-			return n;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
-		if (conn_wait_fd(c->fd, POLLIN, timeout) < 0)
-			return -1;
-	}
-}
-
 /* Does a worker of this service sit idle in accept()? */
 static int service_has_idle_worker(const struct pf_worker *w)
 {
@@ -103,6 +77,155 @@ static int service_has_idle_worker(const struct pf_worker *w)
 			return 1;
 	}
 	return 0;
+}
+
+/* Is a connection waiting in the listen queue right now? */
+static int listen_pending(int lfd)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+/* ---- silent connections ---- */
+
+#define QUEUED_RECHECK_NS 250000000LL	/* workers free: look again this often */
+#define QUEUED_CROWD_NS 50000000LL	/* all busy, c young: is the queue crowding? */
+
+/*
+ * Is the listen queue at least half full? Then the kernel is about to drop
+ * the SYNs of new clients, and a silent connection gets no grace at all.
+ * (TCP_INFO of a listener: tcpi_unacked is the queue, tcpi_sacked its
+ * size.) Unix sockets do not say: never.
+ */
+static int listen_crowded(int lfd)
+{
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	if (getsockopt(lfd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0 ||
+	    tl < offsetof(struct tcp_info, tcpi_sacked) + sizeof(ti.tcpi_sacked))
+		return 0;
+	return ti.tcpi_sacked > 0 && 2 * ti.tcpi_unacked >= ti.tcpi_sacked;
+}
+
+/*
+ * Is the pool saturated by silent connections, so that c (silent for at
+ * least CONN_SILENT_GRACE_NS, or at all when the queue is crowded) should
+ * make room? Others are queued and no worker of the service is idle to
+ * take them. A worker told to stop never gives a connection up: its
+ * listener is closing.
+ */
+static int silence_should_yield(const struct pf_conn *c, int64_t now)
+{
+	int lfd = signals_worker_listen_fd();
+	if (!c->silent_since || !c->worker || lfd < 0 || worker_stop || !listen_pending(lfd) ||
+	    service_has_idle_worker(c->worker))
+		return 0;
+	return now - c->silent_since >= CONN_SILENT_GRACE_NS || listen_crowded(lfd);
+}
+
+int conn_watch_silence(struct pf_conn *c, int defer_accept)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	int64_t now = util_now_ns();
+	c->silent_since = 0;
+	if (!c->worker || (poll(&p, 1, 0) > 0 && p.revents))
+		return 0;	/* data (or an end) is there already */
+	c->silent_since = now;
+	if (defer_accept) {
+		/* The kernel held it for the defer period: silent all along. */
+		c->silent_since = now - CONN_SILENT_GRACE_NS;
+	} else if (c->peer_sa.ss_family == AF_INET || c->peer_sa.ss_family == AF_INET6) {
+		/* Its time in the listen queue: no data since the handshake. */
+		struct tcp_info ti;
+		socklen_t tl = sizeof(ti);
+		if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+		    tl >= offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof(ti.tcpi_last_data_recv))
+			c->silent_since = now - (int64_t)ti.tcpi_last_data_recv * 1000000LL;
+	}
+	return silence_should_yield(c, now);
+}
+
+/*
+ * Wait for the first byte of a silent client up to `timeout` seconds (<= 0:
+ * forever), as conn_wait_fd does, but give the connection up (-1, EAGAIN,
+ * c->yielded) once it has been silent for CONN_SILENT_GRACE_NS while others
+ * queue with no worker free: a flood of connections that never speak then
+ * costs a worker half a second each at most, and those that waited in the
+ * listen queue that long nothing at all.
+ */
+static int wait_first_byte(struct pf_conn *c, double timeout)
+{
+	int64_t deadline = timeout > 0 ? util_now_ns() + (int64_t)(timeout * 1e9) : 0;
+	for (;;) {
+		int64_t now = util_now_ns();
+		int64_t left = deadline ? deadline - now : INT64_MAX;
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (silence_should_yield(c, now)) {
+			c->yielded = 1;
+			errno = EAGAIN;
+			return -1;
+		}
+		int lfd = signals_worker_listen_fd();
+		int64_t young = CONN_SILENT_GRACE_NS - (now - c->silent_since);
+		/*
+		 * Old enough: wake when someone queues. Young: look again when
+		 * it is old enough, and meanwhile every QUEUED_POLL_NS while
+		 * others queue (the queue may crowd).
+		 */
+		int busy = lfd >= 0 && !worker_stop && !service_has_idle_worker(c->worker);
+		int watch = young <= 0 && busy;
+		int64_t wait = watch ? left : !busy ? QUEUED_RECHECK_NS :
+			       young < QUEUED_CROWD_NS ? young : QUEUED_CROWD_NS;
+		if (wait > left)
+			wait = left;
+		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN },
+				       { .fd = lfd, .events = POLLIN } };
+		int n = poll(p, watch ? 2 : 1, (int)((wait + 999999) / 1000000));
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n > 0 && p[0].revents)
+			return 0;
+		if (watch && n > 0 && (p[1].revents & (POLLERR | POLLHUP | POLLNVAL)))
+			return conn_wait_fd(c->fd, POLLIN, (double)left / 1e9);
+	}
+}
+
+/*
+ * A request-response client is usually not done when the server finishes
+ * writing: once a read has had to wait, the next one polls first, which
+ * saves the recv() that would only say EAGAIN. A client that has sent
+ * nothing yet waits in wait_first_byte.
+ */
+PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, double timeout)
+{
+	if (c->rlen)
+		return (ssize_t)connbuf_take(c, buf, len);
+	if ((timeout = conn_timeout(c, timeout)) < 0)
+		return -1;
+	if (c->ssl)
+		return tls_conn_read(c, buf, len, timeout);
+	if (c->expect_wait && conn_wait_fd(c->fd, POLLIN, timeout) < 0)
+		return -1;
+	for (int waited = c->expect_wait;; waited = 1) {
+		ssize_t n = recv(c->fd, buf, len, 0);
+		if (n >= 0) {
+			c->expect_wait = waited;
+			c->silent_since = 0;
+			if (c->slot)
+				c->slot->bytes_in += (uint64_t)n;
+			return n;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if ((c->silent_since ? wait_first_byte(c, timeout)
+				     : conn_wait_fd(c->fd, POLLIN, timeout)) < 0)
+			return -1;
+	}
 }
 
 PF_API int pf_worker_pending(const struct pf_worker *w)
@@ -126,44 +249,62 @@ PF_API int pf_worker_pending(const struct pf_worker *w)
 #define RECHECK_NS 250000000LL	/* while workers are free: look again this often */
 #define QUEUED_POLL_NS 10000000LL
 
-/* Is a connection waiting in the listen queue right now? */
-static int listen_pending(int lfd)
-{
-	struct pollfd p = { .fd = lfd, .events = POLLIN };
-	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
-}
-
 /*
  * The listening socket is watched only while no worker of the service is
  * idle: otherwise every new connection would wake every kept-alive worker.
  */
+/*
+ * Told to stop while idle: the client gets STOP_GRACE_S for a request that
+ * is on its way (sent before it could know: it is read and answered, with
+ * "Connection: close" from the http engine); otherwise ESHUTDOWN, so a
+ * graceful stop never waits keepalive_timeout for an idle client.
+ */
+#define STOP_GRACE_S 0.25
+
+static ssize_t idle_stopping(struct pf_conn *c, void *buf, size_t len, int64_t deadline)
+{
+	double left = (double)(deadline - util_now_ns()) / 1e9;
+	if (left > STOP_GRACE_S)
+		left = STOP_GRACE_S;
+	if (left > 0 && conn_wait_fd(c->fd, POLLIN, left) == 0)
+		return pf_conn_read_timeout(c, buf, len, c->read_timeout);
+	errno = ESHUTDOWN;
+	return -1;
+}
+
 PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
 	int64_t deadline = util_now_ns() + (int64_t)(timeout * 1e9);
 	int64_t queued_since = 0;
-	if (tls_conn_pending(c))	/* decrypted bytes wait already */
+	if (c->rlen || tls_conn_pending(c))	/* bytes wait already */
 		return pf_conn_read_timeout(c, buf, len, timeout);
 	for (;;) {
-		int lfd = signals_worker_listen_fd();
+		if (c->worker && worker_stop)
+			return idle_stopping(c, buf, len, deadline);
+		int lfd = signals_worker_listen_fd(), sfd = signals_worker_stop_fd();
 		int64_t now = util_now_ns(), left = deadline - now;
-		if (lfd < 0 || !c->worker || worker_stop || left <= 0)
+		if (lfd < 0 || !c->worker || left <= 0)
 			return pf_conn_read_timeout(c, buf, len, left > 0 ? (double)left / 1e9 : 0.001);
 		int watch_listen = !queued_since && !service_has_idle_worker(c->worker);
 		int64_t wait = queued_since ? QUEUED_POLL_NS : watch_listen ? left : RECHECK_NS;
 		if (wait > left)
 			wait = left;
-		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN }, { .fd = lfd, .events = POLLIN } };
-		int n = poll(p, watch_listen ? 2 : 1, (int)((wait + 999999) / 1000000));
+		/* p[1]: the stop pipe (a stop landing before poll() still wakes it). */
+		struct pollfd p[3] = { { .fd = c->fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN },
+				       { .fd = lfd, .events = POLLIN } };
+		int n = poll(p, watch_listen ? 3 : 2, (int)((wait + 999999) / 1000000));
 		if (n < 0 && errno != EINTR)
 			return -1;
 		if (n > 0 && p[0].revents) {
 			c->expect_wait = 0;
 			return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
 		}
+		if (n > 0 && p[1].revents)
+			continue;	/* worker_stop is set: see above */
 		if (watch_listen && n > 0) {
-			if (p[1].revents & (POLLERR | POLLHUP | POLLNVAL))
+			if (p[2].revents & (POLLERR | POLLHUP | POLLNVAL))
 				return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
-			if (p[1].revents & POLLIN)
+			if (p[2].revents & POLLIN)
 				queued_since = util_now_ns();
 			continue;
 		}
@@ -191,11 +332,13 @@ static int write_again(struct pf_conn *c)
 		return 0;
 	if (errno != EAGAIN && errno != EWOULDBLOCK)
 		return -1;
-	return conn_wait_fd(c->fd, POLLOUT, c->write_timeout);
+	double t = conn_timeout(c, c->write_timeout);
+	return t < 0 ? -1 : conn_wait_fd(c->fd, POLLOUT, t);
 }
 
 PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int iovcnt)
 {
+	c->silent_since = 0;	/* we spoke: the client may be thinking */
 	struct iovec iov[64];
 	size_t total = 0, done = 0;
 	if (iovcnt > (int)ARRAY_LEN(iov)) {
@@ -244,6 +387,7 @@ PF_API ssize_t pf_conn_write(struct pf_conn *c, const void *buf, size_t len)
 
 PF_API ssize_t pf_conn_sendfile(struct pf_conn *c, int fd, off_t offset, size_t len)
 {
+	c->silent_since = 0;
 	size_t done = 0;
 	if (c->ssl)
 		return tls_conn_sendfile(c, fd, offset, len);
@@ -314,6 +458,12 @@ PF_API int pf_worker_stopping(const struct pf_worker *w)
 {
 	(void)w;
 	return worker_stop != 0;
+}
+
+PF_API int pf_worker_stop_fd(const struct pf_worker *w)
+{
+	(void)w;
+	return signals_worker_stop_fd();
 }
 
 PF_API const char *pf_worker_service(const struct pf_worker *w)

@@ -298,21 +298,37 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		check_spares(w, ready_fd);
 		if (log_get_level() >= PF_LOG_DEBUG)
 			log_debug("accept() = %d from %s", fd, conn.peer);
+		/*
+		 * Silent-connection floods: one that waited silent in the
+		 * queue while others queue behind it and no worker is free is
+		 * dropped at once; one that is silent now is given up later,
+		 * in its first read, on the same terms (conn.c).
+		 */
+		if (!svc->proxy_protocol && conn_watch_silence(&conn, svc->defer_accept)) {
+			log_debug("closing %s: silent, with clients queued and no worker free",
+				  conn.peer);
+			close(fd);
+			slot->conn_start_ns = 0;
+			slot->state = worker_stop ? SB_EXITING : SB_IDLE;
+			continue;
+		}
 		if (svc->tls && tls_conn_start(&conn, w) < 0) {
 			close(fd);	/* counted as a failed handshake */
 			slot->conn_start_ns = 0;
 			slot->state = worker_stop ? SB_EXITING : SB_IDLE;
 			continue;
 		}
+		if (svc->tls)
+			conn.silent_since = 0;	/* it spoke: the handshake */
 		uint64_t requests_before = slot->requests;
 		int64_t conn_start = slot->conn_start_ns;
 		errno = 0;
 		if (w->http_app)
 			http_app_serve(w, &conn);
-		else if (w->handler->handle(&conn, w->state) != 0)
-			worker_handler_failed(w, &conn, NULL);
+		else if (w->handler->handle(&conn, w->state) != 0 && !conn.yielded)
+			worker_handler_failed(w, &conn, NULL);	/* a yielded one is no failure */
 		/* A handler that does not count requests served one per connection. */
-		if (slot->requests == requests_before)
+		if (slot->requests == requests_before && !conn.yielded)
 			conn_request_done(&conn, conn_start);
 		util_coverage_flush();
 		tls_conn_close(&conn);

@@ -11,6 +11,8 @@
  *	/fail-late streams one piece, then returns -1
  *	/nothing   returns 0 without a response
  *	/json      pf_http_json with a status from ?N
+ * With httpmod = { fini_dir = "DIR"; }, fini creates DIR/fini.PID (the
+ * stop tests count them).
  */
 #include <prefork.h>
 
@@ -97,8 +99,35 @@ static int handle(struct pf_http *h, void *state)
 	return pf_http_respond(h, 404, "text/plain", "no route\n", 9);
 }
 
+static char fini_dir[512];
+
+static int init(struct pf_worker *w, const struct pf_settings *s, void **state)
+{
+	const char *dir = "";
+	(void)w;
+	*state = NULL;
+	pf_settings_string(s, "fini_dir", "", &dir);
+	snprintf(fini_dir, sizeof(fini_dir), "%s", dir);
+	return 0;
+}
+
+static void fini(struct pf_worker *w, void *state)
+{
+	char path[600];
+	(void)w;
+	(void)state;
+	if (!fini_dir[0])
+		return;
+	snprintf(path, sizeof(path), "%s/fini.%d", fini_dir, (int)getpid());
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+}
+
 const struct pf_handler pf_module = {
 	.abi = PF_ABI_VERSION,
 	.name = "httpmod",
+	.init = init,
 	.handle_http = handle,
+	.fini = fini,
 };
