@@ -339,7 +339,10 @@ static void recycle_one(struct master *m, struct generation *g, int v, int64_t n
 		if (s->pos[p].slot < 0)
 			full = 0;
 	int k = policy_recycle_pick(ws, n, full);
-	if (k < 0 || m->workers[slots[k]].pos < 0)
+	if (k < 0 || k >= n)
+		return;
+	int old = slots[k];
+	if (m->workers[old].pos < 0)
 		return;
 	/* The successor first, in no place yet: the pool never dips for a recycle. */
 	int heir = spawn_worker(m, g, v, -1);
@@ -347,7 +350,7 @@ static void recycle_one(struct master *m, struct generation *g, int v, int64_t n
 		s->recycle_next_ns = now + POLICY_BACKOFF_FIRST_NS;
 		return;
 	}
-	s->recycle_old = slots[k];
+	s->recycle_old = old;
 	s->recycle_new = heir;
 }
 
