@@ -226,7 +226,11 @@ def run_fleet(haproxy, d, backends):
     figures.append("rolling upgrade: %d requests, %d failed" % (res["requests"], res["errors"]))
     assert res["errors"] == 0 and res["requests"] > 100, res
 
-    # 3. A busy backend gets a lower weight in HAProxy.
+    # 3. A busy backend gets a lower weight in HAProxy. The load has stopped:
+    # first let every agent's smoothed weight settle back to idle, so the
+    # comparison is between one held backend and idle ones.
+    wait_until(lambda: all(int(show_stat(sock)[b.name]["weight"]) >= 75 for b in backends), 20,
+               what="every backend's weight back to idle after the load")
     busy = backends[0]
     held = []
     try:
