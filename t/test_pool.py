@@ -396,7 +396,8 @@ def test_recycled_worker_finishes_its_connection_first():
     # master holds back a's recycling: recycling never leaves two places empty.
     open(crash_file, "w").close()
     os.kill(b, signal.SIGKILL)
-    wait_until(lambda: service(status(srv), "rec")["crashes"] >= 2, 5, what="b's place crashing")
+    wait_until(lambda: service(status(srv), "rec")["crashes"] >= 2, 5 * harness.SLOW,
+               what="b's place crashing")
     assert echo_once(addr, b"one") == b"one"       # a reaches max_requests (1) ...
     c = hold(addr)                                  # ... and serves on meanwhile
     os.unlink(crash_file)
@@ -583,7 +584,8 @@ def test_slowloris_trickling_clients_are_outgrown_and_get_408():
     finally:
         closing(slow)
         sampler.stop()
-    assert latency < 2.0, "a normal request took %.2fs behind 50 trickling clients (pool %s)" % (
+    # Under valgrind every new worker starts slowly, so the pool grows slower.
+    assert latency < (6.0 if harness.VALGRIND else 2.0), "a normal request took %.2fs behind 50 trickling clients (pool %s)" % (
         latency, sampler.changes())
     assert len(results) == 50, "%d of 50 slow connections closed" % len(results)
     times = sorted(r[0] for r in results.values())
