@@ -148,6 +148,7 @@ struct svc_conf {
 	int dynamic;		/* min_spare or max_spare given */
 	long max_requests;
 	double read_timeout, write_timeout, request_timeout;
+	double tick_interval;	/* seconds between the handler's ticks; 0: none */
 	int defer_accept;
 	int proxy_protocol;
 	char *agent_check;	/* HAProxy agent-check address, or NULL */
@@ -447,6 +448,7 @@ struct pf_worker {
 	const struct pf_handler *handler;
 	void *state;
 	struct http_app *http_app;	/* handle_http services: engine and routes */
+	int64_t tick_next_ns;		/* monotonic ns of the next tick; 0: none */
 };
 
 struct pf_conn {
@@ -520,6 +522,14 @@ struct proxy_result {
 int proxy_parse(const unsigned char *buf, size_t len, struct proxy_result *out);
 /* Consume exactly the header from fd within timeout seconds; 0 or -1. */
 int proxy_read_header(int fd, double timeout, struct proxy_result *out);
+
+/* ---- worker/tick.c: the handler's tick while the worker is idle ---- */
+
+void tick_start(struct pf_worker *w);		/* schedule the first tick (after init) */
+int64_t tick_left_ns(const struct pf_worker *w);	/* until the next tick; INT64_MAX: none */
+int tick_run_due(struct pf_worker *w);		/* run the tick when due: 1 if it ran */
+void tick_arm(const struct pf_worker *w);	/* SIGALRM when the next tick is due */
+void tick_disarm(const struct pf_worker *w);
 
 /* ---- worker.c ---- */
 

@@ -111,11 +111,24 @@ struct pf_handler {
 	int (*handle_http)(struct pf_http *http, void *state);
 
 	/*
+	 * Optional (added in the room of `reserved`: a table built before it
+	 * reads as NULL here). Runs in the worker every `tick_interval`
+	 * seconds (a service setting, default 1; 0 turns it off) while the
+	 * worker is idle: waiting in accept() or between two requests of a
+	 * kept-alive connection (pf_conn_read_idle, the HTTP engine), never
+	 * in the middle of a request; for cache refreshes or backend
+	 * heartbeats. The first runs one interval after init; a busy worker
+	 * runs it late. The worker wakes with SIGALRM (ITIMER_REAL) for it:
+	 * a handler with `tick` must leave alarm() and that timer alone.
+	 */
+	void (*tick)(struct pf_worker *worker, void *state);
+
+	/*
 	 * Room for fields later versions append; keep it zero (a designated
 	 * initialiser does). A field added here reads as NULL from a table
 	 * built with this header, so it needs no new ABI version.
 	 */
-	void *reserved[10];
+	void *reserved[9];
 };
 
 /*

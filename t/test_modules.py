@@ -141,4 +141,87 @@ def test_t_checks_the_current_build():
     assert r.returncode == 1 and b"server.conf:4: module" in r.stderr, r
 
 
+# ---- the handler's tick ------------------------------------------------------
+
+def tick_count(path):
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def start_tickmod(interval=0.05, workers=1):
+    addr = "127.0.0.1:%d" % free_port()
+    d = harness.tmpdir()
+    tick_file = os.path.join(d, "ticks")
+    extra = ' tickmod = { tick_file = "ticks"; };'
+    if interval is not None:
+        extra += " tick_interval = %s;" % interval
+    srv = Server('shutdown_timeout = 5.0;\nservices = (\n'
+                 '  { name = "tk"; listen = "%s"; handler = "tickmod";\n'
+                 '    module = "%s"; workers = %d;%s }\n);\n'
+                 % (addr, module("tickmod"), workers, extra), folder=d)
+    srv.start(wait_for=[addr])
+    return srv, addr, tick_file
+
+
+def ask(s, line):
+    s.sendall(line)
+    got = b""
+    while not got.endswith(b"\n"):
+        chunk = s.recv(256)
+        assert chunk, "closed after %r" % got
+        got += chunk
+    return got.decode().split()
+
+
+def test_tick_runs_while_idle_in_accept():
+    srv, addr, tick_file = start_tickmod()
+    # The worker still waits in accept() between ticks.
+    srv.wait_workers(1)
+    first = harness.wait_until(lambda: tick_count(tick_file) or None, 10, what="a first tick")
+    harness.wait_until(lambda: tick_count(tick_file) >= first + 3, 10, what="ticks advancing")
+
+
+def test_tick_runs_between_keepalive_requests_never_inside_one():
+    srv, addr, tick_file = start_tickmod()
+    s = harness.connect(addr, timeout=10)
+    try:
+        a = int(ask(s, b"ticks\n")[1])
+        # Held by this idle kept-alive connection, the only worker still ticks.
+        harness.wait_until(lambda: int(ask(s, b"ticks\n")[1]) >= a + 3, 10,
+                           what="ticks between requests")
+        assert tick_count(tick_file) >= a + 3
+        # A wait inside a request (0.4 s, 8 intervals) runs no tick.
+        word, before, after = ask(s, b"slow\n")
+        assert word == "slow" and before == after, (before, after)
+    finally:
+        s.close()
+
+
+def test_tick_interval_zero_turns_it_off_and_is_checked():
+    srv, addr, tick_file = start_tickmod(interval=0, workers=1)
+    s = harness.connect(addr, timeout=10)
+    try:
+        # Past several intervals of the default, inside and outside requests: no tick.
+        word, before, after = ask(s, b"slow\n")
+        assert (word, before, after) == ("slow", "0", "0")
+        assert ask(s, b"ticks\n") == ["ticks", "0"]
+    finally:
+        s.close()
+    assert not os.path.exists(tick_file)
+    d = harness.tmpdir()
+    bad = Server('services = (\n  { name = "tk"; listen = "127.0.0.1:1"; handler = "tickmod";\n'
+                 '    module = "%s";\n    tick_interval = -1.0; }\n);\n' % module("tickmod"),
+                 folder=d)
+    r = preforkd("-t", "-c", bad.conf)
+    assert r.returncode == 1 and b"server.conf:4: " in r.stderr and b"tick_interval" in r.stderr, r
+
+
+def test_tick_with_the_default_interval():
+    srv, addr, tick_file = start_tickmod(interval=None)
+    harness.wait_until(lambda: tick_count(tick_file) >= 2, 10, what="two ticks of 1 s")
+
+
 harness.main(globals())

@@ -16,6 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The handler's fields since ABI 2 fill the room ABI 2 reserved: the size never changes. */
+_Static_assert(sizeof(struct pf_handler) ==
+	       offsetof(struct pf_handler, handle_http) + 11 * sizeof(void *),
+	       "struct pf_handler changed size: new fields belong in reserved");
+
 /* A version 1 table holds the fields up to `reopen`: the rest is not there to read. */
 #define MODULE_ABI1_SIZE offsetof(struct pf_handler, handle_http)
 

@@ -289,6 +289,12 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 		int64_t wait = queued_since ? QUEUED_POLL_NS : watch_listen ? left : RECHECK_NS;
 		if (wait > left)
 			wait = left;
+		/* Between two requests: the handler's tick runs when due (tick.c). */
+		if (tick_run_due(c->worker))
+			continue;
+		int64_t tick_left = tick_left_ns(c->worker);
+		if (wait > tick_left)
+			wait = tick_left;
 		/* p[1]: the stop pipe (a stop landing before poll() still wakes it). */
 		struct pollfd p[3] = { { .fd = c->fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN },
 				       { .fd = lfd, .events = POLLIN } };
