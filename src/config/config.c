@@ -79,26 +79,6 @@ struct ctx {
 	const struct pf_handler *const *extra;
 };
 
-/*
- * A number of any libconfig type: a float key takes an integer too
- * (`shutdown_timeout = 18;`), as server.conf(5) promises. The one reader
- * of numbers: the key table, the handlers' settings and `-s` use it.
- */
-int config_number(const config_setting_t *s, double *out)
-{
-	switch (s ? config_setting_type(s) : CONFIG_TYPE_NONE) {
-	case CONFIG_TYPE_FLOAT:
-		*out = config_setting_get_float(s);
-		return 0;
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64:
-		*out = (double)config_setting_get_int64(s);
-		return 0;
-	default:
-		return -1;
-	}
-}
-
 static const char *file_of(struct ctx *x, const config_setting_t *s)
 {
 	const char *f = s ? config_setting_source_file(s) : NULL;
@@ -200,7 +180,7 @@ static void store_value(struct ctx *x, const config_setting_t *s, const struct k
 	}
 	case K_FLOAT: {
 		double v;
-		if (config_number(s, &v) < 0) {
+		if (settings_number(s, &v) < 0) {
 			err_at(x, s, "'%s' must be a number of seconds", name);
 			return;
 		}
@@ -618,7 +598,7 @@ struct pf_config *config_load_paths(const char *path)
 		v = "preforkd.sock";
 	c->control_socket = v[0] ? util_resolve_path(c->dir, v) : NULL;
 	const struct key *k = find_key(top_keys, ARRAY_LEN(top_keys), "shutdown_timeout");
-	if (ok && config_number(config_lookup(&c->lc, k->name), &d) == 0 && d >= k->min &&
+	if (ok && settings_number(config_lookup(&c->lc, k->name), &d) == 0 && d >= k->min &&
 	    d <= k->max)
 		c->shutdown_timeout = d;
 	int n;
