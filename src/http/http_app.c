@@ -110,7 +110,7 @@ static int route(struct pf_http *h, void *arg)
 	h->path_info = path[a->mount_len] ? path + a->mount_len : "/";
 	errno = 0;
 	if (w->handler->handle_http(h, w->state) != 0) {
-		worker_handler_failed(w, h->conn, pf_http_target(h));
+		conn_handler_failed(h->conn, pf_http_target(h));
 		return -1;
 	}
 	if (!h->started && !h->failed)

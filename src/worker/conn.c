@@ -41,31 +41,15 @@ void conn_init(struct pf_conn *c, int fd, struct pf_worker *w, const struct sock
 	}
 }
 
-int conn_wait_fd(int fd, short events, double timeout)
+size_t conn_take(struct pf_conn *c, void *buf, size_t len)
 {
-	int64_t deadline = timeout > 0 ? util_now_ns() + (int64_t)(timeout * 1e9) : 0;
-	for (;;) {
-		int ms = -1;
-		if (deadline) {
-			int64_t left = deadline - util_now_ns();
-			if (left <= 0) {
-				errno = ETIMEDOUT;
-				return -1;
-			}
-			ms = (int)((left + 999999) / 1000000);
-		}
-		struct pollfd p = { .fd = fd, .events = events };
-		int n = poll(&p, 1, ms);
-		if (n > 0)
-			return 0;
-		if (n == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		/* A signal (stop, reopen) must not cut the connection: wait on. */
-		if (errno != EINTR)
-			return -1;
-	}
+	size_t n = len < c->rlen ? len : c->rlen;
+	memcpy(buf, c->rbuf + c->roff, n);
+	c->roff += n;
+	c->rlen -= n;
+	if (!c->rlen)
+		c->roff = 0;
+	return n;
 }
 
 /* Does a worker of this service sit idle in accept()? */
@@ -202,8 +186,8 @@ static int wait_first_byte(struct pf_conn *c, double timeout)
 PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
 	if (c->rlen)
-		return (ssize_t)connbuf_take(c, buf, len);
-	if ((timeout = conn_timeout(c, timeout)) < 0)
+		return (ssize_t)conn_take(c, buf, len);
+	if ((timeout = conn_wait_timeout(c, timeout)) < 0)
 		return -1;
 	if (c->ssl)
 		return tls_conn_read(c, buf, len, timeout);
@@ -332,7 +316,7 @@ static int write_again(struct pf_conn *c)
 		return 0;
 	if (errno != EAGAIN && errno != EWOULDBLOCK)
 		return -1;
-	double t = conn_timeout(c, c->write_timeout);
+	double t = conn_wait_timeout(c, c->write_timeout);
 	return t < 0 ? -1 : conn_wait_fd(c->fd, POLLOUT, t);
 }
 
@@ -490,4 +474,23 @@ void conn_request_done(struct pf_conn *c, int64_t start_ns)
 	s->requests++;
 	s->duration_us += us;
 	s->duration_hist[scoreboard_hist_bucket(us)]++;
+}
+
+/*
+ * A handler returned non-zero: the connection failed. Logged at warn with
+ * errno as the handler left it, and counted in the status (handler_errors).
+ */
+void conn_handler_failed(const struct pf_conn *c, const char *request)
+{
+	struct pf_worker *w = c->worker;
+	const char *on = request ? "request " : "the connection";
+	if (!request)
+		request = "";
+	w->slot->handler_errors++;
+	if (errno)
+		log_warn("handler %s failed on %s%s from %s", w->handler->name, on, request,
+			 c->peer);
+	else
+		log_warnx("handler %s failed on %s%s from %s (errno not set)", w->handler->name,
+			  on, request, c->peer);
 }

@@ -135,24 +135,6 @@ static void check_spares(struct pf_worker *w, int ready_fd)
 	wake_master(w, ready_fd);
 }
 
-/*
- * A handler returned non-zero: the connection failed. Logged at warn with
- * errno as the handler left it, and counted in the status (handler_errors).
- */
-void worker_handler_failed(struct pf_worker *w, const struct pf_conn *c, const char *request)
-{
-	const char *on = request ? "request " : "the connection";
-	if (!request)
-		request = "";
-	w->slot->handler_errors++;
-	if (errno)
-		log_warn("handler %s failed on %s%s from %s", w->handler->name, on, request,
-			 c->peer);
-	else
-		log_warnx("handler %s failed on %s%s from %s (errno not set)", w->handler->name,
-			  on, request, c->peer);
-}
-
 static void reopen_logs(struct pf_worker *w)
 {
 	signals_worker_reopen = 0;
@@ -326,7 +308,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		if (w->http_app)
 			http_app_serve(w, &conn);
 		else if (w->handler->handle(&conn, w->state) != 0 && !conn.yielded)
-			worker_handler_failed(w, &conn, NULL);	/* a yielded one is no failure */
+			conn_handler_failed(&conn, NULL);	/* a yielded one is no failure */
 		/* A handler that does not count requests served one per connection. */
 		if (slot->requests == requests_before && !conn.yielded)
 			conn_request_done(&conn, conn_start);
