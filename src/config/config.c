@@ -111,7 +111,7 @@ static void err_unknown_handler(struct keys_ctx *x, const config_setting_t *s, c
 static void check_http_block(struct keys_ctx *x, const config_setting_t *g, struct svc_conf *v)
 {
 	config_setting_t *hb = config_setting_get_member(g, "http");
-	if (v->handler == &handler_http) {
+	if (v->handler == &http_handler) {
 		v->http_block = v->block;
 		return;
 	}
@@ -412,7 +412,7 @@ struct pf_config *config_load(const char *path, const struct pf_handler *const *
 	check_privileges(&x, root);
 
 	/* Paths in the file are relative to the file's folder; -t checks them as start-up would. */
-	config_paths(c, errs);
+	paths_resolve(c, errs);
 
 	if (errs->count > before) {
 		config_free(c);

@@ -101,7 +101,7 @@ static int listen_crowded(int lfd)
 static int silence_should_yield(const struct pf_conn *c, int64_t now)
 {
 	int lfd = signals_worker_listen_fd();
-	if (!c->silent_since || !c->worker || lfd < 0 || worker_stop || !listen_pending(lfd) ||
+	if (!c->silent_since || !c->worker || lfd < 0 || signals_worker_stop || !listen_pending(lfd) ||
 	    service_has_idle_worker(c->worker))
 		return 0;
 	return now - c->silent_since >= CONN_SILENT_GRACE_NS || listen_crowded(lfd);
@@ -159,7 +159,7 @@ static int wait_first_byte(struct pf_conn *c, double timeout)
 		 * it is old enough, and meanwhile every QUEUED_POLL_NS while
 		 * others queue (the queue may crowd).
 		 */
-		int busy = lfd >= 0 && !worker_stop && !service_has_idle_worker(c->worker);
+		int busy = lfd >= 0 && !signals_worker_stop && !service_has_idle_worker(c->worker);
 		int watch = young <= 0 && busy;
 		int64_t wait = watch ? left : !busy ? QUEUED_RECHECK_NS :
 			       young < QUEUED_CROWD_NS ? young : QUEUED_CROWD_NS;
@@ -216,7 +216,7 @@ PF_API int pf_worker_pending(const struct pf_worker *w)
 {
 	int lfd = signals_worker_listen_fd();
 	struct pollfd p = { .fd = lfd, .events = POLLIN };
-	if (!w || lfd < 0 || worker_stop)
+	if (!w || lfd < 0 || signals_worker_stop)
 		return 0;
 	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) && !service_has_idle_worker(w);
 }
@@ -263,7 +263,7 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 	if (c->rlen || tls_conn_pending(c))	/* bytes wait already */
 		return pf_conn_read_timeout(c, buf, len, timeout);
 	for (;;) {
-		if (c->worker && worker_stop)
+		if (c->worker && signals_worker_stop)
 			return idle_stopping(c, buf, len, deadline);
 		int lfd = signals_worker_listen_fd(), sfd = signals_worker_stop_fd();
 		int64_t now = util_now_ns(), left = deadline - now;
@@ -284,7 +284,7 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 			return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
 		}
 		if (n > 0 && p[1].revents)
-			continue;	/* worker_stop is set: see above */
+			continue;	/* signals_worker_stop is set: see above */
 		if (watch_listen && n > 0) {
 			if (p[2].revents & (POLLERR | POLLHUP | POLLNVAL))
 				return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
@@ -294,7 +294,7 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 		}
 		if (queued_since) {
 			/* Still queued, still nobody free, long enough: give this one up. */
-			if (worker_stop || service_has_idle_worker(c->worker) || !listen_pending(lfd))
+			if (signals_worker_stop || service_has_idle_worker(c->worker) || !listen_pending(lfd))
 				queued_since = 0;
 			else if (util_now_ns() - queued_since >= YIELD_AFTER_NS) {
 				errno = EAGAIN;
@@ -441,7 +441,7 @@ PF_API struct pf_worker *pf_conn_worker(struct pf_conn *c)
 PF_API int pf_worker_stopping(const struct pf_worker *w)
 {
 	(void)w;
-	return worker_stop != 0;
+	return signals_worker_stop != 0;
 }
 
 PF_API int pf_worker_stop_fd(const struct pf_worker *w)
