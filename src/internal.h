@@ -468,6 +468,7 @@ struct pf_conn {
 	int ktls_send;			/* kTLS offload active: SSL_sendfile */
 	struct pf_tls_info *tls_info;	/* filled on first pf_conn_tls */
 	int64_t deadline_ns;		/* pf_conn_set_deadline: monotonic, 0 = none */
+	int in_request;			/* waits get the stop grace (conn_wait_conn) */
 	size_t roff, rlen;		/* read-ahead: rlen bytes at rbuf + roff */
 	unsigned char rbuf[4096];	/* pf_conn_readline/peek/unread */
 };
@@ -494,6 +495,13 @@ size_t conn_take(struct pf_conn *c, void *buf, size_t len);
 /* ---- worker/conn_wait.c: the waits under conn.c and tls_conn.c ---- */
 /* Wait for `events` on fd up to `timeout` seconds (<= 0: forever); 0, or -1 (ETIMEDOUT). */
 int conn_wait_fd(int fd, short events, double timeout);
+/*
+ * conn_wait_fd for c's descriptor; in a request (c->in_request), once the
+ * worker is told to stop, the wait ends within CONN_STOP_GRACE_NS (or half
+ * the rest of shutdown_timeout) with ETIMEDOUT.
+ */
+#define CONN_STOP_GRACE_NS 1000000000LL
+int conn_wait_conn(const struct pf_conn *c, short events, double timeout);
 /*
  * A wait of `timeout` seconds (<= 0: forever) cut to c's deadline: the
  * timeout to use, or -1 (errno ETIMEDOUT) when the deadline has passed.

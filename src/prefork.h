@@ -207,6 +207,12 @@ PF_API int pf_conn_unread(struct pf_conn *conn, const void *buf, size_t len);
  * (reads and writes, on top of read_timeout/write_timeout): once it has
  * passed every wait fails with ETIMEDOUT, so a slow client cannot hold a
  * request open forever. Set it at the start of each request; <= 0 clears.
+ *
+ * While a deadline is set (and always inside an HTTP request) the
+ * connection is in a request: once the worker is told to stop, each wait
+ * gets a short grace (1 s, or half of what is left of shutdown_timeout,
+ * whichever is shorter) and then fails with ETIMEDOUT instead of waiting
+ * read_timeout; a request whose bytes keep coming is never cut.
  */
 PF_API void pf_conn_set_deadline(struct pf_conn *conn, double seconds);
 

@@ -152,6 +152,8 @@ static int wait_first_byte(struct pf_conn *c, double timeout)
 			errno = EAGAIN;
 			return -1;
 		}
+		if (signals_worker_stop && c->in_request)
+			return conn_wait_conn(c, POLLIN, (double)left / 1e9);	/* its stop grace */
 		int lfd = signals_worker_listen_fd();
 		int64_t young = CONN_SILENT_GRACE_NS - (now - c->silent_since);
 		/*
@@ -173,7 +175,7 @@ static int wait_first_byte(struct pf_conn *c, double timeout)
 		if (n > 0 && p[0].revents)
 			return 0;
 		if (watch && n > 0 && (p[1].revents & (POLLERR | POLLHUP | POLLNVAL)))
-			return conn_wait_fd(c->fd, POLLIN, (double)left / 1e9);
+			return conn_wait_conn(c, POLLIN, (double)left / 1e9);
 	}
 }
 
@@ -191,7 +193,7 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, do
 		return -1;
 	if (c->ssl)
 		return tls_conn_read(c, buf, len, timeout);
-	if (c->expect_wait && conn_wait_fd(c->fd, POLLIN, timeout) < 0)
+	if (c->expect_wait && conn_wait_conn(c, POLLIN, timeout) < 0)
 		return -1;
 	for (int waited = c->expect_wait;; waited = 1) {
 		ssize_t n = recv(c->fd, buf, len, 0);
@@ -207,7 +209,7 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, do
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
 		if ((c->silent_since ? wait_first_byte(c, timeout)
-				     : conn_wait_fd(c->fd, POLLIN, timeout)) < 0)
+				     : conn_wait_conn(c, POLLIN, timeout)) < 0)
 			return -1;
 	}
 }
@@ -323,7 +325,7 @@ static int write_again(struct pf_conn *c)
 	if (errno != EAGAIN && errno != EWOULDBLOCK)
 		return -1;
 	double t = conn_wait_timeout(c, c->write_timeout);
-	return t < 0 ? -1 : conn_wait_fd(c->fd, POLLOUT, t);
+	return t < 0 ? -1 : conn_wait_conn(c, POLLOUT, t);
 }
 
 PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int iovcnt)
