@@ -147,27 +147,27 @@ static void stop_fast(struct master *m)
 
 static void handle_signals(struct master *m)
 {
-	if (sig_child) {
-		sig_child = 0;
+	if (signals_child) {
+		signals_child = 0;
 		spawn_read_ready(m);
 		reap(m);
 	}
-	if (sig_stop_fast) {
-		sig_stop_fast = 0;
+	if (signals_stop_fast) {
+		signals_stop_fast = 0;
 		stop_fast(m);
 		m->exit_now = 1;
 		return;
 	}
-	if (sig_stop_graceful) {
-		sig_stop_graceful = 0;
+	if (signals_stop_graceful) {
+		signals_stop_graceful = 0;
 		stop_begin(m);
 	}
-	if (sig_reload) {
-		sig_reload = 0;
+	if (signals_reload) {
+		signals_reload = 0;
 		reload_request(m);
 	}
-	if (sig_reopen) {
-		sig_reopen = 0;
+	if (signals_reopen) {
+		signals_reopen = 0;
 		log_info("reopening log files");
 		if (log_reopen() < 0)
 			log_warn("reopen error log");
@@ -180,8 +180,8 @@ static void handle_signals(struct master *m)
 		master_resize(m, NULL, +1, NULL, 0);
 	for (unsigned n = signals_take(SIGTTOU); n > 0; n--)
 		master_resize(m, NULL, -1, NULL, 0);
-	if (sig_upgrade) {
-		sig_upgrade = 0;
+	if (signals_upgrade) {
+		signals_upgrade = 0;
 		if (m->starting && !m->stopping) {
 			/* As SIGHUPs are: it waits for the reload in progress, then runs. */
 			if (!m->upgrade_pending)

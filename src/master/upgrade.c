@@ -135,7 +135,7 @@ void upgrade_readable(struct master *m)
 		m->upgrade_deadline_ns = 0;
 		m->handed_over = 1;
 		m->upgrade_child = 0;	/* no longer ours to end */
-		sig_stop_graceful = 1;
+		signals_stop_graceful = 1;
 		return;
 	}
 	upgrade_failed(m, "the new master exited before it was ready");
