@@ -273,11 +273,21 @@ struct pf_settings {
 	struct errlist *errs;		/* NULL: log instead */
 	int failed;
 	unsigned long used;		/* bit i: child i was read */
+	const struct pf_setting *table;	/* the handler's settings table, or NULL */
 };
 void settings_init(struct pf_settings *s, const config_setting_t *block, const char *file,
 		   const char *dir, int line, struct errlist *errs);
 /* After check: report every key of the block that nobody read. */
 void settings_report_unknown(struct pf_settings *s, const char *handler);
+
+/* ---- config/settings_table.c: a handler's declarative settings ---- */
+
+/*
+ * Check s's block against `table` (and the table itself): errors through
+ * s, 0 or -1. Attaches the table to s for the pf_settings_get_* getters.
+ */
+int settings_table_check(struct pf_settings *s, const struct pf_setting *table,
+			 const char *handler);
 
 /* ---- module.c: handler lookup and loading ---- */
 

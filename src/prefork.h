@@ -66,6 +66,7 @@ struct pf_conn;		/* one accepted connection */
 struct pf_worker;	/* the calling worker process */
 struct pf_settings;	/* the handler's block in server.conf */
 struct pf_http;		/* one HTTP request and its response (ABI 2) */
+struct pf_setting;	/* one entry of a handler's settings table */
 
 struct pf_handler {
 	unsigned abi;		/* PF_ABI_VERSION */
@@ -124,11 +125,21 @@ struct pf_handler {
 	void (*tick)(struct pf_worker *worker, void *state);
 
 	/*
+	 * Optional (in the room of `reserved` too). The handler's settings as
+	 * a table ending with a NULL key (see "declarative settings" below):
+	 * the library then checks the block (unknown keys, types, ranges,
+	 * allowed values) with FILE:LINE errors at start, on -t and on
+	 * reload, with no check() code, and init reads the values with the
+	 * pf_settings_get_* getters. A check() may still add its own checks.
+	 */
+	const struct pf_setting *settings;
+
+	/*
 	 * Room for fields later versions append; keep it zero (a designated
 	 * initialiser does). A field added here reads as NULL from a table
 	 * built with this header, so it needs no new ABI version.
 	 */
-	void *reserved[9];
+	void *reserved[8];
 };
 
 /*
@@ -380,6 +391,56 @@ PF_API int pf_settings_path(const struct pf_settings *s, const char *key,
 /* Record an error about `key` (NULL: the block itself) at its line. */
 PF_API void pf_settings_error(const struct pf_settings *s, const char *key,
 			      const char *fmt, ...) PF_PRINTF(3, 4);
+
+/*
+ * Declarative settings: a handler's `settings` table, for example
+ *
+ *	static const char *const modes[] = { "fast", "slow", NULL };
+ *	static const struct pf_setting my_settings[] = {
+ *		{ .key = "greeting", .type = PF_SETTING_STRING, .def = "hello" },
+ *		{ .key = "count", .type = PF_SETTING_INT, .def_number = 3,
+ *		  .min = 1, .max = 10 },
+ *		{ .key = "mode", .type = PF_SETTING_STRING, .def = "fast",
+ *		  .allowed = modes },
+ *		{ .key = NULL },
+ *	};
+ *
+ * A key of the block that is not in the table, a value of the wrong type,
+ * out of [min, max] or not among `allowed` is a FILE:LINE error: -t fails,
+ * start-up fails, a reload fails and changes nothing. A table that cannot
+ * work (a key twice, min above max, a default outside the range or not
+ * allowed, an unknown type) is reported at the handler's block.
+ */
+enum pf_setting_type {
+	PF_SETTING_STRING = 1,	/* a string; with `allowed`, one of those */
+	PF_SETTING_INT,		/* an integer in [min, max] */
+	PF_SETTING_DOUBLE,	/* a number (an integer too) in [min, max] */
+	PF_SETTING_BOOL,	/* true or false */
+	PF_SETTING_PATH,	/* a string; relative paths resolve against the config's folder */
+};
+
+struct pf_setting {
+	const char *key;		/* NULL ends the table */
+	enum pf_setting_type type;
+	const char *def;		/* STRING, PATH: the default (NULL: "") */
+	double def_number;		/* INT, DOUBLE: the default; BOOL: non-zero is true */
+	double min, max;		/* INT, DOUBLE: the range; both 0: any value */
+	const char *const *allowed;	/* STRING: NULL-terminated allowed values, or NULL: any */
+};
+
+/*
+ * The value of a key of the table: the configured one (checked already) or
+ * the table's default. For a key the table lacks, or of another type: 0,
+ * "" (pf_settings_get_path: -1) with errno ENOENT, and an error logged.
+ * Strings live as long as the worker.
+ */
+PF_API const char *pf_settings_get_string(const struct pf_settings *s, const char *key);
+PF_API long long pf_settings_get_int(const struct pf_settings *s, const char *key);
+PF_API double pf_settings_get_double(const struct pf_settings *s, const char *key);
+PF_API int pf_settings_get_bool(const struct pf_settings *s, const char *key);
+/* A PATH key, resolved, into out; 0, or -1 when it does not fit. */
+PF_API int pf_settings_get_path(const struct pf_settings *s, const char *key, char *out,
+				size_t outlen);
 
 /* ---- logging (the server's error_log) ---- */
 

@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,6 +243,145 @@ START_TEST(test_no_block_means_every_key_absent)
 }
 END_TEST
 
+/* ---- the declarative table (struct pf_handler.settings) ---- */
+
+static const char *const modes[] = { "fast", "slow", NULL };
+
+static const struct pf_setting table[] = {
+	{ .key = "greeting", .type = PF_SETTING_STRING, .def = "hello" },
+	{ .key = "count", .type = PF_SETTING_INT, .def_number = 3, .min = 1, .max = 10 },
+	{ .key = "mode", .type = PF_SETTING_STRING, .def = "fast", .allowed = modes },
+	{ .key = "ratio", .type = PF_SETTING_DOUBLE, .def_number = 0.5, .min = 0, .max = 1 },
+	{ .key = "loud", .type = PF_SETTING_BOOL, .def_number = 1 },
+	{ .key = "file", .type = PF_SETTING_PATH, .def = "data" },
+	{ .key = "any", .type = PF_SETTING_INT, .def_number = -5 },	/* no range */
+	{ .key = NULL },
+};
+
+/* The block on line 1, each key on a line of its own from line 2. */
+static const struct table_case {
+	const char *block;
+	const char *errors[3];	/* in order; NULL-terminated */
+} table_cases[] = {
+	{ "", { NULL } },
+	{ "count = 10; mode = \"slow\"; ratio = 1; loud = false; any = -99999999999L;", { NULL } },
+	{ "ratio = 0;\ncount = 1;", { NULL } },	/* an integer for a double, the range's ends */
+	{ "greting = \"x\";",
+	  { "t.conf:2: unknown key 'greting' in the tm handler's settings", NULL } },
+	{ "count = 11;", { "t.conf:2: 'count' must be between 1 and 10 (got 11)", NULL } },
+	{ "count = 0;", { "t.conf:2: 'count' must be between 1 and 10 (got 0)", NULL } },
+	{ "count = 2.5;", { "t.conf:2: 'count' must be an integer", NULL } },
+	{ "ratio = -0.1;", { "t.conf:2: 'ratio' must be between 0 and 1 (got -0.1)", NULL } },
+	{ "ratio = \"x\";", { "t.conf:2: 'ratio' must be a number", NULL } },
+	{ "mode = \"medium\";",
+	  { "t.conf:2: 'mode' must be one of fast or slow (got 'medium')", NULL } },
+	{ "loud = 1;", { "t.conf:2: 'loud' must be true or false", NULL } },
+	{ "greeting = 5;", { "t.conf:2: 'greeting' must be a string", NULL } },
+	{ "file = [1];", { "t.conf:2: 'file' must be a string", NULL } },
+	{ "count = 99;\nzz = 1;\nmode = \"x\";",
+	  { "t.conf:2: 'count' must be between 1 and 10 (got 99)",
+	    "t.conf:4: 'mode' must be one of fast or slow (got 'x')",
+	    "t.conf:3: unknown key 'zz' in the tm handler's settings" } },
+};
+
+static config_t tcfg;
+
+/* Parse "tm = {\n BLOCK\n};" and check it against `t`; the result of the check. */
+static int table_run(const struct pf_setting *t, const char *block, struct pf_settings *s)
+{
+	char text[1024];
+	snprintf(text, sizeof(text), "tm = {\n%s\n};\n", block);
+	config_init(&tcfg);
+	ck_assert_msg(config_read_string(&tcfg, text) == CONFIG_TRUE, "%s",
+		      config_error_text(&tcfg));
+	settings_init(s, config_lookup(&tcfg, "tm"), "t.conf", "/srv/conf", 1, &errs);
+	int rc = settings_table_check(s, t, "tm");
+	if (rc == 0)
+		settings_report_unknown(s, "tm");
+	return rc;
+}
+
+START_TEST(test_table)
+{
+	const struct table_case *c = &table_cases[_i];
+	struct pf_settings s;
+	int rc = table_run(table, c->block, &s);
+	int want = 0;
+	while (want < 3 && c->errors[want])
+		want++;
+	if (rc < 0)
+		settings_report_unknown(&s, "tm");
+	for (int i = 0; i < errs.count && i < want; i++)
+		ck_assert_str_eq(errs.msgs[i], c->errors[i]);
+	ck_assert_int_eq(errs.count, want);
+	ck_assert_int_eq(rc < 0 || s.failed, want > 0);
+	config_destroy(&tcfg);
+}
+END_TEST
+
+START_TEST(test_table_getters)
+{
+	struct pf_settings s;
+	char path[256];
+	ck_assert_int_eq(table_run(table, "count = 7;\nmode = \"slow\";\nfile = \"/abs\";", &s), 0);
+	ck_assert_str_eq(pf_settings_get_string(&s, "greeting"), "hello");	/* defaults */
+	ck_assert_double_eq(pf_settings_get_double(&s, "ratio"), 0.5);
+	ck_assert_int_eq(pf_settings_get_bool(&s, "loud"), 1);
+	ck_assert_int_eq(pf_settings_get_int(&s, "any"), -5);
+	ck_assert_int_eq(pf_settings_get_int(&s, "count"), 7);			/* configured */
+	ck_assert_str_eq(pf_settings_get_string(&s, "mode"), "slow");
+	ck_assert_int_eq(pf_settings_get_path(&s, "file", path, sizeof(path)), 0);
+	ck_assert_str_eq(path, "/abs");
+	ck_assert_int_eq(errs.count, 0);
+	config_destroy(&tcfg);
+	ck_assert_int_eq(table_run(table, "", &s), 0);
+	ck_assert_int_eq(pf_settings_get_path(&s, "file", path, sizeof(path)), 0);
+	ck_assert_str_eq(path, "/srv/conf/data");	/* relative: the config's folder */
+	/* A key the table lacks, or with another type: 0 / "" and ENOENT. */
+	errno = 0;
+	ck_assert_int_eq(pf_settings_get_int(&s, "nope"), 0);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_str_eq(pf_settings_get_string(&s, "count"), "");
+	config_destroy(&tcfg);
+}
+END_TEST
+
+/* A table that cannot work is the handler's bug: reported at the block, nothing checked. */
+static const struct pf_setting bad_dup[] = {
+	{ .key = "a", .type = PF_SETTING_BOOL }, { .key = "a", .type = PF_SETTING_INT }, { NULL } };
+static const struct pf_setting bad_range[] = {
+	{ .key = "n", .type = PF_SETTING_INT, .def_number = 0, .min = 5, .max = 1 }, { NULL } };
+static const struct pf_setting bad_def[] = {
+	{ .key = "n", .type = PF_SETTING_INT, .def_number = 20, .min = 1, .max = 10 }, { NULL } };
+static const struct pf_setting bad_allowed[] = {
+	{ .key = "m", .type = PF_SETTING_STRING, .def = "x", .allowed = modes }, { NULL } };
+static const struct pf_setting bad_type[] = {
+	{ .key = "t", .type = (enum pf_setting_type)42 }, { NULL } };
+
+static const struct bad_table_case {
+	const struct pf_setting *t;
+	const char *error;
+} bad_table_cases[] = {
+	{ bad_dup, "t.conf:1: the tm handler's settings table: entry 'a' appears twice" },
+	{ bad_range, "t.conf:1: the tm handler's settings table: entry 'n' has min above max" },
+	{ bad_def, "t.conf:1: the tm handler's settings table: entry 'n' has a default outside "
+		   "its range" },
+	{ bad_allowed, "t.conf:1: the tm handler's settings table: entry 'm' has a default that "
+		       "is not allowed" },
+	{ bad_type, "t.conf:1: the tm handler's settings table: entry 't' has an unknown type" },
+};
+
+START_TEST(test_bad_table)
+{
+	struct pf_settings s;
+	ck_assert_int_eq(table_run(bad_table_cases[_i].t, "x = 1;", &s), -1);
+	settings_report_unknown(&s, "tm");	/* no noise about keys a broken table cannot judge */
+	ck_assert_int_eq(errs.count, 1);
+	ck_assert_str_eq(errs.msgs[0], bad_table_cases[_i].error);
+	config_destroy(&tcfg);
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *settings_suite(void)
@@ -257,6 +397,12 @@ static Suite *settings_suite(void)
 	tcase_add_test(tc, test_error_names_key_line_or_block);
 	tcase_add_test(tc, test_unknown_keys_are_the_unread_ones);
 	tcase_add_test(tc, test_no_block_means_every_key_absent);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("table");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_table, 0, N(table_cases));
+	tcase_add_test(tc, test_table_getters);
+	tcase_add_loop_test(tc, test_bad_table, 0, N(bad_table_cases));
 	suite_add_tcase(s, tc);
 	return s;
 }

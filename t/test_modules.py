@@ -224,4 +224,70 @@ def test_tick_with_the_default_interval():
     harness.wait_until(lambda: tick_count(tick_file) >= 2, 10, what="two ticks of 1 s")
 
 
+# ---- declarative settings table (t/modules/tablemod.c, no check()) ---------
+
+def table_conf(addr, block):
+    return ('shutdown_timeout = 5.0;\nservices = (\n'
+            '  { name = "tm"; listen = "%s"; handler = "tablemod";\n'
+            '    module = "%s"; workers = 2;\n'
+            '    tablemod = {\n%s\n    };\n  }\n);\n' % (addr, module("tablemod"), block))
+
+
+def table_check(block):
+    d = harness.tmpdir()
+    s = Server(table_conf("127.0.0.1:1", block), folder=d)
+    r = preforkd("-t", "-c", s.conf)
+    return r.returncode, r.stderr.decode(), s.conf
+
+
+def test_settings_table_defaults_and_values_reach_init():
+    addr = "127.0.0.1:%d" % free_port()
+    d = harness.tmpdir()
+    srv = Server(table_conf(addr, '      count = 7;\n      mode = "slow";\n      ratio = 1;'),
+                 folder=d)
+    srv.start(wait_for=[addr])
+    assert answer(addr) == ("greeting=hello count=7 mode=slow ratio=1 loud=0 file=%s\n"
+                            % os.path.join(d, "data.txt")).encode()
+
+
+def test_settings_table_rejects_bad_keys_in_t():
+    cases = [
+        # (block, line of the error in the file, words of the message)
+        ('      count = 3;\n      greting = "hi";', 7, "unknown key 'greting' in the tablemod handler's settings"),
+        ('      count = 11;', 6, "'count' must be between 1 and 10 (got 11)"),
+        ('      count = 0;', 6, "'count' must be between 1 and 10 (got 0)"),
+        ('      count = "three";', 6, "'count' must be an integer"),
+        ('      ratio = 1.5;', 6, "'ratio' must be between 0 and 1"),
+        ('      mode = "medium";', 6, "'mode' must be one of fast or slow (got 'medium')"),
+        ('      loud = 1;', 6, "'loud' must be true or false"),
+        ('      greeting = 5;', 6, "'greeting' must be a string"),
+    ]
+    for block, line, words in cases:
+        rc, err, conf = table_check(block)
+        assert rc == 1, (block, err)
+        assert "%s:%d: %s" % (conf, line, words) in err, (block, err)
+    rc, err, conf = table_check('      count = 10;\n      mode = "fast";\n      loud = true;')
+    assert rc == 0, err
+
+
+def test_reload_with_a_bad_table_value_keeps_the_old_generation():
+    addr = "127.0.0.1:%d" % free_port()
+    d = harness.tmpdir()
+    srv = Server(table_conf(addr, '      count = 2;'), folder=d)
+    srv.start(wait_for=[addr])
+    srv.wait_workers(2)
+    old = srv.workers()
+    assert answer(addr).startswith(b"greeting=hello count=2 ")
+    harness.rewrite(srv, table_conf(addr, '      count = 99;'))
+    assert not sighup_and_wait(srv)
+    out = srv.output()
+    assert "reload failed: %s:6: 'count' must be between 1 and 10 (got 99)" % srv.conf in out, out
+    assert srv.wait_workers(2) == old
+    assert answer(addr).startswith(b"greeting=hello count=2 ")
+    harness.rewrite(srv, table_conf(addr, '      count = 4;\n      greeting = "hey";'))
+    assert sighup_and_wait(srv), srv.output()
+    harness.wait_until(lambda: answer(addr).startswith(b"greeting=hey count=4 "), 20,
+                       what="the new values")
+
+
 harness.main(globals())

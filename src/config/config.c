@@ -177,11 +177,14 @@ static void check_handler(struct keys_ctx *x, const config_setting_t *g, struct 
 	}
 	v->block = block;
 	check_http_block(x, g, v);
-	if (v->handler->check) {
+	if (v->handler->check || v->handler->settings) {
 		struct pf_settings st;
 		settings_init(&st, block, keys_file(x, block ? block : g), x->c->dir, keys_line(g),
 			      x->errs);
-		v->handler->check(&st);
+		if (v->handler->settings)
+			settings_table_check(&st, v->handler->settings, v->handler_name);
+		if (v->handler->check)
+			v->handler->check(&st);
 		settings_report_unknown(&st, v->handler_name);
 	}
 }

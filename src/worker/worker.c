@@ -172,6 +172,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		}
 	}
 	settings_init(&st, svc->block, w->conf->file, w->conf->dir, svc->line, NULL);
+	st.table = w->handler->settings;	/* for pf_settings_get_* (checked in the master) */
 	if (w->handler->init && w->handler->init(w, &st, &w->state) != 0) {
 		log_error("handler %s: init failed", w->handler->name);
 		exit_now(WORKER_EXIT_INIT);
