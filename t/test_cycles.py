@@ -1,7 +1,6 @@
 """test_cycles.py - the one-way core (issue 12), read from the build: no
 two source files of the library or preforkd call each other, directly or
-around a circle (functions and variables, from `nm` of the object files),
-and no source file under src/ is over 600 lines."""
+around a circle (functions and variables, from `nm` of the object files)."""
 import os
 import re
 import shutil
@@ -10,8 +9,6 @@ import subprocess
 import harness
 
 BUILDDIR = os.environ.get("PREFORK_BUILDDIR", ".")
-SRCDIR = os.environ.get("PREFORK_SRCDIR", ".")
-MAX_LINES = 600
 PAT = re.compile(r"^(?:libpfcore_la-|libprefork_la-|preforkd-)(.+)\.o$")
 
 
@@ -108,21 +105,6 @@ def test_no_files_call_each_other_in_a_circle():
     cycles = strongly_connected(graph)
     assert not cycles, "files that call each other in a circle:\n" + "\n".join(
         " <-> ".join(c) for c in cycles)
-
-
-def test_no_source_file_over_600_lines():
-    long = []
-    top = os.path.join(SRCDIR, "src")
-    for root, dirs, files in os.walk(top):
-        for f in files:
-            if f.endswith((".c", ".h")):
-                path = os.path.join(root, f)
-                with open(path, encoding="utf-8") as fh:
-                    n = sum(1 for _ in fh)
-                if n > MAX_LINES:
-                    long.append("%s: %d lines" % (os.path.relpath(path, SRCDIR), n))
-    assert os.path.isdir(top)
-    assert not long, "source files over %d lines:\n%s" % (MAX_LINES, "\n".join(long))
 
 
 harness.main(globals())

@@ -21,8 +21,7 @@
 #include <unistd.h>
 
 #ifdef PF_TLS
-#include <openssl/err.h>
-#include <openssl/ssl.h>
+#include "tls_lib.h"
 
 /* One connection per worker at a time: the buffers are the process's. */
 #define RECORD 16384
