@@ -55,12 +55,9 @@ size_t conn_take(struct pf_conn *c, void *buf, size_t len)
 /* Does a worker of this service sit idle in accept()? */
 static int service_has_idle_worker(const struct pf_worker *w)
 {
-	for (int i = 0; i < scoreboard_nslots(); i++) {
-		const struct sb_slot *s = &scoreboard->slots[i];
-		if (s->svc == w->sb_service && s->state == SB_IDLE && s->pid)
-			return 1;
-	}
-	return 0;
+	struct sb_count c;
+	scoreboard_count(w->sb_service, SB_ANY_GENERATION, NULL, NULL, &c);
+	return c.idle > 0;
 }
 
 /* Is a connection waiting in the listen queue right now? */
