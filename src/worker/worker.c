@@ -7,7 +7,7 @@
  */
 #include "internal.h"
 
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include <errno.h>
 #include <grp.h>
