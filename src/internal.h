@@ -148,6 +148,7 @@ struct svc_conf {
 	int dynamic;		/* min_spare or max_spare given */
 	long max_requests;
 	double read_timeout, write_timeout, request_timeout;
+	double tick_interval;	/* seconds between the handler's ticks; 0: none */
 	int defer_accept;
 	int proxy_protocol;
 	char *agent_check;	/* HAProxy agent-check address, or NULL */
@@ -450,6 +451,7 @@ struct pf_worker {
 	const struct pf_handler *handler;
 	void *state;
 	struct http_app *http_app;	/* handle_http services: engine and routes */
+	int64_t tick_next_ns;		/* monotonic ns of the next tick; 0: none */
 };
 
 struct pf_conn {
@@ -469,6 +471,7 @@ struct pf_conn {
 	int ktls_send;			/* kTLS offload active: SSL_sendfile */
 	struct pf_tls_info *tls_info;	/* filled on first pf_conn_tls */
 	int64_t deadline_ns;		/* pf_conn_set_deadline: monotonic, 0 = none */
+	int in_request;			/* waits get the stop grace (conn_wait_conn) */
 	size_t roff, rlen;		/* read-ahead: rlen bytes at rbuf + roff */
 	unsigned char rbuf[4096];	/* pf_conn_readline/peek/unread */
 };
@@ -495,6 +498,13 @@ size_t conn_take(struct pf_conn *c, void *buf, size_t len);
 /* ---- worker/conn_wait.c: the waits under conn.c and tls_conn.c ---- */
 /* Wait for `events` on fd up to `timeout` seconds (<= 0: forever); 0, or -1 (ETIMEDOUT). */
 int conn_wait_fd(int fd, short events, double timeout);
+/*
+ * conn_wait_fd for c's descriptor; in a request (c->in_request), once the
+ * worker is told to stop, the wait ends within CONN_STOP_GRACE_NS (or half
+ * the rest of shutdown_timeout) with ETIMEDOUT.
+ */
+#define CONN_STOP_GRACE_NS 1000000000LL
+int conn_wait_conn(const struct pf_conn *c, short events, double timeout);
 /*
  * A wait of `timeout` seconds (<= 0: forever) cut to c's deadline: the
  * timeout to use, or -1 (errno ETIMEDOUT) when the deadline has passed.
@@ -548,6 +558,14 @@ struct proxy_result {
 int proxy_parse(const unsigned char *buf, size_t len, struct proxy_result *out);
 /* Consume exactly the header from fd within timeout seconds; 0 or -1. */
 int proxy_read_header(int fd, double timeout, struct proxy_result *out);
+
+/* ---- worker/tick.c: the handler's tick while the worker is idle ---- */
+
+void tick_start(struct pf_worker *w);		/* schedule the first tick (after init) */
+int64_t tick_left_ns(const struct pf_worker *w);	/* until the next tick; INT64_MAX: none */
+int tick_run_due(struct pf_worker *w);		/* run the tick when due: 1 if it ran */
+void tick_arm(const struct pf_worker *w);	/* SIGALRM when the next tick is due */
+void tick_disarm(const struct pf_worker *w);
 
 /* ---- worker.c ---- */
 

@@ -327,6 +327,9 @@ void http_engine_serve(struct http_engine *e, struct pf_conn *conn, http_engine_
 	struct pf_worker *w = pf_conn_worker(conn);
 	double accepted = util_now();
 
+	/* Every wait but the idle one between requests is a request's: it gets the stop grace. */
+	conn->in_request = 1;
+
 	for (int served = 0;; served++) {
 		int first = served == 0;
 		begin_request(&h);

@@ -96,6 +96,9 @@ static size_t build_head(struct pf_http *h, enum framing framing, unsigned long 
 		h->keep_alive = 0;
 	if (framing == FRAME_CLOSE)
 		h->keep_alive = 0;
+	/* Told to stop while the request was read: this answer is the last. */
+	if (h->keep_alive && signals_worker_stop)
+		h->keep_alive = 0;
 	http_date_update(e);
 	HTTP_OUT_LIT(&o, "HTTP/1.1 ");
 	http_out_num(&o, (unsigned)h->status);

@@ -88,7 +88,7 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, do
 		return -1;
 	if (c->ssl)
 		return tls_conn_read(c, buf, len, timeout);
-	if (c->expect_wait && conn_wait_fd(c->fd, POLLIN, timeout) < 0)
+	if (c->expect_wait && conn_wait_conn(c, POLLIN, timeout) < 0)
 		return -1;
 	for (int waited = c->expect_wait;; waited = 1) {
 		ssize_t n = recv(c->fd, buf, len, 0);
@@ -104,7 +104,7 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, do
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
 		if ((c->silent_since ? conn_silent_wait(c, POLLIN, timeout, 0)
-				     : conn_wait_fd(c->fd, POLLIN, timeout)) < 0)
+				     : conn_wait_conn(c, POLLIN, timeout)) < 0)
 			return -1;
 	}
 }
@@ -170,6 +170,12 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 		int64_t wait = queued_since ? QUEUED_POLL_NS : watch_listen ? left : RECHECK_NS;
 		if (wait > left)
 			wait = left;
+		/* Between two requests: the handler's tick runs when due (tick.c). */
+		if (tick_run_due(c->worker))
+			continue;
+		int64_t tick_left = tick_left_ns(c->worker);
+		if (wait > tick_left)
+			wait = tick_left;
 		/* p[1]: the stop pipe (a stop landing before poll() still wakes it). */
 		struct pollfd p[3] = { { .fd = c->fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN },
 				       { .fd = lfd, .events = POLLIN } };
@@ -215,7 +221,7 @@ static int write_again(struct pf_conn *c)
 	if (errno != EAGAIN && errno != EWOULDBLOCK)
 		return -1;
 	double t = conn_wait_timeout(c, c->write_timeout);
-	return t < 0 ? -1 : conn_wait_fd(c->fd, POLLOUT, t);
+	return t < 0 ? -1 : conn_wait_conn(c, POLLOUT, t);
 }
 
 PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int iovcnt)

@@ -73,6 +73,8 @@ int conn_silent_wait(struct pf_conn *c, short events, double timeout, int spoke)
 			errno = EAGAIN;
 			return -1;
 		}
+		if (signals_worker_stop && c->in_request)
+			return conn_wait_conn(c, events, (double)left / 1e9);	/* its stop grace */
 		int lfd = signals_worker_listen_fd();
 		int64_t young = CONN_SILENT_GRACE_NS - (now - c->silent_since);
 		/*
@@ -94,6 +96,6 @@ int conn_silent_wait(struct pf_conn *c, short events, double timeout, int spoke)
 		if (n > 0 && p[0].revents)
 			return 0;
 		if (watch && n > 0 && (p[1].revents & (POLLERR | POLLHUP | POLLNVAL)))
-			return conn_wait_fd(c->fd, events, (double)left / 1e9);
+			return conn_wait_conn(c, events, (double)left / 1e9);
 	}
 }

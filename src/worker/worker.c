@@ -195,9 +195,11 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 
 	uint64_t limit = recycle_limit(svc->max_requests);
 	int accept_errors = 0;
+	tick_start(w);
 	while (!signals_worker_stop) {
 		if (signals_worker_reopen)
 			reopen_logs(w);
+		tick_run_due(w);
 		/*
 		 * max_requests reached: ask the master, which staggers recycling so
 		 * a service loses at most one worker at a time, and serve on until
@@ -219,7 +221,9 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		}
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
+		tick_arm(w);
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		tick_disarm(w);	/* no SIGALRM in the middle of a request */
 		if (fd < 0) {
 			switch (errno) {
 			case EINTR:
