@@ -436,6 +436,24 @@ struct sb_view {
 	char tls[16];		/* likewise */
 };
 int scoreboard_view(int i, struct sb_view *v);	/* 0: slot not in use */
+
+/*
+ * The one count of workers by state. Slots in use of scoreboard service
+ * svc and generation `generation` (SB_ANY_*: all), each read as
+ * scoreboard_view reads it. judge (may be NULL) adds what only the master
+ * knows: it returns the state to count slot i under (say SB_EXITING for a
+ * worker told to go that has not seen it yet), or SB_FREE to leave it out.
+ * A slot whose state is SB_INVALID counts in workers only.
+ */
+#define SB_ANY_SERVICE (-1)
+#define SB_ANY_GENERATION (~0u)
+struct sb_count {
+	int workers;		/* every slot counted */
+	int starting, idle, busy, exiting;
+};
+typedef int scoreboard_judge_fn(int slot, int state, void *arg);
+void scoreboard_count(int svc, unsigned generation, scoreboard_judge_fn *judge, void *arg,
+		      struct sb_count *out);
 int scoreboard_service_view(int i, struct sb_service *out);	/* 0: unused */
 void scoreboard_copy_string(char *dst, const volatile char *src, size_t len);
 

@@ -8,7 +8,7 @@
 #include "internal.h"
 #include "config/keys.h"
 
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include <errno.h>
 #include <grp.h>

@@ -10,7 +10,7 @@
  * Entry points: http_engine_read_conf, http_engine_check, http_engine_create,
  * http_engine_destroy, http_engine_reopen, http_engine_serve.
  */
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,7 +10,7 @@
  * http_response_finish, and the response calls of prefork.h
  * (pf_http_set_status ... pf_http_json).
  */
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include <errno.h>
 #include <netinet/in.h>

@@ -19,12 +19,9 @@
 
 int conn_silent_idle_worker(const struct pf_worker *w)
 {
-	for (int i = 0; i < scoreboard_nslots(); i++) {
-		const struct sb_slot *s = &scoreboard->slots[i];
-		if (s->svc == w->sb_service && s->state == SB_IDLE && s->pid)
-			return 1;
-	}
-	return 0;
+	struct sb_count c;
+	scoreboard_count(w->sb_service, SB_ANY_GENERATION, NULL, NULL, &c);
+	return c.idle > 0;
 }
 
 int conn_silent_listen_pending(int lfd)
