@@ -283,12 +283,7 @@ void settings_init(struct pf_settings *s, const config_setting_t *block, const c
 /* After check: report every key of the block that nobody read. */
 void settings_report_unknown(struct pf_settings *s, const char *handler);
 
-/* ---- config/settings_table.c: a handler's declarative settings ---- */
-
-/*
- * Check s's block against `table` (and the table itself): errors through
- * s, 0 or -1. Attaches the table to s for the pf_settings_get_* getters.
- */
+/* Check s's block and `table` itself (config/settings_table.c): 0, or -1 with errors in s. */
 int settings_table_check(struct pf_settings *s, const struct pf_setting *table,
 			 const char *handler);
 
@@ -526,11 +521,7 @@ size_t conn_take(struct pf_conn *c, void *buf, size_t len);
 /* ---- worker/conn_wait.c: the waits under conn.c and tls_conn.c ---- */
 /* Wait for `events` on fd up to `timeout` seconds (<= 0: forever); 0, or -1 (ETIMEDOUT). */
 int conn_wait_fd(int fd, short events, double timeout);
-/*
- * conn_wait_fd for c's descriptor; in a request (c->in_request), once the
- * worker is told to stop, the wait ends within CONN_STOP_GRACE_NS (or half
- * the rest of shutdown_timeout) with ETIMEDOUT.
- */
+/* conn_wait_fd on c; in a request, a stop cuts it to CONN_STOP_GRACE_NS (ETIMEDOUT). */
 #define CONN_STOP_GRACE_NS 1000000000LL
 int conn_wait_conn(const struct pf_conn *c, short events, double timeout);
 /*
@@ -588,7 +579,6 @@ int proxy_parse(const unsigned char *buf, size_t len, struct proxy_result *out);
 int proxy_read_header(int fd, double timeout, struct proxy_result *out);
 
 /* ---- worker/tick.c: the handler's tick while the worker is idle ---- */
-
 void tick_start(struct pf_worker *w);		/* schedule the first tick (after init) */
 int64_t tick_left_ns(const struct pf_worker *w);	/* until the next tick; INT64_MAX: none */
 int tick_run_due(struct pf_worker *w);		/* run the tick when due: 1 if it ran */
