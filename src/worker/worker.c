@@ -213,6 +213,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 
 	uint64_t limit = recycle_limit(svc->max_requests);
 	int accept_errors = 0;
+	int nonblock = svc->tls || svc->proxy_protocol ? SOCK_NONBLOCK : 0;
 	while (!worker_stop) {
 		if (worker_reopen)
 			reopen_logs(w);
@@ -237,7 +238,12 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		}
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		/*
+		 * Blocking mode for plain connections: conn.c passes MSG_DONTWAIT
+		 * everywhere but the wait between kept-alive requests. OpenSSL and
+		 * the PROXY reader want the non-blocking socket they always had.
+		 */
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | nonblock);
 		if (fd < 0) {
 			switch (errno) {
 			case EINTR:
@@ -291,6 +297,8 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		}
 		struct pf_conn conn;
 		conn_init(&conn, fd, w, (struct sockaddr *)&ss, sl);
+		if (!nonblock)
+			conn_set_blocking(&conn);
 		memcpy(slot->peer, conn.peer, sizeof(slot->peer) - 1);
 		slot->conn_start_ns = util_now_ns();
 		/* A worker told to stop still finishes this one, shown as exiting. */
