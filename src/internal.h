@@ -190,9 +190,9 @@ struct pf_config *config_load(const char *path, const struct pf_handler *const *
 void config_free(struct pf_config *c);
 struct pf_config *config_load_paths(const char *path);
 /* paths.c: resolve pid_file, error_log, control_socket; add what start-up would refuse. */
-void config_paths(struct pf_config *c, struct errlist *errs);
+void paths_resolve(struct pf_config *c, struct errlist *errs);
 /* s as a number (float or integer): 0, or -1 when s is missing or not a number. */
-int config_number(const config_setting_t *s, double *out);
+int settings_number(const config_setting_t *s, double *out);
 const struct svc_conf *config_find_service(const struct pf_config *c, const char *name);
 
 /* ---- sizing.c: workers = "auto" ---- */
@@ -280,9 +280,9 @@ void settings_report_unknown(struct pf_settings *s, const char *handler);
 
 /* ---- module.c: handler lookup and loading ---- */
 
-extern const struct pf_handler handler_echo;
-extern const struct pf_handler handler_http;
-extern const struct pf_handler handler_status;
+extern const struct pf_handler echo_handler;
+extern const struct pf_handler http_handler;
+extern const struct pf_handler status_handler;
 
 /* A handler by name: the given ones first, then the built-ins. */
 extern const struct pf_handler *const module_builtins[];	/* NULL-terminated */
@@ -324,14 +324,14 @@ int listen_apply_options(struct listener *l, int defer_accept);
 
 /* ---- signals.c ---- */
 
-extern volatile sig_atomic_t sig_child, sig_stop_graceful, sig_stop_fast, sig_reload,
-	sig_reopen, sig_upgrade;
+extern volatile sig_atomic_t signals_child, signals_stop_graceful, signals_stop_fast, signals_reload,
+	signals_reopen, signals_upgrade;
 int signals_master_init(void);	/* returns the self-pipe's read end */
 void signals_drain(void);
 /* SIGTTIN or SIGTTOU: how many were delivered since the last call (none lost). */
 unsigned signals_take(int sig);
 void signals_worker_init(int listen_fd);
-extern volatile sig_atomic_t worker_stop, worker_reopen;
+extern volatile sig_atomic_t signals_worker_stop, signals_worker_reopen;
 /* Worker: the stop handler closes this fd so a pending accept() returns. */
 void signals_worker_set_listen_fd(int fd);
 int signals_worker_listen_fd(void);	/* -1 once the stop handler closed it */
@@ -492,16 +492,21 @@ void conn_nonblock(struct pf_conn *c);
 int conn_watch_silence(struct pf_conn *c, int defer_accept);
 /* Count one request served on c, begun at start_ns (monotonic), in the slot. */
 void conn_request_done(struct pf_conn *c, int64_t start_ns);
+/*
+ * The handler returned non-zero on c (on the HTTP request `request`, or
+ * NULL): log at warn with errno, count it.
+ */
+void conn_handler_failed(const struct pf_conn *c, const char *request);
+/* Move up to len read-ahead bytes of c (c->rlen > 0) to buf; the count. */
+size_t conn_take(struct pf_conn *c, void *buf, size_t len);
+/* ---- worker/conn_wait.c: the waits under conn.c and tls_conn.c ---- */
 /* Wait for `events` on fd up to `timeout` seconds (<= 0: forever); 0, or -1 (ETIMEDOUT). */
 int conn_wait_fd(int fd, short events, double timeout);
 /*
  * A wait of `timeout` seconds (<= 0: forever) cut to c's deadline: the
  * timeout to use, or -1 (errno ETIMEDOUT) when the deadline has passed.
  */
-double conn_timeout(const struct pf_conn *c, double timeout);
-/* ---- worker/connbuf.c ---- */
-/* Move up to len read-ahead bytes of c (c->rlen > 0) to buf; the count. */
-size_t connbuf_take(struct pf_conn *c, void *buf, size_t len);
+double conn_wait_timeout(const struct pf_conn *c, double timeout);
 
 /* ---- tls/tls_conn.c: TLS on one connection (the worker) ---- */
 
@@ -535,11 +540,6 @@ int proxy_read_header(int fd, double timeout, struct proxy_result *out);
 
 /* Runs in the child after fork; never returns. */
 #define WORKER_EXIT_INIT 3	/* exit status: the handler's init failed */
-/*
- * The handler returned non-zero on c (on the HTTP request `request`, or
- * NULL): log at warn with errno, count it.
- */
-void worker_handler_failed(struct pf_worker *w, const struct pf_conn *c, const char *request);
 PF_NORETURN void worker_run(struct pf_worker *w, int listen_fd, int ready_fd, pid_t master_pid,
 			    const sigset_t *mask);
 

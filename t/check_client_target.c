@@ -58,6 +58,7 @@ static const struct parse_case {
 	{ "h:0", "bad address \"h:0\": port must be 1-65535", 0, NULL, NULL, NULL },
 	{ "h:65536", "bad address \"h:65536\": port must be 1-65535", 0, NULL, NULL, NULL },
 	{ "h:80x", "bad address \"h:80x\": port must be 1-65535", 0, NULL, NULL, NULL },
+	{ "h:99999999999999999999", "bad address \"h:99999999999999999999\": port must be 1-65535", 0, NULL, NULL, NULL },
 };
 
 START_TEST(test_parse)

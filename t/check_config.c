@@ -229,7 +229,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(v->dynamic, 0);
 	ck_assert(c->shutdown_timeout == 10.0);
 	ck_assert_int_eq(c->log_level, PF_LOG_INFO);
-	ck_assert_ptr_eq(v->handler, &handler_echo);
+	ck_assert_ptr_eq(v->handler, &echo_handler);
 	/* Relative paths resolve against the configuration file's folder. */
 	char want[600];
 	char *real = realpath(dir, NULL);

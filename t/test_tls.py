@@ -682,4 +682,5 @@ def test_client_tls_load_mode_reports_handshakes_apart():
     assert st["handshakes"] >= j["handshakes"], (st, j)
 
 
-harness.main(globals())
+if __name__ == "__main__":
+    harness.main(globals())

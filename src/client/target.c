@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "core/port.h"
+
 #include "client/client.h"
 
 static int bad(char *err, size_t errlen, const char *text, const char *why)
@@ -31,8 +33,7 @@ int target_parse(const char *text, struct target *t, char *err, size_t errlen)
 {
 	const char *colon, *host, *port;
 	size_t hostlen;
-	char *end;
-	long num;
+	int num;
 
 	memset(t, 0, sizeof(*t));
 	if (strncmp(text, "unix:", 5) == 0) {
@@ -73,12 +74,11 @@ int target_parse(const char *text, struct target *t, char *err, size_t errlen)
 		return bad(err, errlen, text, "host name too long");
 	if (*port < '0' || *port > '9')
 		return bad(err, errlen, text, "port must be a number");
-	num = strtol(port, &end, 10);
-	if (*end != '\0' || num < 1 || num > 65535)
+	if (port_parse(port, &num) < 0 || num < 1)
 		return bad(err, errlen, text, "port must be 1-65535");
 	memcpy(t->tg_host, host, hostlen);
 	t->tg_host[hostlen] = '\0';
-	snprintf(t->tg_port, sizeof(t->tg_port), "%ld", num);
+	snprintf(t->tg_port, sizeof(t->tg_port), "%u", (unsigned)num & 0xffffu);
 	if (num == 80)
 		snprintf(t->tg_hostport, sizeof(t->tg_hostport), "%.*s",
 			 (int)(port - 1 - text), text);

@@ -6,6 +6,7 @@
  * modules). Entry points: config_load, config_free, config_find_service.
  */
 #include "internal.h"
+#include "config/keys.h"
 
 #include "http/http_engine.h"
 
@@ -22,15 +23,6 @@
 
 #define DEFAULT_MAX_WORKERS 256
 #define HARD_MAX_WORKERS 4096
-
-enum key_type { K_STRING, K_INT, K_LONG, K_FLOAT, K_BOOL, K_LIST, K_LEVEL };
-
-struct key {
-	const char *name;
-	enum key_type type;
-	double min, max;
-	size_t offset;		/* into the struct being filled; (size_t)-1: handled apart */
-};
 
 #define NONE ((size_t)-1)
 #define TOP(field) offsetof(struct pf_config, field)
@@ -73,157 +65,6 @@ static const struct key svc_keys[] = {
 };
 
 
-struct ctx {
-	struct pf_config *c;
-	struct errlist *errs;
-	const struct pf_handler *const *extra;
-};
-
-/*
- * A number of any libconfig type: a float key takes an integer too
- * (`shutdown_timeout = 18;`), as server.conf(5) promises. The one reader
- * of numbers: the key table, the handlers' settings and `-s` use it.
- */
-int config_number(const config_setting_t *s, double *out)
-{
-	switch (s ? config_setting_type(s) : CONFIG_TYPE_NONE) {
-	case CONFIG_TYPE_FLOAT:
-		*out = config_setting_get_float(s);
-		return 0;
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64:
-		*out = (double)config_setting_get_int64(s);
-		return 0;
-	default:
-		return -1;
-	}
-}
-
-static const char *file_of(struct ctx *x, const config_setting_t *s)
-{
-	const char *f = s ? config_setting_source_file(s) : NULL;
-	return f ? f : x->c->file;
-}
-
-static int line_of(const config_setting_t *s)
-{
-	int l = s ? (int)config_setting_source_line(s) : 0;
-	return l > 0 ? l : 1;
-}
-
-/* errlist_add with the FILE:LINE prefix of setting s. */
-static void err_at(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
-	PF_PRINTF_ATTR(3, 4);
-static void err_at(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	errlist_add(x->errs, "%s:%d: %s", file_of(x, s), line_of(s), msg);
-}
-
-static const struct key *find_key(const struct key *keys, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(keys[i].name, name) == 0)
-			return &keys[i];
-	return NULL;
-}
-
-/* "unknown key 'wokers' (did you mean 'workers'?)" */
-static void err_unknown(struct ctx *x, const config_setting_t *s, const struct key *keys,
-			size_t n, const char *extra_name)
-{
-	const char *name = config_setting_name(s);
-	const char *best = NULL;
-	int best_d = 3;
-	for (size_t i = 0; i <= n; i++) {
-		const char *cand = i < n ? keys[i].name : extra_name;
-		if (!cand)
-			continue;
-		int d = util_edit_distance(name, cand);
-		if (d < best_d || (d <= 2 && strlen(name) > 3 && strstr(cand, name))) {
-			best_d = d;
-			best = cand;
-		}
-	}
-	if (best)
-		err_at(x, s, "unknown key '%s' (did you mean '%s'?)", name, best);
-	else
-		err_at(x, s, "unknown key '%s'", name);
-}
-
-static void store_value(struct ctx *x, const config_setting_t *s, const struct key *k, void *base)
-{
-	const char *name = k->name;
-	int type = config_setting_type(s);
-	char *field = (char *)base + k->offset;
-
-	switch (k->type) {
-	case K_STRING:
-	case K_LEVEL:
-		if (type != CONFIG_TYPE_STRING) {
-			err_at(x, s, "'%s' must be a string", name);
-			return;
-		}
-		if (k->type == K_LEVEL) {
-			int lvl = log_parse_level(config_setting_get_string(s));
-			if (lvl < 0)
-				err_at(x, s, "'%s' must be one of error, warn, info, debug (got '%s')",
-				       name, config_setting_get_string(s));
-			else
-				*(int *)field = lvl;
-			return;
-		}
-		free(*(char **)field);
-		*(char **)field = util_xstrdup(config_setting_get_string(s));
-		return;
-	case K_INT:
-	case K_LONG: {
-		if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) {
-			err_at(x, s, "'%s' must be an integer", name);
-			return;
-		}
-		long long v = config_setting_get_int64(s);
-		if ((double)v < k->min || (double)v > k->max) {
-			err_at(x, s, "'%s' must be between %.0f and %.0f (got %lld)", name, k->min,
-			       k->max, v);
-			return;
-		}
-		if (k->type == K_LONG)
-			*(long *)field = (long)v;
-		else
-			*(int *)field = (int)v;
-		return;
-	}
-	case K_FLOAT: {
-		double v;
-		if (config_number(s, &v) < 0) {
-			err_at(x, s, "'%s' must be a number of seconds", name);
-			return;
-		}
-		if (v < k->min || v > k->max) {
-			err_at(x, s, "'%s' must be between %g and %g seconds (got %g)", name, k->min,
-			       k->max, v);
-			return;
-		}
-		/* cppcheck-suppress invalidPointerCast ; field is the address of a double member */
-		*(double *)field = v;
-		return;
-	}
-	case K_BOOL:
-		if (type != CONFIG_TYPE_BOOL) {
-			err_at(x, s, "'%s' must be true or false", name);
-			return;
-		}
-		*(int *)field = config_setting_get_bool(s);
-		return;
-	case K_LIST:
-		return;
-	}
-}
 
 static void svc_defaults(struct svc_conf *v)
 {
@@ -237,7 +78,7 @@ static void svc_defaults(struct svc_conf *v)
 	v->write_timeout = 30.0;
 }
 
-static void err_unknown_handler(struct ctx *x, const config_setting_t *s, const char *name)
+static void err_unknown_handler(struct keys_ctx *x, const config_setting_t *s, const char *name)
 {
 	const char *best = NULL;
 	int best_d = 3;
@@ -252,14 +93,14 @@ static void err_unknown_handler(struct ctx *x, const config_setting_t *s, const 
 		}
 	}
 	if (best) {
-		err_at(x, s, "unknown handler '%s' (did you mean '%s'?)", name, best);
+		keys_err_at(x, s, "unknown handler '%s' (did you mean '%s'?)", name, best);
 		return;
 	}
 	char names[256] = "";
 	for (int i = 0; module_builtins[i]; i++)
 		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "",
 			 module_builtins[i]->name);
-	err_at(x, s, "unknown handler '%s' (built-in: %s; or set 'module')", name, names);
+	keys_err_at(x, s, "unknown handler '%s' (built-in: %s; or set 'module')", name, names);
 }
 
 /*
@@ -267,33 +108,33 @@ static void err_unknown_handler(struct ctx *x, const config_setting_t *s, const 
  * another HTTP handler (an app) an optional one beside its own, checked
  * here; a raw handler has none.
  */
-static void check_http_block(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+static void check_http_block(struct keys_ctx *x, const config_setting_t *g, struct svc_conf *v)
 {
 	config_setting_t *hb = config_setting_get_member(g, "http");
-	if (v->handler == &handler_http) {
+	if (v->handler == &http_handler) {
 		v->http_block = v->block;
 		return;
 	}
 	if (hb && !v->handler->handle_http) {
-		err_at(x, hb, "'http' settings apply only to HTTP handlers; '%s' serves connections",
+		keys_err_at(x, hb, "'http' settings apply only to HTTP handlers; '%s' serves connections",
 		       v->handler_name);
 		return;
 	}
 	if (!v->handler->handle_http)
 		return;
 	if (hb && !config_setting_is_group(hb)) {
-		err_at(x, hb, "'http' must be a group of settings for the HTTP engine");
+		keys_err_at(x, hb, "'http' must be a group of settings for the HTTP engine");
 		return;
 	}
 	v->http_block = hb;
 	struct pf_settings st;
-	settings_init(&st, hb, file_of(x, hb ? hb : g), x->c->dir, line_of(g), x->errs);
+	settings_init(&st, hb, keys_file(x, hb ? hb : g), x->c->dir, keys_line(g), x->errs);
 	http_app_check(&st);
 	settings_report_unknown(&st, "http");
 }
 
 /* Resolve the service's handler, load its module and check its block. */
-static void check_handler(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+static void check_handler(struct keys_ctx *x, const config_setting_t *g, struct svc_conf *v)
 {
 	const config_setting_t *hs = config_setting_get_member(g, "handler");
 	const config_setting_t *ms = config_setting_get_member(g, "module");
@@ -306,7 +147,7 @@ static void check_handler(struct ctx *x, const config_setting_t *g, struct svc_c
 		v->handler = module_load(path, v->handler_name, &v->handler_compat, err,
 					 sizeof(err));
 		if (!v->handler) {
-			err_at(x, ms, "%s", err);
+			keys_err_at(x, ms, "%s", err);
 			return;
 		}
 	} else {
@@ -318,7 +159,7 @@ static void check_handler(struct ctx *x, const config_setting_t *g, struct svc_c
 		char what[160], err[512];
 		snprintf(what, sizeof(what), "handler '%s'", v->handler_name);
 		if (module_check_table(v->handler, what, &v->handler_compat, err, sizeof(err)) < 0) {
-			err_at(x, hs, "%s", err);
+			keys_err_at(x, hs, "%s", err);
 			v->handler = NULL;
 			return;
 		}
@@ -328,7 +169,7 @@ static void check_handler(struct ctx *x, const config_setting_t *g, struct svc_c
 
 	config_setting_t *block = config_setting_get_member(g, v->handler_name);
 	if (block && !config_setting_is_group(block)) {
-		err_at(x, block, "'%s' must be a group of settings for the %s handler",
+		keys_err_at(x, block, "'%s' must be a group of settings for the %s handler",
 		       v->handler_name, v->handler_name);
 		return;
 	}
@@ -336,19 +177,19 @@ static void check_handler(struct ctx *x, const config_setting_t *g, struct svc_c
 	check_http_block(x, g, v);
 	if (v->handler->check) {
 		struct pf_settings st;
-		settings_init(&st, block, file_of(x, block ? block : g), x->c->dir, line_of(g),
+		settings_init(&st, block, keys_file(x, block ? block : g), x->c->dir, keys_line(g),
 			      x->errs);
 		v->handler->check(&st);
 		settings_report_unknown(&st, v->handler_name);
 	}
 }
 
-static void load_service(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+static void load_service(struct keys_ctx *x, const config_setting_t *g, struct svc_conf *v)
 {
 	svc_defaults(v);
-	v->line = line_of(g);
+	v->line = keys_line(g);
 	if (!config_setting_is_group(g)) {
-		err_at(x, g, "each entry of 'services' must be a group { ... }");
+		keys_err_at(x, g, "each entry of 'services' must be a group { ... }");
 		return;
 	}
 
@@ -361,29 +202,29 @@ static void load_service(struct ctx *x, const config_setting_t *g, struct svc_co
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s);
-		const struct key *k = find_key(svc_keys, ARRAY_LEN(svc_keys), name);
-		if (k && config_fleet_service_key(x->errs, file_of(x, s), s, v))
+		const struct key *k = keys_find(svc_keys, ARRAY_LEN(svc_keys), name);
+		if (k && config_fleet_service_key(x->errs, keys_file(x, s), s, v))
 			continue;
 		else if (k)
-			store_value(x, s, k, v);
+			keys_store(x, s, k, v);
 		else if ((!hname || strcmp(name, hname) != 0) && strcmp(name, "http") != 0)
-			err_unknown(x, s, svc_keys, ARRAY_LEN(svc_keys), hname);
+			keys_unknown(x, s, svc_keys, ARRAY_LEN(svc_keys), hname);
 	}
 
 	static const char *const required[] = { "name", "listen", "handler" };
 	for (size_t i = 0; i < ARRAY_LEN(required); i++)
 		if (!config_setting_get_member(g, required[i]))
-			err_at(x, g, "service is missing required key '%s'", required[i]);
+			keys_err_at(x, g, "service is missing required key '%s'", required[i]);
 
 	if (v->name && !v->name[0])
-		err_at(x, config_setting_get_member(g, "name"), "'name' must not be empty");
+		keys_err_at(x, config_setting_get_member(g, "name"), "'name' must not be empty");
 	if (v->name && strlen(v->name) >= sizeof(((struct sb_service *)0)->name))
-		err_at(x, config_setting_get_member(g, "name"), "'name' is too long (at most %zu bytes)",
+		keys_err_at(x, config_setting_get_member(g, "name"), "'name' is too long (at most %zu bytes)",
 		       sizeof(((struct sb_service *)0)->name) - 1);
 	if (v->listen) {
 		char err[512];
 		if (addr_parse(v->listen, x->c->dir, &v->addr, err, sizeof(err)) < 0)
-			err_at(x, config_setting_get_member(g, "listen"), "'listen': %s", err);
+			keys_err_at(x, config_setting_get_member(g, "listen"), "'listen': %s", err);
 	}
 
 	/* Pool sizes: explicit values are checked against each other. */
@@ -397,11 +238,11 @@ static void load_service(struct ctx *x, const config_setting_t *g, struct svc_co
 		if (v->max_spare < 0)
 			v->max_spare = v->min_spare + 8;
 		if (v->min_spare > v->max_spare)
-			err_at(x, config_setting_get_member(g, "min_spare"),
+			keys_err_at(x, config_setting_get_member(g, "min_spare"),
 			       "'min_spare' (%d) must not exceed 'max_spare' (%d)", v->min_spare,
 			       v->max_spare);
 		if (v->min_spare > v->max_workers)
-			err_at(x, config_setting_get_member(g, "min_spare"),
+			keys_err_at(x, config_setting_get_member(g, "min_spare"),
 			       "'min_spare' (%d) exceeds 'max_workers' (%d)", v->min_spare,
 			       v->max_workers);
 	}
@@ -414,23 +255,23 @@ static void load_service(struct ctx *x, const config_setting_t *g, struct svc_co
 	} else if (v->workers > v->max_workers && v->workers_auto) {
 		v->workers = v->max_workers;
 	} else if (v->workers > v->max_workers) {
-		err_at(x, ws, "'workers' (%d) exceeds 'max_workers' (%d)", v->workers, v->max_workers);
+		keys_err_at(x, ws, "'workers' (%d) exceeds 'max_workers' (%d)", v->workers, v->max_workers);
 	}
 
 	if (v->handler_name)
 		check_handler(x, g, v);
 	else if (config_setting_get_member(g, "module"))
-		err_at(x, config_setting_get_member(g, "module"), "'module' needs 'handler'");
+		keys_err_at(x, config_setting_get_member(g, "module"), "'module' needs 'handler'");
 
 	const config_setting_t *ts = config_setting_get_member(g, "tls");
 	/* An HTTP app speaks HTTP/1.1 like the http handler: the same ALPN default. */
 	if (ts)
-		v->tls = tls_conf_load(ts, file_of(x, ts), x->c->dir,
+		v->tls = tls_conf_load(ts, keys_file(x, ts), x->c->dir,
 				       v->handler && v->handler->handle_http ? "http" : v->handler_name,
 				       x->errs);
 }
 
-static void check_duplicates(struct ctx *x, const config_setting_t *list)
+static void check_duplicates(struct keys_ctx *x, const config_setting_t *list)
 {
 	struct pf_config *c = x->c;
 	for (int i = 0; i < c->nservices; i++) {
@@ -438,12 +279,12 @@ static void check_duplicates(struct ctx *x, const config_setting_t *list)
 		for (int j = 0; j < i; j++) {
 			struct svc_conf *a = &c->services[j], *b = &c->services[i];
 			if (a->name && b->name && strcmp(a->name, b->name) == 0)
-				err_at(x, config_setting_get_member(gi, "name"),
+				keys_err_at(x, config_setting_get_member(gi, "name"),
 				       "duplicate service name '%s' (first at line %d)", b->name, a->line);
 			/* Two services may each ask for some free port. */
 			if (a->listen && b->listen && a->addr.family && b->addr.family &&
 			    addr_equal(&a->addr, &b->addr) && addr_port(&a->addr) != 0)
-				err_at(x, config_setting_get_member(gi, "listen"),
+				keys_err_at(x, config_setting_get_member(gi, "listen"),
 				       "duplicate listen address '%s' (first at line %d)", b->listen,
 				       a->line);
 		}
@@ -451,32 +292,32 @@ static void check_duplicates(struct ctx *x, const config_setting_t *list)
 }
 
 /* Every service's start size together must leave room for a reload's second generation. */
-static void check_total_workers(struct ctx *x, const config_setting_t *list)
+static void check_total_workers(struct keys_ctx *x, const config_setting_t *list)
 {
 	struct pf_config *c = x->c;
 	long total = 0;
 	for (int i = 0; i < c->nservices; i++)
 		total += c->services[i].workers > 0 ? c->services[i].workers : 0;
 	if (total > CONF_MAX_WORKERS_TOTAL)
-		err_at(x, list, "the services' workers add up to %ld; at most %d in all, so that a "
+		keys_err_at(x, list, "the services' workers add up to %ld; at most %d in all, so that a "
 		       "reload's new generation fits in the scoreboard beside the old one", total,
 		       CONF_MAX_WORKERS_TOTAL);
 }
 
-static void check_privileges(struct ctx *x, const config_setting_t *root)
+static void check_privileges(struct keys_ctx *x, const config_setting_t *root)
 {
 	struct pf_config *c = x->c;
 	if (c->user && !getpwnam(c->user))
-		err_at(x, config_setting_get_member(root, "user"), "unknown user '%s'", c->user);
+		keys_err_at(x, config_setting_get_member(root, "user"), "unknown user '%s'", c->user);
 	if (c->group && !getgrnam(c->group))
-		err_at(x, config_setting_get_member(root, "group"), "unknown group '%s'", c->group);
+		keys_err_at(x, config_setting_get_member(root, "group"), "unknown group '%s'", c->group);
 	if (c->group && !c->user)
-		err_at(x, config_setting_get_member(root, "group"), "'group' needs 'user'");
+		keys_err_at(x, config_setting_get_member(root, "group"), "'group' needs 'user'");
 	if (c->chroot) {
 		struct stat st;
 		char *p = util_resolve_path(c->dir, c->chroot);
 		if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
-			err_at(x, config_setting_get_member(root, "chroot"),
+			keys_err_at(x, config_setting_get_member(root, "chroot"),
 			       "'chroot': '%s' is not a directory", p);
 		free(c->chroot);
 		c->chroot = p;
@@ -494,13 +335,16 @@ static char *config_dir(const char *path)
 	return out;
 }
 
-struct pf_config *config_load(const char *path, const struct pf_handler *const *extra,
-			      struct errlist *errs)
+/* Free *dst and keep s (owned) instead. */
+static void set_str(char **dst, char *s)
 {
-	struct pf_config *c = util_xcalloc(1, sizeof(*c));
-	struct ctx x = { c, errs, extra };
-	int before = errs->count;
+	free(*dst);
+	*dst = s;
+}
 
+/* The top-level defaults: the one place they are written. */
+static void top_defaults(struct pf_config *c, const char *path)
+{
 	c->file = util_xstrdup(path);
 	c->dir = config_dir(path);
 	c->log_level = PF_LOG_INFO;
@@ -510,6 +354,16 @@ struct pf_config *config_load(const char *path, const struct pf_handler *const *
 	c->control_socket = util_xstrdup("preforkd.sock");
 	config_init(&c->lc);
 	config_set_include_dir(&c->lc, c->dir);
+}
+
+struct pf_config *config_load(const char *path, const struct pf_handler *const *extra,
+			      struct errlist *errs)
+{
+	struct pf_config *c = util_xcalloc(1, sizeof(*c));
+	struct keys_ctx x = { c, errs, extra };
+	int before = errs->count;
+
+	top_defaults(c, path);
 
 	FILE *f = fopen(path, "r");
 	if (!f) {
@@ -530,22 +384,22 @@ struct pf_config *config_load(const char *path, const struct pf_handler *const *
 	config_setting_t *root = config_root_setting(&c->lc);
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
-		const struct key *k = find_key(top_keys, ARRAY_LEN(top_keys), config_setting_name(s));
+		const struct key *k = keys_find(top_keys, ARRAY_LEN(top_keys), config_setting_name(s));
 		if (!k)
-			err_unknown(&x, s, top_keys, ARRAY_LEN(top_keys), NULL);
+			keys_unknown(&x, s, top_keys, ARRAY_LEN(top_keys), NULL);
 		else if (k->offset != NONE)
-			store_value(&x, s, k, c);
+			keys_store(&x, s, k, c);
 	}
 
 	config_setting_t *list = config_setting_get_member(root, "services");
 	if (!list) {
 		errlist_add(errs, "%s:1: missing required key 'services'", c->file);
 	} else if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
-		err_at(&x, list, "'services' must be a list of groups: services = ( { ... } );");
+		keys_err_at(&x, list, "'services' must be a list of groups: services = ( { ... } );");
 	} else if (config_setting_length(list) == 0) {
-		err_at(&x, list, "'services' must not be empty");
+		keys_err_at(&x, list, "'services' must not be empty");
 	} else if (config_setting_length(list) > CONF_MAX_SERVICES) {
-		err_at(&x, list, "too many services (at most %d)", CONF_MAX_SERVICES);
+		keys_err_at(&x, list, "too many services (at most %d)", CONF_MAX_SERVICES);
 	} else {
 		c->nservices = config_setting_length(list);
 		c->services = util_xcalloc((size_t)c->nservices, sizeof(*c->services));
@@ -558,7 +412,7 @@ struct pf_config *config_load(const char *path, const struct pf_handler *const *
 	check_privileges(&x, root);
 
 	/* Paths in the file are relative to the file's folder; -t checks them as start-up would. */
-	config_paths(c, errs);
+	paths_resolve(c, errs);
 
 	if (errs->count > before) {
 		config_free(c);
@@ -606,19 +460,17 @@ struct pf_config *config_load_paths(const char *path)
 	struct pf_config *c = util_xcalloc(1, sizeof(*c));
 	const char *v;
 	double d;
-	c->file = util_xstrdup(path);
-	c->dir = config_dir(path);
-	c->shutdown_timeout = 10.0;
-	config_init(&c->lc);
-	config_set_include_dir(&c->lc, c->dir);
+	top_defaults(c, path);
 	int ok = config_read_file(&c->lc, path);
-	c->pid_file = util_resolve_path(c->dir, ok && config_lookup_string(&c->lc, "pid_file", &v) ? v
-				      : "preforkd.pid");
-	if (!(ok && config_lookup_string(&c->lc, "control_socket", &v)))
-		v = "preforkd.sock";
-	c->control_socket = v[0] ? util_resolve_path(c->dir, v) : NULL;
-	const struct key *k = find_key(top_keys, ARRAY_LEN(top_keys), "shutdown_timeout");
-	if (ok && config_number(config_lookup(&c->lc, k->name), &d) == 0 && d >= k->min &&
+	if (ok && config_lookup_string(&c->lc, "pid_file", &v))
+		set_str(&c->pid_file, util_xstrdup(v));
+	if (ok && config_lookup_string(&c->lc, "control_socket", &v))
+		set_str(&c->control_socket, util_xstrdup(v));
+	set_str(&c->pid_file, util_resolve_path(c->dir, c->pid_file));
+	set_str(&c->control_socket,
+		c->control_socket[0] ? util_resolve_path(c->dir, c->control_socket) : NULL);
+	const struct key *k = keys_find(top_keys, ARRAY_LEN(top_keys), "shutdown_timeout");
+	if (ok && settings_number(config_lookup(&c->lc, k->name), &d) == 0 && d >= k->min &&
 	    d <= k->max)
 		c->shutdown_timeout = d;
 	int n;
@@ -626,7 +478,6 @@ struct pf_config *config_load_paths(const char *path)
 		c->drain_delay = d;
 	else if (ok && config_lookup_int(&c->lc, "drain_delay", &n) && n > 0)
 		c->drain_delay = n;
-	c->error_log = util_xstrdup("");
 	return c;
 }
 

@@ -50,7 +50,7 @@ int module_check_table(const struct pf_handler *t, const char *what, struct pf_h
 
 /* The built-in handlers: the one list (NULL-terminated). */
 const struct pf_handler *const module_builtins[] = {
-	&handler_echo, &handler_http, &handler_status, NULL,
+	&echo_handler, &http_handler, &status_handler, NULL,
 };
 
 const struct pf_handler *module_builtin(const struct pf_handler *const *extra, const char *name)

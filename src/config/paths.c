@@ -5,7 +5,7 @@
  * what the master could not use: a path too long for the kernel (PATH_MAX,
  * NAME_MAX per name, sun_path for the control socket, room for the pid
  * file's temporary name) or in a folder that does not exist.
- * Entry point: config_paths.
+ * Entry point: paths_resolve.
  */
 #include "internal.h"
 
@@ -75,7 +75,7 @@ static int path_check(const struct pf_config *c, struct errlist *errs, const cha
 }
 
 /* Resolve and check pid_file, error_log and control_socket (NULL when ""). */
-void config_paths(struct pf_config *c, struct errlist *errs)
+void paths_resolve(struct pf_config *c, struct errlist *errs)
 {
 	char *p = util_resolve_path(c->dir, c->pid_file);
 	free(c->pid_file);

@@ -10,6 +10,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * A number of any libconfig type: a float key takes an integer too
+ * (`shutdown_timeout = 18;`), as server.conf(5) promises. The one reader
+ * of numbers: the key table, the handlers' settings and `-s` use it.
+ */
+int settings_number(const config_setting_t *s, double *out)
+{
+	switch (s ? config_setting_type(s) : CONFIG_TYPE_NONE) {
+	case CONFIG_TYPE_FLOAT:
+		*out = config_setting_get_float(s);
+		return 0;
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		*out = (double)config_setting_get_int64(s);
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 void settings_init(struct pf_settings *s, const config_setting_t *block, const char *file,
 		   const char *dir, int line, struct errlist *errs)
 {
@@ -112,7 +132,7 @@ PF_API int pf_settings_double(const struct pf_settings *s, const char *key, doub
 	if (!c)
 		return 0;
 	double v;
-	if (config_number(c, &v) < 0) {
+	if (settings_number(c, &v) < 0) {
 		snprintf(msg, sizeof(msg), "'%s' must be a number", key);
 		report(s, c, msg);
 		return -1;

@@ -3,28 +3,13 @@
  * "[V6]:PORT" and "unix:PATH". Pure functions, no I/O.
  */
 #include "internal.h"
+#include "core/port.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int parse_port(const char *s, int *port)
-{
-	if (!*s)
-		return -1;
-	long v = 0;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		v = v * 10 + (*p - '0');
-		if (v > 65535)
-			return -1;
-	}
-	*port = (int)v;
-	return 0;
-}
 
 int addr_parse(const char *text, const char *dir, struct addr *out, char *err, size_t errlen)
 {
@@ -82,7 +67,7 @@ int addr_parse(const char *text, const char *dir, struct addr *out, char *err, s
 		host[hl] = '\0';
 	}
 	int port;
-	if (parse_port(colon + 1, &port) < 0) {
+	if (port_parse(colon + 1, &port) < 0) {
 		snprintf(err, errlen, "bad port in '%s': expected 0 to 65535", text);
 		return -1;
 	}

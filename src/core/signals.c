@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-volatile sig_atomic_t sig_child, sig_stop_graceful, sig_stop_fast, sig_reload, sig_reopen,
-	sig_upgrade;
+volatile sig_atomic_t signals_child, signals_stop_graceful, signals_stop_fast, signals_reload,
+	signals_reopen, signals_upgrade;
 
 /*
  * SIGTTIN and SIGTTOU count: each delivery is one step. The handler adds
@@ -28,7 +28,7 @@ volatile sig_atomic_t sig_child, sig_stop_graceful, sig_stop_fast, sig_reload, s
  */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "signal counters need lock-free atomics");
 static atomic_uint ttin_count, ttou_count;
-volatile sig_atomic_t worker_stop, worker_reopen;
+volatile sig_atomic_t signals_worker_stop, signals_worker_reopen;
 
 static int self_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t worker_listen_fd = -1;
@@ -39,13 +39,13 @@ static void master_handler(int sig)
 {
 	int saved = errno;
 	switch (sig) {
-	case SIGCHLD: sig_child = 1; break;
+	case SIGCHLD: signals_child = 1; break;
 	case SIGTERM:
-	case SIGQUIT: sig_stop_graceful = 1; break;
-	case SIGINT: sig_stop_fast = 1; break;
-	case SIGHUP: sig_reload = 1; break;
-	case SIGUSR1: sig_reopen = 1; break;
-	case SIGUSR2: sig_upgrade = 1; break;
+	case SIGQUIT: signals_stop_graceful = 1; break;
+	case SIGINT: signals_stop_fast = 1; break;
+	case SIGHUP: signals_reload = 1; break;
+	case SIGUSR1: signals_reopen = 1; break;
+	case SIGUSR2: signals_upgrade = 1; break;
 	case SIGTTIN: atomic_fetch_add(&ttin_count, 1); break;
 	case SIGTTOU: atomic_fetch_add(&ttou_count, 1); break;
 	}
@@ -99,7 +99,7 @@ static void worker_stop_handler(int sig)
 {
 	int saved = errno;
 	(void)sig;
-	worker_stop = 1;
+	signals_worker_stop = 1;
 	if (worker_stop_pipe[1] >= 0) {
 		char c = 1;
 		ssize_t w = write(worker_stop_pipe[1], &c, 1);
@@ -116,7 +116,7 @@ static void worker_stop_handler(int sig)
 static void worker_flag_handler(int sig)
 {
 	(void)sig;
-	worker_reopen = 1;
+	signals_worker_reopen = 1;
 }
 
 /* SIGTTIN (or SIGTTOU) deliveries since the last call. */

@@ -24,7 +24,7 @@ static int echo_handle(struct pf_conn *c, void *state)
 	}
 }
 
-const struct pf_handler handler_echo = {
+const struct pf_handler echo_handler = {
 	.abi = PF_ABI_VERSION,
 	.name = "echo",
 	.check = echo_check,

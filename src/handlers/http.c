@@ -8,7 +8,7 @@
  * Each worker owns a buffer for small bodies and two for paths; a cache
  * hit allocates nothing.
  *
- * Entry points: handler_http (check, init, handle_http, fini), and
+ * Entry points: http_handler (check, init, handle_http, fini), and
  * http_static_check for the `http` block beside an HTTP app.
  */
 #include "handlers/http_int.h"
@@ -155,7 +155,7 @@ static int http_serve(struct pf_http *h, void *arg)
 	return http_file_serve(h, arg);
 }
 
-const struct pf_handler handler_http = {
+const struct pf_handler http_handler = {
 	.abi = PF_ABI_VERSION,
 	.name = "http",
 	.check = http_check,

@@ -288,7 +288,7 @@ static int not_modified(struct http_engine *e, const struct http_request *req,
 					    f->etag, f->etag_len);
 	if (!req->if_modified_since.len)
 		return 0;
-	http_engine_update_dates(e);
+	http_date_update(e);
 	return http_parse_date(req->if_modified_since.ptr, req->if_modified_since.len,
 			       &ims) == 0 &&
 	       f->id.mtime_sec <= (long long)ims && ims <= e->date_now;

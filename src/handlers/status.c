@@ -134,7 +134,7 @@ static int status_handle(struct pf_conn *c, void *state)
 	return rc;
 }
 
-const struct pf_handler handler_status = {
+const struct pf_handler status_handler = {
 	.abi = PF_ABI_VERSION,
 	.name = "status",
 	.check = status_check,

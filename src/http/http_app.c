@@ -72,7 +72,7 @@ int http_app_init(struct pf_worker *w, const struct pf_settings *s)
 	w->http_app = a;
 	if (http_engine_read_conf(s, &conf) < 0 || !(a->engine = http_engine_create(&conf)))
 		return -1;
-	if (w->handler == &handler_http)
+	if (w->handler == &http_handler)
 		return 0;	/* the static files are the handler itself */
 	if (pf_settings_string(s, "mount", "/", &mount) < 0 ||
 	    clean_mount(mount, a->mount, sizeof(a->mount)) < 0) {
@@ -81,7 +81,7 @@ int http_app_init(struct pf_worker *w, const struct pf_settings *s)
 	}
 	a->mount_len = strlen(a->mount);
 	if (pf_settings_path(s, "root", "", root, sizeof(root)) == 0 && root[0] &&
-	    handler_http.init(w, s, &a->files) != 0)
+	    http_handler.init(w, s, &a->files) != 0)
 		return -1;
 	return 0;
 }
@@ -99,18 +99,18 @@ static int route(struct pf_http *h, void *arg)
 	struct http_app *a = w->http_app;
 	const char *path = pf_http_path(h);
 
-	if (w->handler == &handler_http)
-		return handler_http.handle_http(h, w->state);
+	if (w->handler == &http_handler)
+		return http_handler.handle_http(h, w->state);
 	if (a->mount_len && !under_mount(a, path)) {
 		if (a->files)
-			return handler_http.handle_http(h, a->files);
+			return http_handler.handle_http(h, a->files);
 		http_response_error(h, 404);
 		return 0;
 	}
 	h->path_info = path[a->mount_len] ? path + a->mount_len : "/";
 	errno = 0;
 	if (w->handler->handle_http(h, w->state) != 0) {
-		worker_handler_failed(w, h->conn, pf_http_target(h));
+		conn_handler_failed(h->conn, pf_http_target(h));
 		return -1;
 	}
 	if (!h->started && !h->failed)
@@ -136,7 +136,7 @@ void http_app_fini(struct pf_worker *w)
 	if (!a)
 		return;
 	if (a->files)
-		handler_http.fini(w, a->files);
+		http_handler.fini(w, a->files);
 	http_engine_destroy(a->engine);
 	free(a);
 	w->http_app = NULL;

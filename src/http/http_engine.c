@@ -8,8 +8,7 @@
  * with Connection: close. Also the engine's settings, buffers and access log.
  *
  * Entry points: http_engine_read_conf, http_engine_check, http_engine_create,
- * http_engine_destroy, http_engine_reopen, http_engine_update_dates,
- * http_engine_serve.
+ * http_engine_destroy, http_engine_reopen, http_engine_serve.
  */
 #include "http/http_engine.h"
 
@@ -168,17 +167,6 @@ void http_engine_reopen(struct http_engine *e)
 	close(fd);
 }
 
-/* The Date header and the log's timestamp, formatted once a second. */
-void http_engine_update_dates(struct http_engine *e)
-{
-	time_t t = time(NULL);
-	if (t != e->date_now) {
-		e->date_now = t;
-		http_parse_format_date(t, e->date);
-		http_parse_format_clf_date(t, e->clf_date);
-	}
-}
-
 /* ---- the access log ---- */
 
 static void put_escaped(struct http_out *l, const char *s, size_t len)
@@ -207,7 +195,7 @@ static void access_log(struct pf_http *h)
 	if (e->logfd < 0)
 		return;
 	struct http_out l = { e->logline, 0, e->logline_cap };
-	http_engine_update_dates(e);
+	http_date_update(e);
 	http_out_str(&l, pf_conn_peer_host(h->conn));
 	HTTP_OUT_LIT(&l, " - - ");
 	http_out_put(&l, e->clf_date, HTTP_CLF_DATE_LEN);

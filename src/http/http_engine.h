@@ -200,7 +200,8 @@ int http_engine_check(const struct pf_settings *s);
 struct http_engine *http_engine_create(const struct http_conf *c);
 void http_engine_destroy(struct http_engine *e);
 void http_engine_reopen(struct http_engine *e);
-void http_engine_update_dates(struct http_engine *e);
+/* http_date.c: the Date header and the log's timestamp, formatted once a second. */
+void http_date_update(struct http_engine *e);
 
 /* Called once per request with its routing done by the caller. Non-zero: failed. */
 typedef int (*http_engine_route)(struct pf_http *h, void *arg);

@@ -96,7 +96,7 @@ static size_t build_head(struct pf_http *h, enum framing framing, unsigned long 
 		h->keep_alive = 0;
 	if (framing == FRAME_CLOSE)
 		h->keep_alive = 0;
-	http_engine_update_dates(e);
+	http_date_update(e);
 	HTTP_OUT_LIT(&o, "HTTP/1.1 ");
 	http_out_num(&o, (unsigned)h->status);
 	HTTP_OUT_LIT(&o, " ");

@@ -145,29 +145,34 @@ static void stop_fast(struct master *m)
 
 /* ---- the loop ---- */
 
-static void handle_signals(struct master *m)
+/*
+ * The flags the signal handlers recorded, in a fixed order. handed_over:
+ * the new master of a binary upgrade is ready, so this one stops
+ * gracefully, as on SIGTERM.
+ */
+static void handle_signals(struct master *m, int handed_over)
 {
-	if (sig_child) {
-		sig_child = 0;
+	if (signals_child) {
+		signals_child = 0;
 		spawn_read_ready(m);
 		reap(m);
 	}
-	if (sig_stop_fast) {
-		sig_stop_fast = 0;
+	if (signals_stop_fast) {
+		signals_stop_fast = 0;
 		stop_fast(m);
 		m->exit_now = 1;
 		return;
 	}
-	if (sig_stop_graceful) {
-		sig_stop_graceful = 0;
+	if (signals_stop_graceful || handed_over) {
+		signals_stop_graceful = 0;
 		stop_begin(m);
 	}
-	if (sig_reload) {
-		sig_reload = 0;
+	if (signals_reload) {
+		signals_reload = 0;
 		reload_request(m);
 	}
-	if (sig_reopen) {
-		sig_reopen = 0;
+	if (signals_reopen) {
+		signals_reopen = 0;
 		log_info("reopening log files");
 		if (log_reopen() < 0)
 			log_warn("reopen error log");
@@ -180,8 +185,8 @@ static void handle_signals(struct master *m)
 		master_resize(m, NULL, +1, NULL, 0);
 	for (unsigned n = signals_take(SIGTTOU); n > 0; n--)
 		master_resize(m, NULL, -1, NULL, 0);
-	if (sig_upgrade) {
-		sig_upgrade = 0;
+	if (signals_upgrade) {
+		signals_upgrade = 0;
 		if (m->starting && !m->stopping) {
 			/* As SIGHUPs are: it waits for the reload in progress, then runs. */
 			if (!m->upgrade_pending)
@@ -275,6 +280,7 @@ static void tick(struct master *m, int64_t now)
 			upgrade_start(m);
 		}
 	}
+	/* A new master that is late is ended (and logged); this one serves on. */
 	upgrade_tick(m, now);
 	notify_tick(m, now);
 }
@@ -335,11 +341,16 @@ static int master_loop(struct master *m)
 		if (rc > 0 && fds[0].revents)
 			signals_drain();
 		/* The new master's word first: it may start our graceful stop. */
-		if (rc > 0 && fds[2].revents)
-			upgrade_readable(m);
+		pid_t new_master = 0;
+		int handed_over = rc > 0 && fds[2].revents &&
+				  upgrade_readable(m, &new_master) == UPGRADE_READY;
+		if (handed_over) {
+			log_info("upgrade: new master %d is ready; stopping gracefully", (int)new_master);
+			m->handed_over = 1;
+		}
 		/* Ready messages before deaths: a worker writes one before it can die. */
 		spawn_read_ready(m);
-		handle_signals(m);
+		handle_signals(m, handed_over);
 		if (m->exit_now)
 			break;
 		if (rc > 0)
@@ -394,7 +405,7 @@ int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 	upgrade_conf = realpath(conf_path, NULL);
 	m->conf_path = upgrade_conf ? upgrade_conf : util_xstrdup(conf_path);
 
-	int upgrading = upgrade_inherit(m);
+	int upgrading = inherit_listeners(m);
 	if (!upgrading) {
 		pid_t other = pidfile_read(c->pid_file);
 		if (other && other != getpid() && pidfile_alive(other)) {

@@ -165,14 +165,21 @@ int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 	       struct pf_config *c, int daemon_mode, const char *argv0);
 int master_resize(struct master *m, const char *name, int delta, char *msg, size_t msglen);
 
-/* upgrade.c: SIGUSR2 binary upgrade */
+/* upgrade.c: SIGUSR2 binary upgrade; it reports, master.c decides */
+enum upgrade_event { UPGRADE_NONE, UPGRADE_READY, UPGRADE_FAILED };
 void upgrade_start(struct master *m);
-void upgrade_readable(struct master *m);
-void upgrade_tick(struct master *m, int64_t now);
+/* The new master's pipe is readable: READY (its pid in *new_master), FAILED or NONE. */
+enum upgrade_event upgrade_readable(struct master *m, pid_t *new_master);
+enum upgrade_event upgrade_tick(struct master *m, int64_t now);	/* FAILED when late */
 void upgrade_started(struct master *m);	/* the new master is ready */
-int upgrade_inherit(struct master *m);		/* adopt inherited listeners */
 extern char *upgrade_exe, *upgrade_conf;
 extern int upgrade_daemon;			/* started with -d: so is the new master */
+
+/* inherit.c: sockets from systemd (LISTEN_FDS) or an old master (upgrade) */
+/* In the upgrade's child before exec: name every socket in the environment. */
+void inherit_export(struct master *m, int notify_fd);
+/* At start-up: adopt them; 1 when an old master handed its sockets over. */
+int inherit_listeners(struct master *m);
 
 /* control.c */
 int control_open(struct master *m, const char *path);

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #ifdef PF_TLS
-#include <openssl/crypto.h>
+#include "tls_lib.h"
 #endif
 
 int tls_conf_available(void)
@@ -39,6 +39,9 @@ int tls_conf_available(void)
 const char *tls_conf_library(void)
 {
 #ifdef PF_TLS
+	static char why[256];
+	if (tls_lib_load(why, sizeof(why)) < 0)
+		return why;
 	return OpenSSL_version(OPENSSL_VERSION);
 #else
 	return "none";

@@ -21,8 +21,7 @@
 #include <unistd.h>
 
 #ifdef PF_TLS
-#include <openssl/err.h>
-#include <openssl/ssl.h>
+#include "tls_lib.h"
 
 /* One connection per worker at a time: the buffers are the process's. */
 #define RECORD 16384
@@ -164,7 +163,7 @@ static int write_all(struct pf_conn *c, const void *p, size_t len)
 				c->slot->bytes_out += (uint64_t)n;
 			continue;
 		}
-		if (want(c, n, conn_timeout(c, c->write_timeout)) < 0) {
+		if (want(c, n, conn_wait_timeout(c, c->write_timeout)) < 0) {
 			if (errno != ETIMEDOUT)
 				errno = EPIPE;
 			return -1;
@@ -215,7 +214,7 @@ ssize_t tls_conn_sendfile(struct pf_conn *c, int fd, off_t offset, size_t len)
 					c->slot->bytes_out += (uint64_t)n;
 				continue;
 			}
-			if (want(c, (int)n, conn_timeout(c, c->write_timeout)) < 0)
+			if (want(c, (int)n, conn_wait_timeout(c, c->write_timeout)) < 0)
 				return -1;
 		}
 		return (ssize_t)len;

@@ -25,13 +25,7 @@
 #include <time.h>
 
 #ifdef PF_TLS
-#include <openssl/core_names.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
+#include "tls_lib.h"
 
 /* Mozilla's "intermediate" TLS 1.2 list, without DHE (no parameters to manage). */
 #define DEFAULT_CIPHERS "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
@@ -301,6 +295,11 @@ static SSL_CTX *build_one(struct tls_conf *t, const struct tls_cert_conf *cc,
 int tls_ctx_build(struct tls_conf *t, struct errlist *errs)
 {
 	int before = errs->count;
+	char why[256];
+	if (tls_lib_load(why, sizeof(why)) < 0) {
+		err_line(errs, t, t->line, "tls: %s", why);
+		return -1;
+	}
 	detect_ktls(t);
 	if (RAND_bytes(t->ticket_secret, sizeof(t->ticket_secret)) != 1) {
 		err_line(errs, t, t->line, "tls: no random bytes for the ticket keys");
@@ -322,6 +321,8 @@ int tls_ctx_build(struct tls_conf *t, struct errlist *errs)
 
 void tls_ctx_free(struct tls_conf *t)
 {
+	if (!tls_lib_loaded())
+		return;	/* nothing was built */
 	SSL_CTX_free(t->ctx);
 	t->ctx = NULL;
 	for (int i = 1; i < TLS_MAX_CERTS; i++) {

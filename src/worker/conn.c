@@ -57,31 +57,15 @@ void conn_nonblock(struct pf_conn *c)
 		c->blocking = 0;
 }
 
-int conn_wait_fd(int fd, short events, double timeout)
+size_t conn_take(struct pf_conn *c, void *buf, size_t len)
 {
-	int64_t deadline = timeout > 0 ? util_now_ns() + (int64_t)(timeout * 1e9) : 0;
-	for (;;) {
-		int ms = -1;
-		if (deadline) {
-			int64_t left = deadline - util_now_ns();
-			if (left <= 0) {
-				errno = ETIMEDOUT;
-				return -1;
-			}
-			ms = (int)((left + 999999) / 1000000);
-		}
-		struct pollfd p = { .fd = fd, .events = events };
-		int n = poll(&p, 1, ms);
-		if (n > 0)
-			return 0;
-		if (n == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		/* A signal (stop, reopen) must not cut the connection: wait on. */
-		if (errno != EINTR)
-			return -1;
-	}
+	size_t n = len < c->rlen ? len : c->rlen;
+	memcpy(buf, c->rbuf + c->roff, n);
+	c->roff += n;
+	c->rlen -= n;
+	if (!c->rlen)
+		c->roff = 0;
+	return n;
 }
 
 /* Does a worker of this service sit idle in accept()? */
@@ -133,7 +117,7 @@ static int listen_crowded(int lfd)
 static int silence_should_yield(const struct pf_conn *c, int64_t now)
 {
 	int lfd = signals_worker_listen_fd();
-	if (!c->silent_since || !c->worker || lfd < 0 || worker_stop || !listen_pending(lfd) ||
+	if (!c->silent_since || !c->worker || lfd < 0 || signals_worker_stop || !listen_pending(lfd) ||
 	    service_has_idle_worker(c->worker))
 		return 0;
 	return now - c->silent_since >= CONN_SILENT_GRACE_NS || listen_crowded(lfd);
@@ -215,7 +199,7 @@ static int wait_first_byte(struct pf_conn *c, double timeout)
 		 * it is old enough, and meanwhile every QUEUED_POLL_NS while
 		 * others queue (the queue may crowd).
 		 */
-		int busy = lfd >= 0 && !worker_stop && !service_has_idle_worker(c->worker);
+		int busy = lfd >= 0 && !signals_worker_stop && !service_has_idle_worker(c->worker);
 		int watch = young <= 0 && busy;
 		int64_t wait = watch ? left : !busy ? QUEUED_RECHECK_NS :
 			       young < QUEUED_CROWD_NS ? young : QUEUED_CROWD_NS;
@@ -242,8 +226,8 @@ static int wait_first_byte(struct pf_conn *c, double timeout)
 PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
 	if (c->rlen)
-		return (ssize_t)connbuf_take(c, buf, len);
-	if ((timeout = conn_timeout(c, timeout)) < 0)
+		return (ssize_t)conn_take(c, buf, len);
+	if ((timeout = conn_wait_timeout(c, timeout)) < 0)
 		return -1;
 	if (c->ssl)
 		return tls_conn_read(c, buf, len, timeout);
@@ -273,7 +257,7 @@ PF_API int pf_worker_pending(const struct pf_worker *w)
 {
 	int lfd = signals_worker_listen_fd();
 	struct pollfd p = { .fd = lfd, .events = POLLIN };
-	if (!w || lfd < 0 || worker_stop)
+	if (!w || lfd < 0 || signals_worker_stop)
 		return 0;
 	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) && !service_has_idle_worker(w);
 }
@@ -343,7 +327,7 @@ static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadl
 {
 	int64_t queued_since = 0;
 	for (;;) {
-		if (worker_stop)
+		if (signals_worker_stop)
 			return idle_stopping(c, buf, len, deadline);
 		int64_t now = util_now_ns(), left = deadline - now;
 		int lfd = signals_worker_listen_fd();
@@ -362,11 +346,11 @@ static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadl
 			return n;
 		}
 		if (errno == EINTR)
-			continue;	/* worker_stop, maybe: see above */
+			continue;	/* signals_worker_stop, maybe: see above */
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
 		/* A slice ended: is a client queued, with nobody free, long enough? */
-		if (worker_stop || service_has_idle_worker(c->worker) || !listen_pending(lfd))
+		if (signals_worker_stop || service_has_idle_worker(c->worker) || !listen_pending(lfd))
 			queued_since = 0;
 		else if (!queued_since)
 			queued_since = util_now_ns();
@@ -386,7 +370,7 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 	if (c->blocking && c->worker && !c->ssl)
 		return idle_recv(c, buf, len, deadline);
 	for (;;) {
-		if (c->worker && worker_stop)
+		if (c->worker && signals_worker_stop)
 			return idle_stopping(c, buf, len, deadline);
 		int lfd = signals_worker_listen_fd(), sfd = signals_worker_stop_fd();
 		int64_t now = util_now_ns(), left = deadline - now;
@@ -407,7 +391,7 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 			return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
 		}
 		if (n > 0 && p[1].revents)
-			continue;	/* worker_stop is set: see above */
+			continue;	/* signals_worker_stop is set: see above */
 		if (watch_listen && n > 0) {
 			if (p[2].revents & (POLLERR | POLLHUP | POLLNVAL))
 				return pf_conn_read_timeout(c, buf, len, (double)left / 1e9);
@@ -417,7 +401,7 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 		}
 		if (queued_since) {
 			/* Still queued, still nobody free, long enough: give this one up. */
-			if (worker_stop || service_has_idle_worker(c->worker) || !listen_pending(lfd))
+			if (signals_worker_stop || service_has_idle_worker(c->worker) || !listen_pending(lfd))
 				queued_since = 0;
 			else if (util_now_ns() - queued_since >= YIELD_AFTER_NS) {
 				errno = EAGAIN;
@@ -439,7 +423,7 @@ static int write_again(struct pf_conn *c)
 		return 0;
 	if (errno != EAGAIN && errno != EWOULDBLOCK)
 		return -1;
-	double t = conn_timeout(c, c->write_timeout);
+	double t = conn_wait_timeout(c, c->write_timeout);
 	return t < 0 ? -1 : conn_wait_fd(c->fd, POLLOUT, t);
 }
 
@@ -567,28 +551,6 @@ PF_API struct pf_worker *pf_conn_worker(struct pf_conn *c)
 	return c->worker;
 }
 
-PF_API int pf_worker_stopping(const struct pf_worker *w)
-{
-	(void)w;
-	return worker_stop != 0;
-}
-
-PF_API int pf_worker_stop_fd(const struct pf_worker *w)
-{
-	(void)w;
-	return signals_worker_stop_fd();
-}
-
-PF_API const char *pf_worker_service(const struct pf_worker *w)
-{
-	return w->svc->name;
-}
-
-PF_API unsigned pf_worker_generation(const struct pf_worker *w)
-{
-	return w->generation;
-}
-
 /*
  * The worker's own slot only: plain stores, no locks. The master reads
  * these counters as untrusted and only ever adds what grew.
@@ -603,4 +565,23 @@ void conn_request_done(struct pf_conn *c, int64_t start_ns)
 	s->requests++;
 	s->duration_us += us;
 	s->duration_hist[scoreboard_hist_bucket(us)]++;
+}
+
+/*
+ * A handler returned non-zero: the connection failed. Logged at warn with
+ * errno as the handler left it, and counted in the status (handler_errors).
+ */
+void conn_handler_failed(const struct pf_conn *c, const char *request)
+{
+	struct pf_worker *w = c->worker;
+	const char *on = request ? "request " : "the connection";
+	if (!request)
+		request = "";
+	w->slot->handler_errors++;
+	if (errno)
+		log_warn("handler %s failed on %s%s from %s", w->handler->name, on, request,
+			 c->peer);
+	else
+		log_warnx("handler %s failed on %s%s from %s (errno not set)", w->handler->name,
+			  on, request, c->peer);
 }

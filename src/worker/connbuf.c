@@ -10,37 +10,11 @@
 #include <errno.h>
 #include <string.h>
 
-double conn_timeout(const struct pf_conn *c, double timeout)
-{
-	if (timeout <= 0)
-		timeout = 0;	/* forever */
-	if (!c->deadline_ns)
-		return timeout;
-	int64_t left = c->deadline_ns - util_now_ns();
-	if (left <= 0) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	double l = (double)left / 1e9;
-	return timeout == 0 || l < timeout ? l : timeout;
-}
-
 PF_API void pf_conn_set_deadline(struct pf_conn *c, double seconds)
 {
 	c->deadline_ns = seconds > 0 ? util_now_ns() + (int64_t)(seconds * 1e9) : 0;
 	if (seconds > 0 && !c->deadline_ns)
 		c->deadline_ns = 1;
-}
-
-size_t connbuf_take(struct pf_conn *c, void *buf, size_t len)
-{
-	size_t n = len < c->rlen ? len : c->rlen;
-	memcpy(buf, c->rbuf + c->roff, n);
-	c->roff += n;
-	c->rlen -= n;
-	if (!c->rlen)
-		c->roff = 0;
-	return n;
 }
 
 /* Read once into the empty read-ahead buffer: the count, 0 at EOF, -1. */
@@ -105,12 +79,12 @@ PF_API ssize_t pf_conn_readline(struct pf_conn *c, char *buf, size_t size)
 		size_t take = nl ? (size_t)(nl - p) + 1 : c->rlen;
 		size_t room = size - 1 - got;
 		if (take > room) {
-			connbuf_take(c, buf + got, room);
+			conn_take(c, buf + got, room);
 			buf[size - 1] = '\0';
 			errno = EMSGSIZE;
 			return -1;
 		}
-		connbuf_take(c, buf + got, take);
+		conn_take(c, buf + got, take);
 		got += take;
 		if (nl) {
 			buf[got] = '\0';

@@ -135,27 +135,9 @@ static void check_spares(struct pf_worker *w, int ready_fd)
 	wake_master(w, ready_fd);
 }
 
-/*
- * A handler returned non-zero: the connection failed. Logged at warn with
- * errno as the handler left it, and counted in the status (handler_errors).
- */
-void worker_handler_failed(struct pf_worker *w, const struct pf_conn *c, const char *request)
-{
-	const char *on = request ? "request " : "the connection";
-	if (!request)
-		request = "";
-	w->slot->handler_errors++;
-	if (errno)
-		log_warn("handler %s failed on %s%s from %s", w->handler->name, on, request,
-			 c->peer);
-	else
-		log_warnx("handler %s failed on %s%s from %s (errno not set)", w->handler->name,
-			  on, request, c->peer);
-}
-
 static void reopen_logs(struct pf_worker *w)
 {
-	worker_reopen = 0;
+	signals_worker_reopen = 0;
 	if (log_reopen() < 0)
 		log_warn("reopen error log");
 	http_app_reopen(w);
@@ -176,7 +158,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 	/* When the master dies, even by SIGKILL, stop like on SIGTERM. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master_pid)
-		worker_stop = 1;
+		signals_worker_stop = 1;
 	slot->pid = getpid();
 	slot->started_ns = util_now_ns();
 	signals_restore(mask);
@@ -202,7 +184,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 	/* A change of credentials clears the parent-death signal: set it again. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master_pid)
-		worker_stop = 1;
+		signals_worker_stop = 1;
 
 	util_coverage_flush();
 	slot->state = SB_IDLE;
@@ -214,8 +196,8 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 	uint64_t limit = recycle_limit(svc->max_requests);
 	int accept_errors = 0;
 	int nonblock = svc->tls || svc->proxy_protocol ? SOCK_NONBLOCK : 0;
-	while (!worker_stop) {
-		if (worker_reopen)
+	while (!signals_worker_stop) {
+		if (signals_worker_reopen)
 			reopen_logs(w);
 		/*
 		 * max_requests reached: ask the master, which staggers recycling so
@@ -253,7 +235,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 			case EBADF:
 			case EINVAL:
 				/* The stop handler closed our listening socket. */
-				if (worker_stop)
+				if (signals_worker_stop)
 					goto out;
 				log_warn("accept");
 				goto out;
@@ -302,7 +284,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		memcpy(slot->peer, conn.peer, sizeof(slot->peer) - 1);
 		slot->conn_start_ns = util_now_ns();
 		/* A worker told to stop still finishes this one, shown as exiting. */
-		slot->state = worker_stop ? SB_EXITING : SB_BUSY;
+		slot->state = signals_worker_stop ? SB_EXITING : SB_BUSY;
 		check_spares(w, ready_fd);
 		if (log_get_level() >= PF_LOG_DEBUG)
 			log_debug("accept() = %d from %s", fd, conn.peer);
@@ -317,13 +299,13 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 				  conn.peer);
 			close(fd);
 			slot->conn_start_ns = 0;
-			slot->state = worker_stop ? SB_EXITING : SB_IDLE;
+			slot->state = signals_worker_stop ? SB_EXITING : SB_IDLE;
 			continue;
 		}
 		if (svc->tls && tls_conn_start(&conn, w) < 0) {
 			close(fd);	/* counted as a failed handshake */
 			slot->conn_start_ns = 0;
-			slot->state = worker_stop ? SB_EXITING : SB_IDLE;
+			slot->state = signals_worker_stop ? SB_EXITING : SB_IDLE;
 			continue;
 		}
 		if (svc->tls)
@@ -334,7 +316,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		if (w->http_app)
 			http_app_serve(w, &conn);
 		else if (w->handler->handle(&conn, w->state) != 0 && !conn.yielded)
-			worker_handler_failed(w, &conn, NULL);	/* a yielded one is no failure */
+			conn_handler_failed(&conn, NULL);	/* a yielded one is no failure */
 		/* A handler that does not count requests served one per connection. */
 		if (slot->requests == requests_before && !conn.yielded)
 			conn_request_done(&conn, conn_start);
@@ -345,7 +327,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 			log_debug("close(%d) peer %s", fd, conn.peer);
 		slot->served++;
 		slot->conn_start_ns = 0;
-		slot->state = worker_stop ? SB_EXITING : SB_IDLE;
+		slot->state = signals_worker_stop ? SB_EXITING : SB_IDLE;
 	}
 out:
 	slot->state = SB_EXITING;
@@ -353,4 +335,28 @@ out:
 		w->handler->fini(w, w->state);
 	http_app_fini(w);
 	exit_now(0);
+}
+
+/* ---- the calling worker, for handlers ---- */
+
+PF_API int pf_worker_stopping(const struct pf_worker *w)
+{
+	(void)w;
+	return signals_worker_stop != 0;
+}
+
+PF_API int pf_worker_stop_fd(const struct pf_worker *w)
+{
+	(void)w;
+	return signals_worker_stop_fd();
+}
+
+PF_API const char *pf_worker_service(const struct pf_worker *w)
+{
+	return w->svc->name;
+}
+
+PF_API unsigned pf_worker_generation(const struct pf_worker *w)
+{
+	return w->generation;
 }
