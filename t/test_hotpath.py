@@ -154,4 +154,83 @@ def test_handler_gets_a_nonblocking_socket_from_pf_conn_fd():
     s.close()
 
 
+# ---- pre-built header lines of a cached file ----
+
+def head_lines(r):
+    """A response's head as lines, Date's value blanked (it is the clock's)."""
+    lines = r.raw_head.decode("latin-1").split("\r\n")
+    return [("Date: -" if l.lower().startswith("date:") else l) for l in lines]
+
+
+def ask(c, method, path, extra=""):
+    c.send(("%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n" % (method, path, extra)).encode())
+    return c.read_response(head=method == "HEAD")
+
+
+GZ = b"\x1f\x8b not really gzip"
+
+
+def test_cached_file_head_is_the_one_an_uncached_file_gets():
+    """The head built once per cache entry is byte for byte the head built
+    per request with the cache off: GET and HEAD, keep-alive and close, a
+    .gz twin with gzip_static, twice each (the second from the entry)."""
+    answers = {}
+    for cache in ("cache_size = 1048576;", "cache_size = 0;"):
+        srv, addr = start(workers=1, http_extra="gzip_static = true; " + cache)
+        root = os.path.join(srv.dir, "www")
+        if not os.path.exists(os.path.join(root, "a.txt.gz")):
+            with open(os.path.join(root, "a.txt.gz"), "wb") as f:
+                f.write(GZ)
+        got = []
+        c = Conn(addr)
+        for method, extra in (("GET", ""), ("GET", ""), ("HEAD", ""), ("GET", "Accept-Encoding: gzip\r\n"),
+                              ("GET", "Accept-Encoding: gzip\r\n"), ("GET", "Connection: close\r\n")):
+            r = ask(c, method, "/a.txt", extra)
+            assert r.status == 200, r
+            assert "date" in r.headers and len(r.headers["date"]) == 29, r.headers
+            got.append((head_lines(r), r.body))
+        assert c.at_eof()
+        answers[cache] = got
+        srv.stop()
+    cached, uncached = answers["cache_size = 1048576;"], answers["cache_size = 0;"]
+    assert cached == uncached, (cached, uncached)
+    assert cached[0][1] == b"hello\n" and cached[2][1] == b""
+    assert "Content-Encoding: gzip" in cached[3][0] and "Content-Length: %d" % len(GZ) in cached[3][0]
+    assert "Connection: close" in cached[5][0]
+
+
+def test_changed_file_gets_a_new_built_head():
+    srv, addr = start(workers=1, http_extra="cache_valid = 0.0;")
+    root = os.path.join(srv.dir, "www")
+    c = Conn(addr)
+    r1 = ask(c, "GET", "/a.txt")
+    r1 = ask(c, "GET", "/a.txt")
+    with open(os.path.join(root, "a.txt"), "wb") as f:
+        f.write(b"hello, longer\n")
+    os.utime(os.path.join(root, "a.txt"), (1000000000, 1000000000))
+    r2 = ask(c, "GET", "/a.txt")
+    assert r2.body == b"hello, longer\n", r2
+    assert r2.headers["content-length"] == "14", r2.headers
+    assert r2.headers["etag"] != r1.headers["etag"], (r1.headers, r2.headers)
+    assert r2.headers["last-modified"] == "Sun, 09 Sep 2001 01:46:40 GMT", r2.headers
+    c.close()
+
+
+def test_built_head_date_follows_the_clock():
+    srv, addr = start(workers=1)
+    c = Conn(addr)
+    first = ask(c, "GET", "/a.txt").headers["date"]
+    seen = []
+
+    def moved():
+        seen.append(ask(c, "GET", "/a.txt").headers["date"])
+        return seen[-1] != first
+    harness.wait_until(moved, timeout=5 * harness.SLOW, interval=0.05, what="a new Date")
+    now = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+    # The new Date is the clock's second (or the one before, at the edge).
+    assert seen[-1] in (now, time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                           time.gmtime(time.time() - 1))), (seen[-1], now)
+    c.close()
+
+
 harness.main(globals())

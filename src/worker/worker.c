@@ -3,7 +3,9 @@
  * init, tell the master it is ready, then block in accept() on its
  * service's socket, hand each connection to the handler, close it, and
  * loop until told to stop, the master dies, or max_requests is reached.
- * Entry point: worker_run.
+ * Entry points: worker_run, and the calling worker for handlers
+ * (pf_worker_stopping, pf_worker_stop_fd, pf_worker_service,
+ * pf_worker_generation).
  */
 #include "internal.h"
 
