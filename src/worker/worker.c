@@ -3,9 +3,7 @@
  * init, tell the master it is ready, then block in accept() on its
  * service's socket, hand each connection to the handler, close it, and
  * loop until told to stop, the master dies, or max_requests is reached.
- * Entry points: worker_run, and the calling worker for handlers
- * (pf_worker_stopping, pf_worker_stop_fd, pf_worker_service,
- * pf_worker_generation).
+ * Entry point: worker_run.
  */
 #include "internal.h"
 
@@ -337,28 +335,4 @@ out:
 		w->handler->fini(w, w->state);
 	http_app_fini(w);
 	exit_now(0);
-}
-
-/* ---- the calling worker, for handlers ---- */
-
-PF_API int pf_worker_stopping(const struct pf_worker *w)
-{
-	(void)w;
-	return signals_worker_stop != 0;
-}
-
-PF_API int pf_worker_stop_fd(const struct pf_worker *w)
-{
-	(void)w;
-	return signals_worker_stop_fd();
-}
-
-PF_API const char *pf_worker_service(const struct pf_worker *w)
-{
-	return w->svc->name;
-}
-
-PF_API unsigned pf_worker_generation(const struct pf_worker *w)
-{
-	return w->generation;
 }
