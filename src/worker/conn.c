@@ -117,8 +117,9 @@ static int listen_crowded(int lfd)
 static int silence_should_yield(const struct pf_conn *c, int64_t now)
 {
 	int lfd = signals_worker_listen_fd();
-	if (!c->silent_since || !c->worker || lfd < 0 || signals_worker_stop || !listen_pending(lfd) ||
-	    service_has_idle_worker(c->worker))
+	/* The scoreboard first: while a worker is idle, no poll() of the listener. */
+	if (!c->silent_since || !c->worker || lfd < 0 || signals_worker_stop ||
+	    service_has_idle_worker(c->worker) || !listen_pending(lfd))
 		return 0;
 	return now - c->silent_since >= CONN_SILENT_GRACE_NS || listen_crowded(lfd);
 }
