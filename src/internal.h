@@ -507,6 +507,26 @@ int conn_wait_fd(int fd, short events, double timeout);
  * timeout to use, or -1 (errno ETIMEDOUT) when the deadline has passed.
  */
 double conn_wait_timeout(const struct pf_conn *c, double timeout);
+/* ---- worker/conn_silent.c: silent-connection floods ---- */
+/* Does a worker of w's service sit idle in accept()? */
+int conn_silent_idle_worker(const struct pf_worker *w);
+/* Is a connection waiting in the listen queue lfd right now? */
+int conn_silent_listen_pending(int lfd);
+/*
+ * Should c, silent since c->silent_since, give its worker up now? Others
+ * are queued, no worker of the service is idle, and it has been silent for
+ * CONN_SILENT_GRACE_NS, or (when it has not sent a byte: !spoke) the listen
+ * queue is half full. A worker told to stop never gives a connection up.
+ */
+int conn_silent_should_yield(const struct pf_conn *c, int64_t now, int spoke);
+/*
+ * Wait for `events` on a silent c up to `timeout` seconds (<= 0: forever),
+ * as conn_wait_fd does, but give the connection up (-1, EAGAIN,
+ * c->yielded) when conn_silent_should_yield says so: a flood of clients
+ * that never speak (or never finish a TLS handshake) costs a worker
+ * CONN_SILENT_GRACE_NS each at most.
+ */
+int conn_silent_wait(struct pf_conn *c, short events, double timeout, int spoke);
 
 /* ---- tls/tls_conn.c: TLS on one connection (the worker) ---- */
 

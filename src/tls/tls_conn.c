@@ -1,8 +1,10 @@
 /*
  * tls_conn.c - TLS on one accepted connection, in the worker: the
  * handshake (after the PROXY header, before the handler, bounded by
- * read_timeout as a whole), and the record layer under pf_conn_read,
- * write, writev, printf and sendfile, so handlers serve TLS unchanged.
+ * read_timeout as a whole, and given up early, as a silent plain
+ * connection is, when it stalls while other clients queue), and the
+ * record layer under pf_conn_read, write, writev, printf and sendfile, so
+ * handlers serve TLS unchanged.
  * The socket stays non-blocking: each OpenSSL call is tried first, and
  * WANT_READ / WANT_WRITE wait in poll() with the same deadlines as plain
  * connections. sendfile goes through SSL_sendfile when the kernel's TLS
@@ -32,8 +34,13 @@ static struct {
 	char alpn[32];
 } tls_info_store;
 
-/* After a failed call: wait for what OpenSSL wants, or give up (-1 with errno). */
-static int want(struct pf_conn *c, int r, double timeout)
+/*
+ * After a failed call: wait for what OpenSSL wants, or give up (-1 with
+ * errno). `spoke`: NULL for a record-layer call; during the handshake, the
+ * client's silence is watched as a plain connection's first read is
+ * (conn_silent_wait), and *spoke notes that it has sent something.
+ */
+static int want(struct pf_conn *c, int r, double timeout, int *spoke)
 {
 	int e = SSL_get_error(c->ssl, r);
 	int saved = errno;
@@ -44,9 +51,15 @@ static int want(struct pf_conn *c, int r, double timeout)
 	}
 	switch (e) {
 	case SSL_ERROR_WANT_READ:
-		return conn_wait_fd(c->fd, POLLIN, timeout);
-	case SSL_ERROR_WANT_WRITE:
-		return conn_wait_fd(c->fd, POLLOUT, timeout);
+	case SSL_ERROR_WANT_WRITE: {
+		short ev = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		if (!spoke || !c->worker || !c->silent_since)
+			return conn_wait_fd(c->fd, ev, timeout);
+		int w = conn_silent_wait(c, ev, timeout, *spoke);
+		if (w == 0 && ev == POLLIN)
+			*spoke = 1;
+		return w;
+	}
 	case SSL_ERROR_SYSCALL:
 		if (saved == EINTR)
 			return 0;
@@ -76,12 +89,24 @@ int tls_conn_accept(struct pf_conn *c, const struct tls_conf *t, double timeout)
 		int one = 1;
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
+	/*
+	 * Silent-connection floods: until the handshake is done the client has
+	 * not spoken. Its silence runs from accept (or from its time silent in
+	 * the listen queue), less the time the server itself works: a client
+	 * that sends nothing or trickles its handshake gives its worker up
+	 * after CONN_SILENT_GRACE_NS when others queue and no worker is free.
+	 */
+	int spoke = !c->silent_since;	/* its first bytes were there at accept */
+	if (!c->silent_since)
+		c->silent_since = util_now_ns();
 	for (;;) {
+		int64_t t0 = util_now_ns();
 		int r = SSL_accept(ssl);
+		c->silent_since += util_now_ns() - t0;
 		if (r == 1)
 			break;
 		int64_t left = deadline - util_now_ns();
-		if (r == 0 || left <= 0 || want(c, r, (double)left / 1e9) < 0) {
+		if (r == 0 || left <= 0 || want(c, r, (double)left / 1e9, &spoke) < 0) {
 			ERR_clear_error();
 			SSL_free(ssl);
 			c->ssl = NULL;
@@ -100,7 +125,9 @@ int tls_conn_start(struct pf_conn *c, struct pf_worker *w)
 	if (tls_conn_accept(c, w->svc->tls, w->svc->read_timeout) < 0) {
 		__atomic_fetch_add(&sv->tls_failures, 1, __ATOMIC_RELAXED);
 		if (log_get_level() >= PF_LOG_DEBUG)
-			log_debug("TLS handshake with %s failed", c->peer);
+			log_debug("TLS handshake with %s %s", c->peer,
+				  c->yielded ? "given up: silent, with clients queued and no worker free"
+				  : "failed");
 		return -1;
 	}
 	__atomic_fetch_add(&sv->tls_handshakes, 1, __ATOMIC_RELAXED);
@@ -146,7 +173,7 @@ ssize_t tls_conn_read(struct pf_conn *c, void *buf, size_t len, double timeout)
 			ERR_clear_error();
 			return 0;
 		}
-		if (want(c, n, timeout) < 0)
+		if (want(c, n, timeout, NULL) < 0)
 			return -1;
 	}
 }
@@ -163,7 +190,7 @@ static int write_all(struct pf_conn *c, const void *p, size_t len)
 				c->slot->bytes_out += (uint64_t)n;
 			continue;
 		}
-		if (want(c, n, conn_wait_timeout(c, c->write_timeout)) < 0) {
+		if (want(c, n, conn_wait_timeout(c, c->write_timeout), NULL) < 0) {
 			if (errno != ETIMEDOUT)
 				errno = EPIPE;
 			return -1;
@@ -214,7 +241,7 @@ ssize_t tls_conn_sendfile(struct pf_conn *c, int fd, off_t offset, size_t len)
 					c->slot->bytes_out += (uint64_t)n;
 				continue;
 			}
-			if (want(c, (int)n, conn_wait_timeout(c, c->write_timeout)) < 0)
+			if (want(c, (int)n, conn_wait_timeout(c, c->write_timeout), NULL) < 0)
 				return -1;
 		}
 		return (ssize_t)len;

@@ -68,62 +68,6 @@ size_t conn_take(struct pf_conn *c, void *buf, size_t len)
 	return n;
 }
 
-/* Does a worker of this service sit idle in accept()? */
-static int service_has_idle_worker(const struct pf_worker *w)
-{
-	for (int i = 0; i < scoreboard_nslots(); i++) {
-		const struct sb_slot *s = &scoreboard->slots[i];
-		if (s->svc == w->sb_service && s->state == SB_IDLE && s->pid)
-			return 1;
-	}
-	return 0;
-}
-
-/* Is a connection waiting in the listen queue right now? */
-static int listen_pending(int lfd)
-{
-	struct pollfd p = { .fd = lfd, .events = POLLIN };
-	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
-}
-
-/* ---- silent connections ---- */
-
-#define QUEUED_RECHECK_NS 250000000LL	/* workers free: look again this often */
-#define QUEUED_CROWD_NS 50000000LL	/* all busy, c young: is the queue crowding? */
-
-/*
- * Is the listen queue at least half full? Then the kernel is about to drop
- * the SYNs of new clients, and a silent connection gets no grace at all.
- * (TCP_INFO of a listener: tcpi_unacked is the queue, tcpi_sacked its
- * size.) Unix sockets do not say: never.
- */
-static int listen_crowded(int lfd)
-{
-	struct tcp_info ti;
-	socklen_t tl = sizeof(ti);
-	if (getsockopt(lfd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0 ||
-	    tl < offsetof(struct tcp_info, tcpi_sacked) + sizeof(ti.tcpi_sacked))
-		return 0;
-	return ti.tcpi_sacked > 0 && 2 * ti.tcpi_unacked >= ti.tcpi_sacked;
-}
-
-/*
- * Is the pool saturated by silent connections, so that c (silent for at
- * least CONN_SILENT_GRACE_NS, or at all when the queue is crowded) should
- * make room? Others are queued and no worker of the service is idle to
- * take them. A worker told to stop never gives a connection up: its
- * listener is closing.
- */
-static int silence_should_yield(const struct pf_conn *c, int64_t now)
-{
-	int lfd = signals_worker_listen_fd();
-	/* The scoreboard first: while a worker is idle, no poll() of the listener. */
-	if (!c->silent_since || !c->worker || lfd < 0 || signals_worker_stop ||
-	    service_has_idle_worker(c->worker) || !listen_pending(lfd))
-		return 0;
-	return now - c->silent_since >= CONN_SILENT_GRACE_NS || listen_crowded(lfd);
-}
-
 /*
  * Has the client of a fresh connection spoken? A plain one (c->blocking:
  * no TLS record layer to leave the bytes to) is read at once into the
@@ -167,62 +111,14 @@ int conn_watch_silence(struct pf_conn *c, int defer_accept)
 		    tl >= offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof(ti.tcpi_last_data_recv))
 			c->silent_since = now - (int64_t)ti.tcpi_last_data_recv * 1000000LL;
 	}
-	return silence_should_yield(c, now);
-}
-
-/*
- * Wait for the first byte of a silent client up to `timeout` seconds (<= 0:
- * forever), as conn_wait_fd does, but give the connection up (-1, EAGAIN,
- * c->yielded) once it has been silent for CONN_SILENT_GRACE_NS while others
- * queue with no worker free: a flood of connections that never speak then
- * costs a worker half a second each at most, and those that waited in the
- * listen queue that long nothing at all.
- */
-static int wait_first_byte(struct pf_conn *c, double timeout)
-{
-	int64_t deadline = timeout > 0 ? util_now_ns() + (int64_t)(timeout * 1e9) : 0;
-	for (;;) {
-		int64_t now = util_now_ns();
-		int64_t left = deadline ? deadline - now : INT64_MAX;
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (silence_should_yield(c, now)) {
-			c->yielded = 1;
-			errno = EAGAIN;
-			return -1;
-		}
-		int lfd = signals_worker_listen_fd();
-		int64_t young = CONN_SILENT_GRACE_NS - (now - c->silent_since);
-		/*
-		 * Old enough: wake when someone queues. Young: look again when
-		 * it is old enough, and meanwhile every QUEUED_POLL_NS while
-		 * others queue (the queue may crowd).
-		 */
-		int busy = lfd >= 0 && !signals_worker_stop && !service_has_idle_worker(c->worker);
-		int watch = young <= 0 && busy;
-		int64_t wait = watch ? left : !busy ? QUEUED_RECHECK_NS :
-			       young < QUEUED_CROWD_NS ? young : QUEUED_CROWD_NS;
-		if (wait > left)
-			wait = left;
-		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN },
-				       { .fd = lfd, .events = POLLIN } };
-		int n = poll(p, watch ? 2 : 1, (int)((wait + 999999) / 1000000));
-		if (n < 0 && errno != EINTR)
-			return -1;
-		if (n > 0 && p[0].revents)
-			return 0;
-		if (watch && n > 0 && (p[1].revents & (POLLERR | POLLHUP | POLLNVAL)))
-			return conn_wait_fd(c->fd, POLLIN, (double)left / 1e9);
-	}
+	return conn_silent_should_yield(c, now, 0);
 }
 
 /*
  * A request-response client is usually not done when the server finishes
  * writing: once a read has had to wait, the next one polls first, which
  * saves the recv() that would only say EAGAIN. A client that has sent
- * nothing yet waits in wait_first_byte.
+ * nothing yet waits in conn_silent_wait.
  */
 PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
@@ -232,7 +128,7 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, do
 		return -1;
 	if (c->ssl)
 		return tls_conn_read(c, buf, len, timeout);
-	if (c->expect_wait && (c->silent_since ? wait_first_byte(c, timeout)
+	if (c->expect_wait && (c->silent_since ? conn_silent_wait(c, POLLIN, timeout, 0)
 					       : conn_wait_fd(c->fd, POLLIN, timeout)) < 0)
 		return -1;
 	for (int waited = c->expect_wait;; waited = 1) {
@@ -248,7 +144,7 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, do
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		if ((c->silent_since ? wait_first_byte(c, timeout)
+		if ((c->silent_since ? conn_silent_wait(c, POLLIN, timeout, 0)
 				     : conn_wait_fd(c->fd, POLLIN, timeout)) < 0)
 			return -1;
 	}
@@ -260,7 +156,7 @@ PF_API int pf_worker_pending(const struct pf_worker *w)
 	struct pollfd p = { .fd = lfd, .events = POLLIN };
 	if (!w || lfd < 0 || signals_worker_stop)
 		return 0;
-	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) && !service_has_idle_worker(w);
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) && !conn_silent_idle_worker(w);
 }
 
 /*
@@ -335,7 +231,7 @@ static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadl
 		if (left <= 0 || lfd < 0)
 			return pf_conn_read_timeout(c, buf, len, left > 0 ? (double)left / 1e9 : 0.001);
 		int64_t slice = queued_since ? QUEUED_POLL_NS :
-				service_has_idle_worker(c->worker) ? RECHECK_NS : IDLE_BUSY_SLICE_NS;
+				conn_silent_idle_worker(c->worker) ? RECHECK_NS : IDLE_BUSY_SLICE_NS;
 		if (set_rcvtimeo(c, slice < left ? slice : left) < 0)
 			return -1;
 		ssize_t n = recv(c->fd, buf, len, 0);
@@ -351,7 +247,8 @@ static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadl
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
 		/* A slice ended: is a client queued, with nobody free, long enough? */
-		if (signals_worker_stop || service_has_idle_worker(c->worker) || !listen_pending(lfd))
+		if (signals_worker_stop || conn_silent_idle_worker(c->worker) ||
+		    !conn_silent_listen_pending(lfd))
 			queued_since = 0;
 		else if (!queued_since)
 			queued_since = util_now_ns();
@@ -377,7 +274,7 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 		int64_t now = util_now_ns(), left = deadline - now;
 		if (lfd < 0 || !c->worker || left <= 0)
 			return pf_conn_read_timeout(c, buf, len, left > 0 ? (double)left / 1e9 : 0.001);
-		int watch_listen = !queued_since && !service_has_idle_worker(c->worker);
+		int watch_listen = !queued_since && !conn_silent_idle_worker(c->worker);
 		int64_t wait = queued_since ? QUEUED_POLL_NS : watch_listen ? left : RECHECK_NS;
 		if (wait > left)
 			wait = left;
@@ -402,7 +299,8 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 		}
 		if (queued_since) {
 			/* Still queued, still nobody free, long enough: give this one up. */
-			if (signals_worker_stop || service_has_idle_worker(c->worker) || !listen_pending(lfd))
+			if (signals_worker_stop || conn_silent_idle_worker(c->worker) ||
+			    !conn_silent_listen_pending(lfd))
 				queued_since = 0;
 			else if (util_now_ns() - queued_since >= YIELD_AFTER_NS) {
 				errno = EAGAIN;
@@ -550,6 +448,28 @@ PF_API const char *pf_conn_peer_host(const struct pf_conn *c)
 PF_API struct pf_worker *pf_conn_worker(struct pf_conn *c)
 {
 	return c->worker;
+}
+
+PF_API int pf_worker_stopping(const struct pf_worker *w)
+{
+	(void)w;
+	return signals_worker_stop != 0;
+}
+
+PF_API int pf_worker_stop_fd(const struct pf_worker *w)
+{
+	(void)w;
+	return signals_worker_stop_fd();
+}
+
+PF_API const char *pf_worker_service(const struct pf_worker *w)
+{
+	return w->svc->name;
+}
+
+PF_API unsigned pf_worker_generation(const struct pf_worker *w)
+{
+	return w->generation;
 }
 
 /*

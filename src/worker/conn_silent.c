@@ -1,0 +1,100 @@
+/*
+ * conn_silent.c - silent-connection floods: may a connection whose client
+ * has not spoken (no first byte of a plain request, or a TLS handshake not
+ * finished) go on holding its worker while other clients queue? Below
+ * conn.c (first reads) and tls/tls_conn.c (the handshake); above
+ * conn_wait.c. Entry points: conn_silent_idle_worker,
+ * conn_silent_listen_pending, conn_silent_should_yield, conn_silent_wait.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#define QUEUED_RECHECK_NS 250000000LL	/* workers free: look again this often */
+#define QUEUED_CROWD_NS 50000000LL	/* all busy, c young: is the queue crowding? */
+
+int conn_silent_idle_worker(const struct pf_worker *w)
+{
+	for (int i = 0; i < scoreboard_nslots(); i++) {
+		const struct sb_slot *s = &scoreboard->slots[i];
+		if (s->svc == w->sb_service && s->state == SB_IDLE && s->pid)
+			return 1;
+	}
+	return 0;
+}
+
+int conn_silent_listen_pending(int lfd)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+/*
+ * Is the listen queue at least half full? Then the kernel is about to drop
+ * the SYNs of new clients, and a silent connection gets no grace at all.
+ * (TCP_INFO of a listener: tcpi_unacked is the queue, tcpi_sacked its
+ * size.) Unix sockets do not say: never.
+ */
+static int listen_crowded(int lfd)
+{
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	if (getsockopt(lfd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0 ||
+	    tl < offsetof(struct tcp_info, tcpi_sacked) + sizeof(ti.tcpi_sacked))
+		return 0;
+	return ti.tcpi_sacked > 0 && 2 * ti.tcpi_unacked >= ti.tcpi_sacked;
+}
+
+int conn_silent_should_yield(const struct pf_conn *c, int64_t now, int spoke)
+{
+	int lfd = signals_worker_listen_fd();
+	/* The scoreboard first: while a worker is idle, no poll() of the listener. */
+	if (!c->silent_since || !c->worker || lfd < 0 || signals_worker_stop ||
+	    conn_silent_idle_worker(c->worker) || !conn_silent_listen_pending(lfd))
+		return 0;
+	return now - c->silent_since >= CONN_SILENT_GRACE_NS || (!spoke && listen_crowded(lfd));
+}
+
+int conn_silent_wait(struct pf_conn *c, short events, double timeout, int spoke)
+{
+	int64_t deadline = timeout > 0 ? util_now_ns() + (int64_t)(timeout * 1e9) : 0;
+	for (;;) {
+		int64_t now = util_now_ns();
+		int64_t left = deadline ? deadline - now : INT64_MAX;
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (conn_silent_should_yield(c, now, spoke)) {
+			c->yielded = 1;
+			errno = EAGAIN;
+			return -1;
+		}
+		int lfd = signals_worker_listen_fd();
+		int64_t young = CONN_SILENT_GRACE_NS - (now - c->silent_since);
+		/*
+		 * Old enough: wake when someone queues. Young: look again when
+		 * it is old enough, and meanwhile every QUEUED_CROWD_NS while
+		 * others queue (the queue may crowd).
+		 */
+		int busy = lfd >= 0 && !signals_worker_stop && !conn_silent_idle_worker(c->worker);
+		int watch = young <= 0 && busy;
+		int64_t wait = watch ? left : !busy ? QUEUED_RECHECK_NS :
+			       young < QUEUED_CROWD_NS ? young : QUEUED_CROWD_NS;
+		if (wait > left)
+			wait = left;
+		struct pollfd p[2] = { { .fd = c->fd, .events = events },
+				       { .fd = lfd, .events = POLLIN } };
+		int n = poll(p, watch ? 2 : 1, (int)((wait + 999999) / 1000000));
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n > 0 && p[0].revents)
+			return 0;
+		if (watch && n > 0 && (p[1].revents & (POLLERR | POLLHUP | POLLNVAL)))
+			return conn_wait_fd(c->fd, events, (double)left / 1e9);
+	}
+}
