@@ -148,6 +148,7 @@ struct svc_conf {
 	int dynamic;		/* min_spare or max_spare given */
 	long max_requests;
 	double read_timeout, write_timeout, request_timeout;
+	double tick_interval;	/* seconds between the handler's ticks; 0: none */
 	int defer_accept;
 	int proxy_protocol;
 	char *agent_check;	/* HAProxy agent-check address, or NULL */
@@ -432,6 +433,24 @@ struct sb_view {
 	char tls[16];		/* likewise */
 };
 int scoreboard_view(int i, struct sb_view *v);	/* 0: slot not in use */
+
+/*
+ * The one count of workers by state. Slots in use of scoreboard service
+ * svc and generation `generation` (SB_ANY_*: all), each read as
+ * scoreboard_view reads it. judge (may be NULL) adds what only the master
+ * knows: it returns the state to count slot i under (say SB_EXITING for a
+ * worker told to go that has not seen it yet), or SB_FREE to leave it out.
+ * A slot whose state is SB_INVALID counts in workers only.
+ */
+#define SB_ANY_SERVICE (-1)
+#define SB_ANY_GENERATION (~0u)
+struct sb_count {
+	int workers;		/* every slot counted */
+	int starting, idle, busy, exiting;
+};
+typedef int scoreboard_judge_fn(int slot, int state, void *arg);
+void scoreboard_count(int svc, unsigned generation, scoreboard_judge_fn *judge, void *arg,
+		      struct sb_count *out);
 int scoreboard_service_view(int i, struct sb_service *out);	/* 0: unused */
 void scoreboard_copy_string(char *dst, const volatile char *src, size_t len);
 
@@ -447,6 +466,7 @@ struct pf_worker {
 	const struct pf_handler *handler;
 	void *state;
 	struct http_app *http_app;	/* handle_http services: engine and routes */
+	int64_t tick_next_ns;		/* monotonic ns of the next tick; 0: none */
 };
 
 struct pf_conn {
@@ -468,6 +488,7 @@ struct pf_conn {
 	int ktls_send;			/* kTLS offload active: SSL_sendfile */
 	struct pf_tls_info *tls_info;	/* filled on first pf_conn_tls */
 	int64_t deadline_ns;		/* pf_conn_set_deadline: monotonic, 0 = none */
+	int in_request;			/* waits get the stop grace (conn_wait_conn) */
 	size_t roff, rlen;		/* read-ahead: rlen bytes at rbuf + roff */
 	unsigned char rbuf[4096];	/* pf_conn_readline/peek/unread */
 };
@@ -502,6 +523,13 @@ size_t conn_take(struct pf_conn *c, void *buf, size_t len);
 /* ---- worker/conn_wait.c: the waits under conn.c and tls_conn.c ---- */
 /* Wait for `events` on fd up to `timeout` seconds (<= 0: forever); 0, or -1 (ETIMEDOUT). */
 int conn_wait_fd(int fd, short events, double timeout);
+/*
+ * conn_wait_fd for c's descriptor; in a request (c->in_request), once the
+ * worker is told to stop, the wait ends within CONN_STOP_GRACE_NS (or half
+ * the rest of shutdown_timeout) with ETIMEDOUT.
+ */
+#define CONN_STOP_GRACE_NS 1000000000LL
+int conn_wait_conn(const struct pf_conn *c, short events, double timeout);
 /*
  * A wait of `timeout` seconds (<= 0: forever) cut to c's deadline: the
  * timeout to use, or -1 (errno ETIMEDOUT) when the deadline has passed.
@@ -555,6 +583,14 @@ struct proxy_result {
 int proxy_parse(const unsigned char *buf, size_t len, struct proxy_result *out);
 /* Consume exactly the header from fd within timeout seconds; 0 or -1. */
 int proxy_read_header(int fd, double timeout, struct proxy_result *out);
+
+/* ---- worker/tick.c: the handler's tick while the worker is idle ---- */
+
+void tick_start(struct pf_worker *w);		/* schedule the first tick (after init) */
+int64_t tick_left_ns(const struct pf_worker *w);	/* until the next tick; INT64_MAX: none */
+int tick_run_due(struct pf_worker *w);		/* run the tick when due: 1 if it ran */
+void tick_arm(const struct pf_worker *w);	/* SIGALRM when the next tick is due */
+void tick_disarm(const struct pf_worker *w);
 
 /* ---- worker.c ---- */
 

@@ -111,11 +111,24 @@ struct pf_handler {
 	int (*handle_http)(struct pf_http *http, void *state);
 
 	/*
+	 * Optional (added in the room of `reserved`: a table built before it
+	 * reads as NULL here). Runs in the worker every `tick_interval`
+	 * seconds (a service setting, default 1; 0 turns it off) while the
+	 * worker is idle: waiting in accept() or between two requests of a
+	 * kept-alive connection (pf_conn_read_idle, the HTTP engine), never
+	 * in the middle of a request; for cache refreshes or backend
+	 * heartbeats. The first runs one interval after init; a busy worker
+	 * runs it late. The worker wakes with SIGALRM (ITIMER_REAL) for it:
+	 * a handler with `tick` must leave alarm() and that timer alone.
+	 */
+	void (*tick)(struct pf_worker *worker, void *state);
+
+	/*
 	 * Room for fields later versions append; keep it zero (a designated
 	 * initialiser does). A field added here reads as NULL from a table
 	 * built with this header, so it needs no new ABI version.
 	 */
-	void *reserved[10];
+	void *reserved[9];
 };
 
 /*
@@ -194,6 +207,12 @@ PF_API int pf_conn_unread(struct pf_conn *conn, const void *buf, size_t len);
  * (reads and writes, on top of read_timeout/write_timeout): once it has
  * passed every wait fails with ETIMEDOUT, so a slow client cannot hold a
  * request open forever. Set it at the start of each request; <= 0 clears.
+ *
+ * While a deadline is set (and always inside an HTTP request) the
+ * connection is in a request: once the worker is told to stop, each wait
+ * gets a short grace (1 s, or half of what is left of shutdown_timeout,
+ * whichever is shorter) and then fails with ETIMEDOUT instead of waiting
+ * read_timeout; a request whose bytes keep coming is never cut.
  */
 PF_API void pf_conn_set_deadline(struct pf_conn *conn, double seconds);
 

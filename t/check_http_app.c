@@ -17,7 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include "check_run.h"
 

@@ -233,6 +233,85 @@ START_TEST(test_view_checks_state)
 }
 END_TEST
 
+/* A known scoreboard for the counts: service, generation and state of each slot. */
+static const struct {
+	int svc;
+	unsigned gen;
+	int state;
+} count_slots[] = {
+	{ 0, 1, SB_IDLE }, { 0, 1, SB_BUSY }, { 0, 1, SB_STARTING }, { 0, 2, SB_IDLE },
+	{ 1, 2, SB_EXITING }, { 1, 2, 99 }, { 1, 2, SB_IDLE },
+};
+
+static void fill_counts(void)
+{
+	for (size_t i = 0; i < ARRAY_LEN(count_slots); i++) {
+		int s = scoreboard_alloc_slot(count_slots[i].svc, count_slots[i].gen);
+		ck_assert_int_eq(s, (int)i);
+		scoreboard_set_pid(s, 200 + s);
+		scoreboard->slots[s].state = count_slots[i].state;
+	}
+}
+
+/* The master's kind of judge: leave slot 0 out, count slot 1 as told to go. */
+static int judge_example(int slot, int state, void *arg)
+{
+	(void)arg;
+	return slot == 0 ? SB_FREE : slot == 1 ? SB_EXITING : state;
+}
+
+static const struct {
+	int svc;
+	unsigned gen;
+	int judged;
+	struct sb_count want;	/* workers, starting, idle, busy, exiting */
+} count_cases[] = {
+	{ SB_ANY_SERVICE, SB_ANY_GENERATION, 0, { 7, 1, 3, 1, 1 } },
+	{ 0, SB_ANY_GENERATION, 0, { 4, 1, 2, 1, 0 } },
+	{ 0, 1, 0, { 3, 1, 1, 1, 0 } },
+	{ 0, 2, 0, { 1, 0, 1, 0, 0 } },
+	{ 1, SB_ANY_GENERATION, 0, { 3, 0, 1, 0, 1 } },	/* state 99 counts as a worker only */
+	{ SB_ANY_SERVICE, 2, 0, { 4, 0, 2, 0, 1 } },
+	{ 2, SB_ANY_GENERATION, 0, { 0, 0, 0, 0, 0 } },
+	{ 0, 1, 1, { 2, 1, 0, 0, 1 } },
+	{ SB_ANY_SERVICE, SB_ANY_GENERATION, 1, { 6, 1, 2, 0, 2 } },
+};
+
+START_TEST(test_count_by_service_and_generation)
+{
+	fill_counts();
+	/* The master trusts its own records, not what a worker wrote over them. */
+	scoreboard->slots[3].svc = 1;
+	scoreboard->slots[3].generation = 7;
+	struct sb_count c;
+	scoreboard_count(count_cases[_i].svc, count_cases[_i].gen,
+			 count_cases[_i].judged ? judge_example : NULL, NULL, &c);
+	const struct sb_count *w = &count_cases[_i].want;
+	ck_assert_int_eq(c.workers, w->workers);
+	ck_assert_int_eq(c.starting, w->starting);
+	ck_assert_int_eq(c.idle, w->idle);
+	ck_assert_int_eq(c.busy, w->busy);
+	ck_assert_int_eq(c.exiting, w->exiting);
+}
+END_TEST
+
+/* A worker counts from the shared slots: the same answer. */
+START_TEST(test_count_as_worker)
+{
+	fill_counts();
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct sb_count c;
+		scoreboard_count(0, SB_ANY_GENERATION, NULL, NULL, &c);
+		_exit(c.workers * 10 + c.idle);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 42);
+}
+END_TEST
+
 static const struct {
 	const char *in;
 	size_t len;		/* bytes of in to offer; the copy's size is 8 */
@@ -342,6 +421,9 @@ int main(void)
 	tcase_add_test(tc, test_owner_ignores_shared_lies);
 	tcase_add_test(tc, test_publish_keeps_worker_counters);
 	tcase_add_loop_test(tc, test_view_checks_state, 0, (int)ARRAY_LEN(state_cases));
+	tcase_add_loop_test(tc, test_count_by_service_and_generation, 0,
+			    (int)ARRAY_LEN(count_cases));
+	tcase_add_test(tc, test_count_as_worker);
 	tcase_add_loop_test(tc, test_copy_string, 0, (int)ARRAY_LEN(string_cases));
 	tcase_add_test(tc, test_render_garbage_as_owner);
 	tcase_add_test(tc, test_render_garbage_as_worker);

@@ -14,6 +14,7 @@
 #ifndef PREFORK_CLIENT_H
 #define PREFORK_CLIENT_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -240,6 +241,21 @@ int  loadconn_setup(struct load_worker *w);
 void loadconn_run_loop(struct load_worker *w);
 void loadconn_teardown(struct load_worker *w);
 const char *load_err_name(enum load_err kind);
-enum load_err load_err_of_errno(int err);	/* refused, reset, timeout or other */
+/* Which error counter an errno goes to: refused, reset, timeout or other. */
+static inline enum load_err load_err_of_errno(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return LOAD_ERR_REFUSED;
+	case ECONNRESET:
+	case ECONNABORTED:
+	case EPIPE:
+		return LOAD_ERR_RESET;
+	case ETIMEDOUT:
+		return LOAD_ERR_TIMEOUT;
+	default:
+		return LOAD_ERR_OTHER;
+	}
+}
 
 #endif

@@ -145,22 +145,6 @@ const char *load_err_name(enum load_err kind)
 	return err_names[kind];
 }
 
-enum load_err load_err_of_errno(int err)
-{
-	switch (err) {
-	case ECONNREFUSED:
-		return LOAD_ERR_REFUSED;
-	case ECONNRESET:
-	case ECONNABORTED:
-	case EPIPE:
-		return LOAD_ERR_RESET;
-	case ETIMEDOUT:
-		return LOAD_ERR_TIMEOUT;
-	default:
-		return LOAD_ERR_OTHER;
-	}
-}
-
 /* Results of all threads together. */
 struct load_totals {
 	struct hist lt_hist;

@@ -8,7 +8,7 @@
 #include "internal.h"
 #include "config/keys.h"
 
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -56,6 +56,7 @@ static const struct key svc_keys[] = {
 	{ "max_requests", K_LONG, 0, 1e12, SVC(max_requests) },
 	{ "read_timeout", K_FLOAT, 0.001, 86400, SVC(read_timeout) },
 	{ "write_timeout", K_FLOAT, 0.001, 86400, SVC(write_timeout) },
+	{ "tick_interval", K_FLOAT, 0, 86400, SVC(tick_interval) },
 	{ "request_timeout", K_FLOAT, 0, 86400, SVC(request_timeout) },
 	{ "defer_accept", K_BOOL, 0, 0, SVC(defer_accept) },
 	{ "proxy_protocol", K_BOOL, 0, 0, SVC(proxy_protocol) },
@@ -76,6 +77,7 @@ static void svc_defaults(struct svc_conf *v)
 	v->max_workers = -1;
 	v->read_timeout = 30.0;
 	v->write_timeout = 30.0;
+	v->tick_interval = 1.0;
 }
 
 static void err_unknown_handler(struct keys_ctx *x, const config_setting_t *s, const char *name)

@@ -231,13 +231,14 @@ void scoreboard_copy_string(char *dst, const volatile char *src, size_t len)
 		dst[i] = '\0';
 }
 
-int scoreboard_view(int i, struct sb_view *v)
+/*
+ * Slot i's pid, service, generation and state, each read once: the
+ * creator's own records for the first three, the state range-checked
+ * (SB_INVALID when out of range). 0 when the slot is not in use.
+ */
+static int read_slot(int i, int owner, struct sb_view *v)
 {
-	memset(v, 0, sizeof(*v));
-	if (!scoreboard || i < 0 || i >= SB_MAX_SLOTS)
-		return 0;
 	const volatile struct sb_slot *s = &scoreboard->slots[i];
-	int owner = scoreboard_is_owner();
 	if (owner) {
 		if (!sb_priv[i].used || !sb_priv[i].pid)
 			return 0;
@@ -255,6 +256,15 @@ int scoreboard_view(int i, struct sb_view *v)
 	if (st == SB_FREE && !owner)
 		return 0;
 	v->state = (st > SB_FREE && st <= SB_EXITING) ? st : SB_INVALID;
+	return 1;
+}
+
+int scoreboard_view(int i, struct sb_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (!scoreboard || i < 0 || i >= SB_MAX_SLOTS || !read_slot(i, scoreboard_is_owner(), v))
+		return 0;
+	const volatile struct sb_slot *s = &scoreboard->slots[i];
 	v->served = s->served;
 	v->bytes_in = s->bytes_in;
 	v->bytes_out = s->bytes_out;
@@ -264,6 +274,29 @@ int scoreboard_view(int i, struct sb_view *v)
 	scoreboard_copy_string(v->peer, s->peer, sizeof(v->peer));
 	scoreboard_copy_string(v->tls, s->tls, sizeof(v->tls));
 	return 1;
+}
+
+void scoreboard_count(int svc, unsigned generation, scoreboard_judge_fn *judge, void *arg,
+		      struct sb_count *out)
+{
+	memset(out, 0, sizeof(*out));
+	int owner = scoreboard_is_owner(), n = scoreboard_nslots();
+	for (int i = 0; i < n; i++) {
+		struct sb_view v;
+		if (!read_slot(i, owner, &v) || (svc != SB_ANY_SERVICE && v.svc != svc) ||
+		    (generation != SB_ANY_GENERATION && v.generation != generation))
+			continue;
+		int st = judge ? judge(i, v.state, arg) : v.state;
+		if (st == SB_FREE)
+			continue;
+		out->workers++;
+		switch (st) {
+		case SB_STARTING: out->starting++; break;
+		case SB_IDLE: out->idle++; break;
+		case SB_BUSY: out->busy++; break;
+		case SB_EXITING: out->exiting++; break;
+		}
+	}
 }
 
 int scoreboard_service_view(int i, struct sb_service *out)

@@ -119,6 +119,12 @@ static void worker_flag_handler(int sig)
 	signals_worker_reopen = 1;
 }
 
+/* The handler's tick is due (tick.c): only interrupt accept(); the loop looks at the clock. */
+static void worker_alarm_handler(int sig)
+{
+	(void)sig;
+}
+
 /* SIGTTIN (or SIGTTOU) deliveries since the last call. */
 unsigned signals_take(int sig)
 {
@@ -155,6 +161,7 @@ void signals_worker_init(int listen_fd)
 	set(SIGTERM, worker_stop_handler, 0);
 	set(SIGQUIT, worker_stop_handler, 0);
 	set(SIGUSR1, worker_flag_handler, 0);
+	set(SIGALRM, worker_alarm_handler, 0);
 	set(SIGINT, SIG_DFL, 0);
 	set(SIGCHLD, SIG_DFL, 0);
 	set(SIGHUP, SIG_IGN, 0);

@@ -49,19 +49,19 @@ static void count_service(int svc, struct totals *t)
 		if (scoreboard_service_view(v, &sv) && (svc < 0 || v == svc))
 			t->handler_errors += sv.handler_errors;
 	}
+	struct sb_count c;
+	scoreboard_count(svc >= 0 ? svc : SB_ANY_SERVICE, SB_ANY_GENERATION, NULL, NULL, &c);
+	t->workers = c.workers;
+	t->idle = c.idle;
+	t->busy = c.busy;
+	t->starting = c.starting;
+	t->exiting = c.exiting;
 	for (int i = 0; i < scoreboard_nslots(); i++) {
 		struct sb_view s;
 		if (!scoreboard_view(i, &s) || (svc >= 0 && s.svc != svc))
 			continue;
-		t->workers++;
 		t->served += s.served;
 		t->handler_errors += s.handler_errors;
-		switch (s.state) {
-		case SB_IDLE: t->idle++; break;
-		case SB_BUSY: t->busy++; break;
-		case SB_STARTING: t->starting++; break;
-		case SB_EXITING: t->exiting++; break;
-		}
 	}
 }
 

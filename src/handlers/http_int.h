@@ -8,12 +8,12 @@
  *                Range, precompressed .gz files, sendfile
  *
  * The connection, the request head, the response head, errors and the
- * access log are the engine's (src/http/http_engine.h).
+ * access log are the engine's (src/http/http_shared.h).
  */
 #ifndef PF_HTTP_INT_H
 #define PF_HTTP_INT_H
 
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include "handlers/http_static.h"
 

@@ -9,7 +9,7 @@
  * Entry points: http_app_check (master), http_app_init, http_app_serve,
  * http_app_reopen, http_app_fini (worker).
  */
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include <errno.h>
 #include <stdlib.h>

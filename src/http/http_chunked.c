@@ -11,7 +11,7 @@
  *
  * Entry points: http_chunked_init, http_chunked_decode.
  */
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include <string.h>
 

@@ -5,7 +5,7 @@
  * it, it calls only the formatters.
  */
 #include "internal.h"
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include <time.h>
 

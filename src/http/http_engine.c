@@ -10,7 +10,7 @@
  * Entry points: http_engine_read_conf, http_engine_check, http_engine_create,
  * http_engine_destroy, http_engine_reopen, http_engine_serve.
  */
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -326,6 +326,9 @@ void http_engine_serve(struct http_engine *e, struct pf_conn *conn, http_engine_
 	struct pf_http h = { .conn = conn, .eng = e };
 	struct pf_worker *w = pf_conn_worker(conn);
 	double accepted = util_now();
+
+	/* Every wait but the idle one between requests is a request's: it gets the stop grace. */
+	conn->in_request = 1;
 
 	for (int served = 0;; served++) {
 		int first = served == 0;

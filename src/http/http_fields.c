@@ -6,7 +6,7 @@
  *
  * Entry points: http_fields_index, http_fields_find, http_fields_check_response.
  */
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include <errno.h>
 #include <string.h>

@@ -9,7 +9,7 @@
  * Entry points: http_request_begin, http_request_drain, and the request
  * calls of prefork.h (pf_http_method ... pf_http_read_body).
  */
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include <errno.h>
 #include <string.h>

@@ -10,7 +10,7 @@
  * http_response_finish, and the response calls of prefork.h
  * (pf_http_set_status ... pf_http_json).
  */
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -96,6 +96,9 @@ static size_t build_head(struct pf_http *h, enum framing framing, unsigned long 
 	if (h->body != HTTP_BODY_DONE && !http_request_may_drain(h))
 		h->keep_alive = 0;
 	if (framing == FRAME_CLOSE)
+		h->keep_alive = 0;
+	/* Told to stop while the request was read: this answer is the last. */
+	if (h->keep_alive && signals_worker_stop)
 		h->keep_alive = 0;
 	http_date_update(e);
 	HTTP_OUT_LIT(&o, "HTTP/1.1 ");

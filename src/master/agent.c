@@ -47,18 +47,29 @@ int agent_weight(double idle_ratio)
 	return w < 1 ? 1 : w > 100 ? 100 : w;
 }
 
+struct active_svc {
+	struct master *m;
+	int v;
+};
+
+/* Count only the active generation's service v, ready and not told to go. */
+static int judge_live(int slot, int state, void *arg)
+{
+	const struct active_svc *a = arg;
+	const struct worker_rec *r = &a->m->workers[slot];
+	if (!r->pid || r->gen != a->m->active || r->svc != a->v || r->exiting || !r->ready)
+		return SB_FREE;
+	return state;
+}
+
 /* Live (ready, not leaving) and idle workers of the active service v. */
 static void count(struct master *m, int v, int *live, int *idle)
 {
-	*live = *idle = 0;
-	for (int i = 0; i < scoreboard_nslots(); i++) {
-		struct worker_rec *r = &m->workers[i];
-		if (!r->pid || r->gen != m->active || r->svc != v || r->exiting || !r->ready)
-			continue;
-		(*live)++;
-		if (scoreboard->slots[i].state == SB_IDLE)
-			(*idle)++;
-	}
+	struct active_svc a = { m, v };
+	struct sb_count c;
+	scoreboard_count(m->active->svcs[v].sb, m->active->id, judge_live, &a, &c);
+	*live = c.workers;
+	*idle = c.idle;
 }
 
 static struct idle_avg *avg_of(const char *name, int create)

@@ -224,20 +224,34 @@ static int service_names(struct master *m, const char **names, int max)
 
 static const char *const state_names[] = { "starting", "idle", "busy", "exiting" };
 
+struct named_svc {
+	struct master *m;
+	const char *name;
+};
+
+/*
+ * Workers of the service of that name (every generation), by the master's
+ * records: told to go, not yet ready, else busy or idle from the slot.
+ */
+static int judge_by_record(int slot, int state, void *arg)
+{
+	const struct named_svc *ns = arg;
+	const char *name = slot_service(ns->m, slot);
+	if (!name || strcmp(name, ns->name) != 0)
+		return SB_FREE;
+	const struct worker_rec *r = &ns->m->workers[slot];
+	return r->exiting ? SB_EXITING : !r->ready ? SB_STARTING : state == SB_BUSY ? SB_BUSY : SB_IDLE;
+}
+
 /* Workers by state, from the master's records; busy or idle from the slot. */
 static void render_workers(struct master *m, struct out *o, const char **names, int n)
 {
 	family(o, "prefork_workers", "gauge", "Worker processes by service and state.");
 	for (int v = 0; v < n; v++) {
-		int count[4] = { 0 };
-		for (int i = 0; i < scoreboard_nslots(); i++) {
-			const char *name = slot_service(m, i);
-			if (!name || strcmp(name, names[v]) != 0)
-				continue;
-			struct worker_rec *r = &m->workers[i];
-			int st = scoreboard->slots[i].state;
-			count[r->exiting ? 3 : !r->ready ? 0 : st == SB_BUSY ? 2 : 1]++;
-		}
+		struct named_svc ns = { m, names[v] };
+		struct sb_count c;
+		scoreboard_count(SB_ANY_SERVICE, SB_ANY_GENERATION, judge_by_record, &ns, &c);
+		const int count[4] = { c.starting, c.idle, c.busy, c.exiting };
 		for (int s = 0; s < 4; s++)
 			sample_svc(o, "prefork_workers", names[v], "state", state_names[s],
 				   (uint64_t)count[s]);

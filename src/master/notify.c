@@ -45,15 +45,9 @@ void notify_send(const char *fmt, ...)
 /* The STATUS= text: the pool's idle and busy counts, the last reload's result. */
 static void status_text(struct master *m, char *out, size_t len)
 {
-	int idle = 0, busy = 0;
-	for (int i = 0; i < scoreboard_nslots(); i++) {
-		struct sb_view v;
-		if (!scoreboard_view(i, &v))
-			continue;
-		idle += v.state == SB_IDLE;
-		busy += v.state == SB_BUSY;
-	}
-	snprintf(out, len, "STATUS=workers: %d idle, %d busy; last reload: %s", idle, busy,
+	struct sb_count c;
+	scoreboard_count(SB_ANY_SERVICE, SB_ANY_GENERATION, NULL, NULL, &c);
+	snprintf(out, len, "STATUS=workers: %d idle, %d busy; last reload: %s", c.idle, c.busy,
 		 m->reload_result[0] ? m->reload_result : "none");
 }
 

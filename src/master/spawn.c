@@ -141,20 +141,35 @@ static int slot_idle(struct master *m, int slot)
 	return !m->workers[slot].exiting && (st == SB_IDLE || st == SB_STARTING);
 }
 
+struct gen_svc {
+	struct master *m;
+	struct generation *g;
+	int svc;		/* index into g->svcs, or -1 with name */
+	const char *name;
+	int exiting_too;	/* count workers told to go as well */
+};
+
+/* Count g's service (by index or by name) only, by the master's records. */
+static int judge_gen_svc(int slot, int state, void *arg)
+{
+	const struct gen_svc *q = arg;
+	const struct worker_rec *r = &q->m->workers[slot];
+	if (!r->pid || r->gen != q->g || (r->exiting && !q->exiting_too))
+		return SB_FREE;
+	if (q->name ? strcmp(q->g->svcs[r->svc].conf->name, q->name) != 0 : r->svc != q->svc)
+		return SB_FREE;
+	return state;
+}
+
 /* Idle (or starting) workers of g's service v; *live gets all its workers not told to go. */
 static int count_idle(struct master *m, struct generation *g, int svc, int *live)
 {
-	int idle = 0;
-	*live = 0;
-	for (int i = 0; i < scoreboard_nslots(); i++) {
-		struct worker_rec *r = &m->workers[i];
-		if (!r->pid || r->gen != g || r->svc != svc || r->exiting)
-			continue;
-		(*live)++;
-		if (slot_idle(m, i))
-			idle++;
-	}
-	return idle;
+	struct gen_svc q = { m, g, svc, NULL, 0 };
+	struct sb_count c;
+	scoreboard_count(g->svcs[svc].sb, g->id, judge_gen_svc, &q, &c);
+	*live = c.workers;
+	/* A starting worker is about to be idle: a spare too (as slot_idle says). */
+	return c.idle + c.starting;
 }
 
 /* Spare capacity: idle workers plus the empty places about to be refilled. */
@@ -178,14 +193,10 @@ static int draining_live(struct master *m, struct generation *g, int v)
 	struct generation *d = m->draining;
 	if (!d || d == g)
 		return 0;
-	const char *name = g->svcs[v].conf->name;
-	int n = 0;
-	for (int i = 0; i < scoreboard_nslots(); i++) {
-		struct worker_rec *r = &m->workers[i];
-		if (r->pid && r->gen == d && strcmp(d->svcs[r->svc].conf->name, name) == 0)
-			n++;
-	}
-	return n;
+	struct gen_svc q = { m, d, -1, g->svcs[v].conf->name, 1 };
+	struct sb_count c;
+	scoreboard_count(SB_ANY_SERVICE, d->id, judge_gen_svc, &q, &c);
+	return c.workers;
 }
 
 /* Is some place of the service in crash back-off? */

@@ -54,7 +54,7 @@ static int want(struct pf_conn *c, int r, double timeout, int *spoke)
 	case SSL_ERROR_WANT_WRITE: {
 		short ev = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
 		if (!spoke || !c->worker || !c->silent_since)
-			return conn_wait_fd(c->fd, ev, timeout);
+			return conn_wait_conn(c, ev, timeout);
 		int w = conn_silent_wait(c, ev, timeout, *spoke);
 		if (w == 0 && ev == POLLIN)
 			*spoke = 1;

@@ -129,7 +129,7 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, do
 	if (c->ssl)
 		return tls_conn_read(c, buf, len, timeout);
 	if (c->expect_wait && (c->silent_since ? conn_silent_wait(c, POLLIN, timeout, 0)
-					       : conn_wait_fd(c->fd, POLLIN, timeout)) < 0)
+					       : conn_wait_conn(c, POLLIN, timeout)) < 0)
 		return -1;
 	for (int waited = c->expect_wait;; waited = 1) {
 		ssize_t n = recv(c->fd, buf, len, MSG_DONTWAIT);
@@ -145,7 +145,7 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, do
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
 		if ((c->silent_since ? conn_silent_wait(c, POLLIN, timeout, 0)
-				     : conn_wait_fd(c->fd, POLLIN, timeout)) < 0)
+				     : conn_wait_conn(c, POLLIN, timeout)) < 0)
 			return -1;
 	}
 }
@@ -156,7 +156,8 @@ PF_API int pf_worker_pending(const struct pf_worker *w)
 	struct pollfd p = { .fd = lfd, .events = POLLIN };
 	if (!w || lfd < 0 || signals_worker_stop)
 		return 0;
-	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) && !conn_silent_idle_worker(w);
+	/* The scoreboard first: while a worker is idle, no poll() of the listener. */
+	return !conn_silent_idle_worker(w) && poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
 /*
@@ -278,6 +279,12 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 		int64_t wait = queued_since ? QUEUED_POLL_NS : watch_listen ? left : RECHECK_NS;
 		if (wait > left)
 			wait = left;
+		/* Between two requests: the handler's tick runs when due (tick.c). */
+		if (tick_run_due(c->worker))
+			continue;
+		int64_t tick_left = tick_left_ns(c->worker);
+		if (wait > tick_left)
+			wait = tick_left;
 		/* p[1]: the stop pipe (a stop landing before poll() still wakes it). */
 		struct pollfd p[3] = { { .fd = c->fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN },
 				       { .fd = lfd, .events = POLLIN } };
@@ -323,7 +330,7 @@ static int write_again(struct pf_conn *c)
 	if (errno != EAGAIN && errno != EWOULDBLOCK)
 		return -1;
 	double t = conn_wait_timeout(c, c->write_timeout);
-	return t < 0 ? -1 : conn_wait_fd(c->fd, POLLOUT, t);
+	return t < 0 ? -1 : conn_wait_conn(c, POLLOUT, t);
 }
 
 PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int iovcnt)

@@ -19,12 +19,9 @@
 
 int conn_silent_idle_worker(const struct pf_worker *w)
 {
-	for (int i = 0; i < scoreboard_nslots(); i++) {
-		const struct sb_slot *s = &scoreboard->slots[i];
-		if (s->svc == w->sb_service && s->state == SB_IDLE && s->pid)
-			return 1;
-	}
-	return 0;
+	struct sb_count c;
+	scoreboard_count(w->sb_service, SB_ANY_GENERATION, NULL, NULL, &c);
+	return c.idle > 0;
 }
 
 int conn_silent_listen_pending(int lfd)
@@ -74,6 +71,8 @@ int conn_silent_wait(struct pf_conn *c, short events, double timeout, int spoke)
 			errno = EAGAIN;
 			return -1;
 		}
+		if (signals_worker_stop && c->in_request)
+			return conn_wait_conn(c, events, (double)left / 1e9);	/* its stop grace */
 		int lfd = signals_worker_listen_fd();
 		int64_t young = CONN_SILENT_GRACE_NS - (now - c->silent_since);
 		/*
@@ -95,6 +94,6 @@ int conn_silent_wait(struct pf_conn *c, short events, double timeout, int spoke)
 		if (n > 0 && p[0].revents)
 			return 0;
 		if (watch && n > 0 && (p[1].revents & (POLLERR | POLLHUP | POLLNVAL)))
-			return conn_wait_fd(c->fd, events, (double)left / 1e9);
+			return conn_wait_conn(c, events, (double)left / 1e9);
 	}
 }

@@ -15,6 +15,8 @@ PF_API void pf_conn_set_deadline(struct pf_conn *c, double seconds)
 	c->deadline_ns = seconds > 0 ? util_now_ns() + (int64_t)(seconds * 1e9) : 0;
 	if (seconds > 0 && !c->deadline_ns)
 		c->deadline_ns = 1;
+	/* A deadline marks a request: its waits get the stop grace (conn_wait_conn). */
+	c->in_request = seconds > 0;
 }
 
 /* Read once into the empty read-ahead buffer: the count, 0 at EOF, -1. */

@@ -7,7 +7,7 @@
  */
 #include "internal.h"
 
-#include "http/http_engine.h"
+#include "http/http_shared.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -116,17 +116,10 @@ static void check_spares(struct pf_worker *w, int ready_fd)
 	const struct svc_conf *svc = w->svc;
 	if (!svc->dynamic)
 		return;
-	int idle = 0, live = 0;
-	for (int i = 0; i < scoreboard_nslots(); i++) {
-		const struct sb_slot *s = &scoreboard->slots[i];
-		int st = s->state;
-		if (st == SB_FREE || s->pid == 0 || s->svc != w->slot->svc)
-			continue;
-		live++;
-		if (st == SB_IDLE || st == SB_STARTING)
-			idle++;
-	}
-	if (idle >= svc->min_spare || live >= svc->max_workers)
+	/* Spares: idle workers and those about to be; live: every worker, leaving ones too. */
+	struct sb_count c;
+	scoreboard_count(w->sb_service, SB_ANY_GENERATION, NULL, NULL, &c);
+	if (c.idle + c.starting >= svc->min_spare || c.workers >= svc->max_workers)
 		return;
 	int64_t now = util_now_ns();
 	if (now - last_wake < 100000000LL)
@@ -196,9 +189,11 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 	uint64_t limit = recycle_limit(svc->max_requests);
 	int accept_errors = 0;
 	int nonblock = svc->tls || svc->proxy_protocol ? SOCK_NONBLOCK : 0;
+	tick_start(w);
 	while (!signals_worker_stop) {
 		if (signals_worker_reopen)
 			reopen_logs(w);
+		tick_run_due(w);
 		/*
 		 * max_requests reached: ask the master, which staggers recycling so
 		 * a service loses at most one worker at a time, and serve on until
@@ -225,7 +220,9 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		 * everywhere but the wait between kept-alive requests. OpenSSL and
 		 * the PROXY reader want the non-blocking socket they always had.
 		 */
+		tick_arm(w);
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | nonblock);
+		tick_disarm(w);	/* no SIGALRM in the middle of a request */
 		if (fd < 0) {
 			switch (errno) {
 			case EINTR:

@@ -1,6 +1,7 @@
 /*
- * http_engine.h - libprefork's HTTP/1.1 engine, shared by the built-in
- * `http` (static files) handler and every handler with `handle_http`.
+ * http_shared.h - what the files of libprefork's HTTP/1.1 engine share: the
+ * engine under the built-in `http` (static files) handler and every handler
+ * with `handle_http`.
  *
  *   http_chunked_*  the chunked transfer coding, decoded (pure: http_chunked.c)
  *   http_fields_*   header lines indexed by name, response header checks
@@ -16,8 +17,8 @@
  * Nothing here allocates per request: a worker's engine owns every buffer,
  * sized by max_header_size once at start.
  */
-#ifndef PF_HTTP_ENGINE_H
-#define PF_HTTP_ENGINE_H
+#ifndef PF_HTTP_SHARED_H
+#define PF_HTTP_SHARED_H
 
 #include "internal.h"
 
@@ -259,4 +260,4 @@ void http_app_fini(struct pf_worker *w);
 /* The static keys (root, index) of an http block; root required or not. */
 int http_static_check(const struct pf_settings *s, int root_required);
 
-#endif /* PF_HTTP_ENGINE_H */
+#endif /* PF_HTTP_SHARED_H */
