@@ -231,8 +231,14 @@ static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadl
 		int lfd = signals_worker_listen_fd();
 		if (left <= 0 || lfd < 0)
 			return pf_conn_read_timeout(c, buf, len, left > 0 ? (double)left / 1e9 : 0.001);
+		/* Between two requests: the handler's tick runs when due (tick.c). */
+		if (tick_run_due(c->worker))
+			continue;
 		int64_t slice = queued_since ? QUEUED_POLL_NS :
 				conn_silent_idle_worker(c->worker) ? RECHECK_NS : IDLE_BUSY_SLICE_NS;
+		int64_t tick_left = tick_left_ns(c->worker);
+		if (slice > tick_left)
+			slice = tick_left;
 		if (set_rcvtimeo(c, slice < left ? slice : left) < 0)
 			return -1;
 		ssize_t n = recv(c->fd, buf, len, 0);
