@@ -262,6 +262,9 @@ const char *tls_conf_library(void);
 /* Build t->ctx; every problem goes to errs as FILE:LINE, warnings to the log. 0 or -1. */
 int tls_ctx_build(struct tls_conf *t, struct errlist *errs);
 void tls_ctx_free(struct tls_conf *t);
+/* ---- tls/tls_warm.c: OpenSSL's lazy tables built in the master ---- */
+/* One in-memory handshake with ctx before workers fork; 0, or -1 (harmless). */
+int tls_warm_up(struct ssl_ctx_st *ctx);
 
 /* ---- settings.c: struct pf_settings over a libconfig group ---- */
 

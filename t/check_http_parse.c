@@ -532,7 +532,7 @@ START_TEST(test_parse_date)
 {
 	const struct date_case *c = &date_cases[_i];
 	time_t t = 12345;
-	int r = http_parse_date(c->text, strlen(c->text), &t);
+	int r = http_time_parse(c->text, strlen(c->text), &t);
 	if (c->t == -1) {
 		ck_assert_msg(r == -1, "'%s' parsed", c->text);
 	} else {
@@ -546,32 +546,32 @@ START_TEST(test_format_date)
 {
 	char out[HTTP_DATE_LEN + 1];
 	char clf[HTTP_CLF_DATE_LEN + 1];
-	http_parse_format_date(784111777, out);
+	http_time_format(784111777, out);
 	ck_assert_str_eq(out, "Sun, 06 Nov 1994 08:49:37 GMT");
-	http_parse_format_date(0, out);
+	http_time_format(0, out);
 	ck_assert_str_eq(out, "Thu, 01 Jan 1970 00:00:00 GMT");
-	http_parse_format_date(951868799, out);
+	http_time_format(951868799, out);
 	ck_assert_str_eq(out, "Tue, 29 Feb 2000 23:59:59 GMT");
-	http_parse_format_clf_date(971185736, clf);
+	http_time_format_clf(971185736, clf);
 	ck_assert_str_eq(clf, "[10/Oct/2000:13:48:56 +0000]");
 
 	/* Years outside 0000-9999 are clamped, never printed with more digits. */
-	http_parse_format_date((time_t)-62167219200LL, out);
+	http_time_format((time_t)-62167219200LL, out);
 	ck_assert_str_eq(out, "Sat, 01 Jan 0000 00:00:00 GMT");
-	http_parse_format_date((time_t)-62167219200LL - 86400, out);
+	http_time_format((time_t)-62167219200LL - 86400, out);
 	ck_assert_uint_eq(strlen(out), HTTP_DATE_LEN);
 	ck_assert_msg(strstr(out, " 0000 ") != NULL, "year below 0 not clamped: %s", out);
-	http_parse_format_date((time_t)253402300800LL, out);	/* 10000-01-01 */
+	http_time_format((time_t)253402300800LL, out);	/* 10000-01-01 */
 	ck_assert_uint_eq(strlen(out), HTTP_DATE_LEN);
 	ck_assert_msg(strstr(out, " 9999 ") != NULL, "year above 9999 not clamped: %s", out);
 
 	/* Every day for 200 years formats and parses back to itself. */
 	for (long long t = -86400LL * 365; t < 86400LL * 365 * 200; t += 86400 + 3671) {
 		time_t back;
-		http_parse_format_date((time_t)t, out);
+		http_time_format((time_t)t, out);
 		ck_assert_uint_eq(strlen(out), HTTP_DATE_LEN);
 		if (t >= 0) {
-			ck_assert_int_eq(http_parse_date(out, HTTP_DATE_LEN, &back), 0);
+			ck_assert_int_eq(http_time_parse(out, HTTP_DATE_LEN, &back), 0);
 			ck_assert_int_eq((long long)back, t);
 		}
 		struct tm tm;

@@ -1,6 +1,7 @@
 """test_layout.py - the code's shape (issue 12): every external symbol of
 the library's and preforkd's objects carries its file's prefix (pf_ for
-the public API), read with `nm -g --defined-only` from the build."""
+the public API), read with `nm -g --defined-only` from the build; no
+source file under src/ is over 600 lines."""
 import os
 import re
 import shutil
@@ -9,6 +10,8 @@ import subprocess
 import harness
 
 BUILDDIR = os.environ.get("PREFORK_BUILDDIR", ".")
+SRCDIR = os.environ.get("PREFORK_SRCDIR", ".")
+MAX_LINES = 600
 
 # Known exceptions, each with its reason; keep this list short.
 ALLOWED = {
@@ -65,6 +68,20 @@ def test_every_external_symbol_carries_its_files_prefix():
             for sym in unprefixed(stem, path):
                 bad.append("%s: %s" % (os.path.relpath(path, BUILDDIR), sym))
     assert not bad, "external symbols without their file's prefix:\n" + "\n".join(bad)
+
+
+def test_no_source_file_is_over_600_lines():
+    counts = {}
+    for root, dirs, files in os.walk(os.path.join(SRCDIR, "src")):
+        for f in files:
+            if f.endswith((".c", ".h")):
+                path = os.path.join(root, f)
+                with open(path, "rb") as fh:
+                    counts[os.path.relpath(path, SRCDIR)] = fh.read().count(b"\n")
+    # The check must see the files it is about.
+    assert "src/master/master.c" in counts and "src/prefork.h" in counts, sorted(counts)
+    over = sorted((n, p) for p, n in counts.items() if n > MAX_LINES)
+    assert not over, "source files over %d lines: %s" % (MAX_LINES, over)
 
 
 harness.main(globals())

@@ -4,7 +4,9 @@ preforkd is not linked with libssl: the master loads it (dlopen) in the
 start-up or reload transaction that first has a tls block, before workers
 fork. Seen from outside through /proc/PID/maps: without a tls block neither
 the master nor a worker maps libssl or libcrypto; with one, both do; a reload
-that adds a tls block maps it then and serves TLS.
+that adds a tls block maps it then and serves TLS. The master also makes one
+in-memory handshake per certificate (tls_warm.c) so that workers inherit
+what OpenSSL builds lazily on a first handshake; it is not counted.
 """
 import os
 import ssl
@@ -97,6 +99,31 @@ def test_reload_adding_a_tls_block_loads_openssl_then():
     assert harness.echo_once("127.0.0.1:%d" % plain) == b"ping"
     if not harness.VALGRIND:
         assert maps_openssl(srv.pid) == {"libssl", "libcrypto"}
+
+
+def test_master_warms_up_every_certificate_and_does_not_count_it():
+    tt.need_tools()
+    d = harness.tmpdir()
+    ca = tt.make_certs(d)
+    port = free_port()
+    extra = tt.tls_block(extra='certificates = ( { certificate = "other.pem"; '
+                               'key = "other.key"; } );')
+    srv = Server(config(svc("echo", "127.0.0.1:%d" % port, "echo", workers=1, extra=extra),
+                        log_level="debug"), folder=d)
+    srv.start(wait_for=["127.0.0.1:%d" % port], timeout=15.0 * harness.SLOW)
+    srv.wait_workers(1, timeout=10.0 * harness.SLOW)
+    # The start-up's load logs before log_level applies: a reload logs it.
+    r = harness.preforkd("-c", srv.conf, "-s", "reload", timeout=60 * harness.SLOW)
+    assert r.returncode == 0, r
+    for cert in ("cert.pem", "other.pem"):
+        line = "warm-up handshake with '%s': done" % os.path.join(d, cert)
+        wait_until(lambda: line in srv.output(), 10 * harness.SLOW, what=line)
+    srv.wait_workers(1, timeout=10.0 * harness.SLOW)
+    st = harness.status(srv)["services"][0]["tls"]
+    assert st["handshakes"] == 0, st   # (the readiness probe's connect is a failed one)
+    assert tls_echo_once(port, ca) == b"ping\n"
+    wait_until(lambda: harness.status(srv)["services"][0]["tls"]["handshakes"] == 1, 5,
+               what="one counted handshake")
 
 
 harness.main(globals())

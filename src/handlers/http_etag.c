@@ -111,5 +111,5 @@ int http_etag_if_range(const char *v, size_t len, const char *etag, size_t etag_
 		return tlen == etag_len && memcmp(tag, etag, tlen) == 0;
 	}
 	time_t t;
-	return http_parse_date(v, len, &t) == 0 && (long long)t == mtime;
+	return http_time_parse(v, len, &t) == 0 && (long long)t == mtime;
 }

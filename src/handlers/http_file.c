@@ -151,7 +151,7 @@ static void describe(struct http_cache_entry *e, const struct stat *sb, const ch
 {
 	file_id(sb, &e->id);
 	e->etag_len = http_etag_format(e->id.mtime_sec, (unsigned long long)e->id.size, e->etag);
-	http_parse_format_date((time_t)e->id.mtime_sec, e->last_modified);
+	http_time_format((time_t)e->id.mtime_sec, e->last_modified);
 	e->content_type = http_mime_type(name, name_len);
 }
 
@@ -327,7 +327,7 @@ static int not_modified(struct http_engine *e, const struct http_request *req,
 	if (!req->if_modified_since.len)
 		return 0;
 	http_date_update(e);
-	return http_parse_date(req->if_modified_since.ptr, req->if_modified_since.len,
+	return http_time_parse(req->if_modified_since.ptr, req->if_modified_since.len,
 			       &ims) == 0 &&
 	       f->id.mtime_sec <= (long long)ims && ims <= e->date_now;
 }

@@ -1,8 +1,8 @@
 /*
  * http_parse.h - the http handler's pure parts: no I/O, no allocation.
  *
- *   http_parse_*  an incremental HTTP/1.x request-head parser and the
- *                 HTTP date formats (http_parse.c)
+ *   http_parse_*  an incremental HTTP/1.x request-head parser (http_parse.c)
+ *   http_time_*   the HTTP date formats: parse and format (http_time.c)
  *   http_path_*   percent-decoding and normalisation of a request target,
  *                 and opening the result beneath a root directory (http_path.c)
  *   http_mime_*   Content-Type by file extension (http_mime.c)
@@ -84,22 +84,24 @@ void http_parse_init(struct http_request *req, size_t max_size);
 enum http_parse_status http_parse_request(struct http_request *req, const char *buf,
 					  size_t len);
 
+/* Case-insensitive comparison of a parsed string with a literal. */
+int http_parse_str_eq(struct http_str s, const char *lit);
+
+/* ---- http_time.c ---- */
+
 /*
  * Parse an HTTP date (IMF-fixdate, RFC 850 or asctime form). Returns 0
  * and the time in *out, or -1.
  */
-int http_parse_date(const char *s, size_t len, time_t *out);
+int http_time_parse(const char *s, size_t len, time_t *out);
 
 /* Format t as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"): 29 chars + NUL. */
 #define HTTP_DATE_LEN 29
-void http_parse_format_date(time_t t, char out[HTTP_DATE_LEN + 1]);
+void http_time_format(time_t t, char out[HTTP_DATE_LEN + 1]);
 
 /* Format t as CLF "[10/Oct/2000:13:55:36 +0000]": 28 chars + NUL. */
 #define HTTP_CLF_DATE_LEN 28
-void http_parse_format_clf_date(time_t t, char out[HTTP_CLF_DATE_LEN + 1]);
-
-/* Case-insensitive comparison of a parsed string with a literal. */
-int http_parse_str_eq(struct http_str s, const char *lit);
+void http_time_format_clf(time_t t, char out[HTTP_CLF_DATE_LEN + 1]);
 
 /* ---- http_path.c ---- */
 

@@ -15,7 +15,7 @@ void http_date_update(struct http_engine *e)
 	time_t t = time(NULL);
 	if (t != e->date_now) {
 		e->date_now = t;
-		http_parse_format_date(t, e->date);
-		http_parse_format_clf_date(t, e->clf_date);
+		http_time_format(t, e->date);
+		http_time_format_clf(t, e->clf_date);
 	}
 }

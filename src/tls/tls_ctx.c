@@ -316,6 +316,11 @@ int tls_ctx_build(struct tls_conf *t, struct errlist *errs)
 		tls_ctx_free(t);
 		return -1;
 	}
+	/* Workers then share what a first handshake builds (tls_warm.c). */
+	for (int i = 0; i < t->ncerts; i++)
+		log_debug("%s:%d: tls: warm-up handshake with '%s': %s", t->file,
+			  t->certs[i].cert_line, t->certs[i].certificate,
+			  tls_warm_up(i ? t->sni_ctx[i] : t->ctx) == 0 ? "done" : "failed");
 	return 0;
 }
 

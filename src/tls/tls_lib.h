@@ -40,7 +40,9 @@
 	X(SSL_select_next_proto) X(SSL_sendfile) X(SSL_session_reused) X(SSL_set_SSL_CTX) \
 	X(SSL_set_fd) X(SSL_shutdown) X(SSL_write) X(TLS_server_method) \
 	X(X509_check_host) X(X509_cmp_current_time) X(X509_get0_notAfter) \
-	X(X509_get0_notBefore)
+	X(X509_get0_notBefore) X(BIO_free) X(BIO_new) X(BIO_read) X(BIO_s_mem) X(BIO_write) \
+	X(SSL_do_handshake) X(SSL_get_rbio) X(SSL_set_accept_state) X(SSL_set_bio) \
+	X(SSL_set_connect_state) X(TLS_client_method)
 
 struct tls_lib {
 #define X(f) __typeof__(f) *f;
@@ -117,6 +119,17 @@ int tls_lib_loaded(void);
 #define X509_cmp_current_time (tls_lib.X509_cmp_current_time)
 #define X509_get0_notAfter (tls_lib.X509_get0_notAfter)
 #define X509_get0_notBefore (tls_lib.X509_get0_notBefore)
+#define BIO_free (tls_lib.BIO_free)
+#define BIO_new (tls_lib.BIO_new)
+#define BIO_read (tls_lib.BIO_read)
+#define BIO_s_mem (tls_lib.BIO_s_mem)
+#define BIO_write (tls_lib.BIO_write)
+#define SSL_do_handshake (tls_lib.SSL_do_handshake)
+#define SSL_get_rbio (tls_lib.SSL_get_rbio)
+#define SSL_set_accept_state (tls_lib.SSL_set_accept_state)
+#define SSL_set_bio (tls_lib.SSL_set_bio)
+#define SSL_set_connect_state (tls_lib.SSL_set_connect_state)
+#define TLS_client_method (tls_lib.TLS_client_method)
 #endif
 
 #endif

@@ -61,11 +61,11 @@ static void check_request(const struct http_request *req, int r, const char *buf
 	}
 	time_t t;
 	if (req->if_modified_since.len &&
-	    http_parse_date(req->if_modified_since.ptr, req->if_modified_since.len, &t) == 0) {
+	    http_time_parse(req->if_modified_since.ptr, req->if_modified_since.len, &t) == 0) {
 		char out[HTTP_DATE_LEN + 1];
 		time_t back;
-		http_parse_format_date(t, out);
-		if (http_parse_date(out, HTTP_DATE_LEN, &back) != 0 || back != t)
+		http_time_format(t, out);
+		if (http_time_parse(out, HTTP_DATE_LEN, &back) != 0 || back != t)
 			abort();
 	}
 }
@@ -112,6 +112,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	time_t t;
-	(void)http_parse_date(buf, len, &t);
+	(void)http_time_parse(buf, len, &t);
 	return 0;
 }
