@@ -482,10 +482,9 @@ struct pf_conn {
 	char peer[80];
 	char peer_host[64];
 	int expect_wait;		/* the last read had to wait: poll first */
-	int blocking;			/* fd is in blocking mode: idle reads block in recv */
+	int blocking;			/* fd accepted blocking: the idle wait is recv() */
 	int64_t rcvtimeo_ns;		/* SO_RCVTIMEO set on fd (0: none yet) */
-	int64_t silent_since;		/* monotonic ns the client has sent nothing
-					   since (0: it has, or we wrote) */
+	int64_t silent_since;		/* ns the client is silent since (0: spoke, or we wrote) */
 	int yielded;			/* given up, silent, for a queued client */
 	struct ssl_st *ssl;		/* TLS: the session over fd, or NULL */
 	int ktls_send;			/* kTLS offload active: SSL_sendfile */
@@ -497,14 +496,6 @@ struct pf_conn {
 };
 void conn_init(struct pf_conn *c, int fd, struct pf_worker *w,
 	       const struct sockaddr *sa, socklen_t salen);
-/*
- * fd was accepted in blocking mode (no SOCK_NONBLOCK): every call still
- * behaves as on a non-blocking socket (MSG_DONTWAIT) except the wait
- * between two kept-alive requests, which blocks in recv() (conn.c).
- */
-void conn_set_blocking(struct pf_conn *c);
-/* Put fd in non-blocking mode for good (sendfile, TLS, pf_conn_fd users). */
-void conn_nonblock(struct pf_conn *c);
 /*
  * Silent-connection floods (conn.c): note how long the client of a fresh
  * connection has been silent (TCP_INFO counts its time in the listen
@@ -605,6 +596,5 @@ PF_NORETURN void worker_run(struct pf_worker *w, int listen_fd, int ready_fd, pi
 /* ---- status.c: the scoreboard as text or JSON ---- */
 
 int status_render(struct buf *out, int json);
-
 
 #endif /* PREFORK_INTERNAL_H */

@@ -7,7 +7,8 @@
  * (c->ssl) each call goes to tls/tls_conn.c instead.
  *
  * A plain TCP or unix connection is accepted in blocking mode
- * (conn_set_blocking): the wait between two kept-alive requests is then a
+ * (c->blocking): every call still behaves as on a non-blocking socket
+ * (MSG_DONTWAIT) but the wait between two kept-alive requests, which is a
  * blocking recv() with a socket timeout slice (idle_recv), so such a
  * request costs recv + send, not poll + recv + send.
  */
@@ -46,12 +47,8 @@ void conn_init(struct pf_conn *c, int fd, struct pf_worker *w, const struct sock
 	}
 }
 
-void conn_set_blocking(struct pf_conn *c)
-{
-	c->blocking = 1;
-}
-
-void conn_nonblock(struct pf_conn *c)
+/* Put a blocking fd in non-blocking mode for good (sendfile, pf_conn_fd users). */
+static void conn_nonblock(struct pf_conn *c)
 {
 	if (c->blocking && util_set_nonblock(c->fd, 1) == 0)
 		c->blocking = 0;

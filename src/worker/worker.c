@@ -276,8 +276,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		}
 		struct pf_conn conn;
 		conn_init(&conn, fd, w, (struct sockaddr *)&ss, sl);
-		if (!nonblock)
-			conn_set_blocking(&conn);
+		conn.blocking = !nonblock;
 		memcpy(slot->peer, conn.peer, sizeof(slot->peer) - 1);
 		slot->conn_start_ns = util_now_ns();
 		/* A worker told to stop still finishes this one, shown as exiting. */
