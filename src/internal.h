@@ -487,8 +487,9 @@ struct pf_conn {
 	char peer[80];
 	char peer_host[64];
 	int expect_wait;		/* the last read had to wait: poll first */
-	int64_t silent_since;		/* monotonic ns the client has sent nothing
-					   since (0: it has, or we wrote) */
+	int blocking;			/* fd accepted blocking: the idle wait is recv() */
+	int64_t rcvtimeo_ns;		/* SO_RCVTIMEO set on fd (0: none yet) */
+	int64_t silent_since;		/* ns the client is silent since (0: spoke, or we wrote) */
 	int yielded;			/* given up, silent, for a queued client */
 	struct ssl_st *ssl;		/* TLS: the session over fd, or NULL */
 	int ktls_send;			/* kTLS offload active: SSL_sendfile */
@@ -595,6 +596,5 @@ PF_NORETURN void worker_run(struct pf_worker *w, int listen_fd, int ready_fd, pi
 /* ---- status.c: the scoreboard as text or JSON ---- */
 
 int status_render(struct buf *out, int json);
-
 
 #endif /* PREFORK_INTERNAL_H */

@@ -253,7 +253,7 @@ struct pf_tls_info {
 };
 PF_API const struct pf_tls_info *pf_conn_tls(struct pf_conn *conn);
 
-/* The data socket, for handlers that need their own system calls. */
+/* The data socket (non-blocking), for handlers that need their own system calls. */
 PF_API int pf_conn_fd(const struct pf_conn *conn);
 
 /* The client, as text: "127.0.0.1:5000", "[::1]:5000" or "unix". */

@@ -47,6 +47,9 @@ def unprefixed(stem, path):
         if len(parts) < 3:
             continue
         sym = parts[2]
+        # The compiler's own (reserved names: __odr_asan.X under sanitizers, gcov's).
+        if sym.startswith("__"):
+            continue
         if sym in ALLOWED or sym == stem or sym.startswith((stem + "_", "pf_")):
             continue
         bad.append(sym)

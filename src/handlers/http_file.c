@@ -278,6 +278,44 @@ static void put_validators(struct http_out *o, const struct http_cache_entry *f,
 		HTTP_OUT_LIT(o, "Vary: Accept-Encoding\r\n");
 }
 
+static void put_type(struct http_out *o, const char *ctype)
+{
+	HTTP_OUT_LIT(o, "Content-Type: ");
+	http_out_str(o, ctype);
+	HTTP_OUT_LIT(o, "\r\n");
+}
+
+/* After Content-Type (and Content-Range): encoding, ranges, validators. */
+static void put_file_fields(struct http_out *o, const struct http_cache_entry *f, int gzip,
+			    int vary)
+{
+	if (gzip)
+		HTTP_OUT_LIT(o, "Content-Encoding: gzip\r\n");
+	HTTP_OUT_LIT(o, "Accept-Ranges: bytes\r\n");
+	put_validators(o, f, vary);
+}
+
+/*
+ * A whole 200 of f in memory: its header lines from Content-Type through
+ * Content-Length, built into the entry on first use (for one entry ctype,
+ * gzip and vary never change: a .gz twin has its own entry, vary is the
+ * service's). 0 when they do not fit.
+ */
+static size_t built_fields(struct http_cache_entry *f, const char *ctype, int gzip, int vary)
+{
+	if (!f->fields_len) {
+		struct http_out o = { f->fields, 0, sizeof(f->fields) };
+		put_type(&o, ctype);
+		put_file_fields(&o, f, gzip, vary);
+		HTTP_OUT_LIT(&o, "Content-Length: ");
+		http_out_num(&o, f->body_len);
+		HTTP_OUT_LIT(&o, "\r\n");
+		if (o.len < o.cap)	/* a full buffer may have cut a line */
+			f->fields_len = o.len;
+	}
+	return f->fields_len;
+}
+
 /* Is the client's copy current (304)? If-None-Match, else If-Modified-Since. */
 static int not_modified(struct http_engine *e, const struct http_request *req,
 			const struct http_cache_entry *f)
@@ -299,7 +337,7 @@ static int not_modified(struct http_engine *e, const struct http_request *req,
  * the answer depends on Accept-Encoding). Returns -1 when the connection
  * is lost or must close.
  */
-static int send_file(struct pf_http *h, struct http_state *st, const struct http_cache_entry *f,
+static int send_file(struct pf_http *h, struct http_state *st, struct http_cache_entry *f,
 		     const char *ctype, int gzip, int vary)
 {
 	const struct http_request *req = &h->req;
@@ -337,6 +375,9 @@ static int send_file(struct pf_http *h, struct http_state *st, const struct http
 		}
 	}
 
+	/* A whole file in memory: its head was built once, with the entry. */
+	if (status == 200 && f->body && built_fields(f, ctype, gzip, vary))
+		return http_response_send_built(h, f->fields, f->fields_len, f->body, f->body_len);
 	const char *mem = f->body ? f->body + first : NULL;
 	if (!mem && !h->head_only && len <= HTTP_SMALL_FILE) {
 		ssize_t got = read_at(f->fd, st->body, (size_t)len, (off_t)first);
@@ -354,9 +395,7 @@ static int send_file(struct pf_http *h, struct http_state *st, const struct http
 		mem = st->body;
 	}
 
-	HTTP_OUT_LIT(&o, "Content-Type: ");
-	http_out_str(&o, ctype);
-	HTTP_OUT_LIT(&o, "\r\n");
+	put_type(&o, ctype);
 	if (status == 206) {
 		HTTP_OUT_LIT(&o, "Content-Range: bytes ");
 		http_out_num(&o, first);
@@ -366,10 +405,7 @@ static int send_file(struct pf_http *h, struct http_state *st, const struct http
 		http_out_num(&o, size);
 		HTTP_OUT_LIT(&o, "\r\n");
 	}
-	if (gzip)
-		HTTP_OUT_LIT(&o, "Content-Encoding: gzip\r\n");
-	HTTP_OUT_LIT(&o, "Accept-Ranges: bytes\r\n");
-	put_validators(&o, f, vary);
+	put_file_fields(&o, f, gzip, vary);
 	http_response_fields_done(h, &o);
 	h->status = status;
 	if (mem || h->head_only)
@@ -400,7 +436,7 @@ int http_file_serve(struct pf_http *h, struct http_state *st)
 		       strerror(errno));
 		return http_response_error(h, 500);
 	}
-	const struct http_cache_entry *f = file.e;
+	struct http_cache_entry *f = file.e;
 	if (f->status) {
 		status = f->status;
 		release(&file);

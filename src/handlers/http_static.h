@@ -39,6 +39,8 @@ enum http_range_result http_range_parse(const char *v, size_t len, unsigned long
 /* ---- http_etag.c ---- */
 
 #define HTTP_ETAG_MAX 40
+/* Room for a cached file's pre-built header lines. */
+#define HTTP_FIELDS_MAX 256
 
 /* "<mtime hex>-<size hex>" with its quotes, NUL-terminated; returns the length. */
 size_t http_etag_format(long long mtime, unsigned long long size, char out[HTTP_ETAG_MAX]);
@@ -93,6 +95,13 @@ struct http_cache_entry {
 	char etag[HTTP_ETAG_MAX];
 	char last_modified[32];			/* IMF-fixdate */
 	const char *content_type;
+	/*
+	 * A whole 200's header lines after Date, Content-Type through
+	 * Content-Length, built on the entry's first 200 from memory (0: not
+	 * yet, or they did not fit): http_response_send_built.
+	 */
+	size_t fields_len;
+	char fields[HTTP_FIELDS_MAX];
 };
 
 struct http_cache {

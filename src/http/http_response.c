@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 enum framing { FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
 
@@ -229,6 +230,50 @@ struct http_out http_response_fields(struct pf_http *h)
 void http_response_fields_done(struct pf_http *h, const struct http_out *o)
 {
 	h->fields_out_len = o->len;
+}
+
+/*
+ * "HTTP/1.1 200 OK", Server and Date, rebuilt once a second: one copy per
+ * worker process (a worker is single-threaded; every engine says the same).
+ */
+static char status200[96];
+static size_t status200_len;
+static time_t status200_at = -1;
+
+int http_response_send_built(struct pf_http *h, const char *fields, size_t fields_len,
+			     const void *body, size_t len)
+{
+	struct http_engine *e = h->eng;
+	if (not_started(h) < 0)
+		return -1;
+	settle_body(h);
+	h->status = 200;
+	/* As build_head: a body that could not be drained ends the connection. */
+	if (h->body != HTTP_BODY_DONE && !http_request_may_drain(h))
+		h->keep_alive = 0;
+	http_date_update(e);
+	if (status200_at != e->date_now) {
+		struct http_out o = { status200, 0, sizeof(status200) };
+		HTTP_OUT_LIT(&o, "HTTP/1.1 200 OK\r\nServer: preforkd\r\nDate: ");
+		http_out_put(&o, e->date, HTTP_DATE_LEN);
+		HTTP_OUT_LIT(&o, "\r\n");
+		status200_len = o.len;
+		status200_at = e->date_now;
+	}
+	static const char ka[] = "Connection: keep-alive\r\n\r\n", cl[] = "Connection: close\r\n\r\n";
+	struct iovec iov[5];
+	int n = 0;
+	iov[n++] = (struct iovec){ .iov_base = status200, .iov_len = status200_len };
+	if (h->fields_out_len)
+		iov[n++] = (struct iovec){ .iov_base = e->fields_out, .iov_len = h->fields_out_len };
+	iov[n++] = (struct iovec){ .iov_base = (void *)fields, .iov_len = fields_len };
+	iov[n++] = h->keep_alive ? (struct iovec){ .iov_base = (void *)ka, .iov_len = sizeof(ka) - 1 }
+				 : (struct iovec){ .iov_base = (void *)cl, .iov_len = sizeof(cl) - 1 };
+	h->started = 1;
+	h->body_bytes = h->head_only ? 0 : len;
+	if (!h->head_only && len > 0)
+		iov[n++] = (struct iovec){ .iov_base = (void *)body, .iov_len = len };
+	return send_iov(h, iov, n);
 }
 
 PF_API int pf_http_send(struct pf_http *h, const void *body, size_t len)

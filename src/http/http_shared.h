@@ -236,6 +236,13 @@ struct http_out http_response_fields(struct pf_http *h);
 void http_response_fields_done(struct pf_http *h, const struct http_out *o);
 /* After the handler: end a stream; 0, or -1 when the connection is lost. */
 int http_response_finish(struct pf_http *h);
+/*
+ * A 200 whose header lines after Date, through Content-Length (len), were
+ * built once by the caller (a cached file's): no formatting per request,
+ * the head and body leave in one sendmsg. 0, or -1 when the connection is lost.
+ */
+int http_response_send_built(struct pf_http *h, const char *fields, size_t fields_len,
+			     const void *body, size_t len);
 
 /* ---- http_app.c: a service's HTTP handler in a worker ---- */
 

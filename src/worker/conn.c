@@ -1,10 +1,16 @@
 /*
  * conn.c - struct pf_conn: one accepted connection and its deadline-aware
- * I/O. The data socket is non-blocking (accept4 SOCK_NONBLOCK): each call
- * tries the system call first and waits in poll() only when it would block,
- * so a ready socket costs one system call. read_timeout bounds each wait
- * for data, write_timeout each wait for buffer space. Over TLS (c->ssl)
- * each call goes to tls/tls_conn.c instead.
+ * I/O. Each call tries the system call first without blocking
+ * (MSG_DONTWAIT, or a non-blocking socket) and waits in poll() only when it
+ * would block, so a ready socket costs one system call. read_timeout bounds
+ * each wait for data, write_timeout each wait for buffer space. Over TLS
+ * (c->ssl) each call goes to tls/tls_conn.c instead.
+ *
+ * A plain TCP or unix connection is accepted in blocking mode
+ * (c->blocking): every call still behaves as on a non-blocking socket
+ * (MSG_DONTWAIT) but the wait between two kept-alive requests, which is a
+ * blocking recv() with a socket timeout slice (idle_recv), so such a
+ * request costs recv + send, not poll + recv + send.
  */
 #include "internal.h"
 
@@ -41,6 +47,13 @@ void conn_init(struct pf_conn *c, int fd, struct pf_worker *w, const struct sock
 	}
 }
 
+/* Put a blocking fd in non-blocking mode for good (sendfile, pf_conn_fd users). */
+static void conn_nonblock(struct pf_conn *c)
+{
+	if (c->blocking && util_set_nonblock(c->fd, 1) == 0)
+		c->blocking = 0;
+}
+
 size_t conn_take(struct pf_conn *c, void *buf, size_t len)
 {
 	size_t n = len < c->rlen ? len : c->rlen;
@@ -52,12 +65,36 @@ size_t conn_take(struct pf_conn *c, void *buf, size_t len)
 	return n;
 }
 
+/*
+ * Has the client of a fresh connection spoken? A plain one (c->blocking:
+ * no TLS record layer to leave the bytes to) is read at once into the
+ * read-ahead buffer, which the handler's first read takes: recv instead of
+ * poll + recv. When nothing is there, that first read waits first.
+ */
+static int has_spoken(struct pf_conn *c)
+{
+	if (!c->blocking) {
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		return poll(&p, 1, 0) > 0 && p.revents;
+	}
+	ssize_t n = recv(c->fd, c->rbuf, sizeof(c->rbuf), MSG_DONTWAIT);
+	if (n > 0) {
+		c->roff = 0;
+		c->rlen = (size_t)n;
+		if (c->slot)
+			c->slot->bytes_in += (uint64_t)n;
+	}
+	if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		return 1;	/* data, an end or an error: the handler's read says which */
+	c->expect_wait = 1;
+	return 0;
+}
+
 int conn_watch_silence(struct pf_conn *c, int defer_accept)
 {
-	struct pollfd p = { .fd = c->fd, .events = POLLIN };
 	int64_t now = util_now_ns();
 	c->silent_since = 0;
-	if (!c->worker || (poll(&p, 1, 0) > 0 && p.revents))
+	if (!c->worker || has_spoken(c))
 		return 0;	/* data (or an end) is there already */
 	c->silent_since = now;
 	if (defer_accept) {
@@ -88,10 +125,11 @@ PF_API ssize_t pf_conn_read_timeout(struct pf_conn *c, void *buf, size_t len, do
 		return -1;
 	if (c->ssl)
 		return tls_conn_read(c, buf, len, timeout);
-	if (c->expect_wait && conn_wait_conn(c, POLLIN, timeout) < 0)
+	if (c->expect_wait && (c->silent_since ? conn_silent_wait(c, POLLIN, timeout, 0)
+					       : conn_wait_conn(c, POLLIN, timeout)) < 0)
 		return -1;
 	for (int waited = c->expect_wait;; waited = 1) {
-		ssize_t n = recv(c->fd, buf, len, 0);
+		ssize_t n = recv(c->fd, buf, len, MSG_DONTWAIT);
 		if (n >= 0) {
 			c->expect_wait = waited;
 			c->silent_since = 0;
@@ -115,7 +153,8 @@ PF_API int pf_worker_pending(const struct pf_worker *w)
 	struct pollfd p = { .fd = lfd, .events = POLLIN };
 	if (!w || lfd < 0 || signals_worker_stop)
 		return 0;
-	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) && !conn_silent_idle_worker(w);
+	/* The scoreboard first: while a worker is idle, no poll() of the listener. */
+	return !conn_silent_idle_worker(w) && poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
 /*
@@ -153,12 +192,85 @@ static ssize_t idle_stopping(struct pf_conn *c, void *buf, size_t len, int64_t d
 	return -1;
 }
 
+/*
+ * The blocking idle wait: recv() on the blocking socket, cut into slices by
+ * SO_RCVTIMEO so that the loop looks around now and then. The slice is
+ * RECHECK_NS while a worker of the service is idle (nobody can be queued
+ * for long), IDLE_BUSY_SLICE_NS while none is (a client may queue: how soon
+ * it is seen), QUEUED_POLL_NS once one has queued. A stop signal interrupts
+ * the recv() (EINTR: no SA_RESTART, and a socket timeout never restarts);
+ * one that lands between the flag check and the recv() is seen when the
+ * slice ends.
+ */
+#define IDLE_BUSY_SLICE_NS 50000000LL
+
+static int set_rcvtimeo(struct pf_conn *c, int64_t ns)
+{
+	if (ns < 1000)
+		ns = 1000;
+	if (ns == c->rcvtimeo_ns)
+		return 0;
+	struct timeval tv = { .tv_sec = (time_t)(ns / 1000000000LL),
+			      .tv_usec = (suseconds_t)(ns % 1000000000LL / 1000) };
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -1;
+	c->rcvtimeo_ns = ns;
+	return 0;
+}
+
+static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadline)
+{
+	int64_t queued_since = 0;
+	for (;;) {
+		if (signals_worker_stop)
+			return idle_stopping(c, buf, len, deadline);
+		int64_t now = util_now_ns(), left = deadline - now;
+		int lfd = signals_worker_listen_fd();
+		if (left <= 0 || lfd < 0)
+			return pf_conn_read_timeout(c, buf, len, left > 0 ? (double)left / 1e9 : 0.001);
+		/* Between two requests: the handler's tick runs when due (tick.c). */
+		if (tick_run_due(c->worker))
+			continue;
+		int64_t slice = queued_since ? QUEUED_POLL_NS :
+				conn_silent_idle_worker(c->worker) ? RECHECK_NS : IDLE_BUSY_SLICE_NS;
+		int64_t tick_left = tick_left_ns(c->worker);
+		if (slice > tick_left)
+			slice = tick_left;
+		if (set_rcvtimeo(c, slice < left ? slice : left) < 0)
+			return -1;
+		ssize_t n = recv(c->fd, buf, len, 0);
+		if (n >= 0) {
+			c->expect_wait = 0;
+			c->silent_since = 0;
+			if (c->slot)
+				c->slot->bytes_in += (uint64_t)n;
+			return n;
+		}
+		if (errno == EINTR)
+			continue;	/* signals_worker_stop, maybe: see above */
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		/* A slice ended: is a client queued, with nobody free, long enough? */
+		if (signals_worker_stop || conn_silent_idle_worker(c->worker) ||
+		    !conn_silent_listen_pending(lfd))
+			queued_since = 0;
+		else if (!queued_since)
+			queued_since = util_now_ns();
+		else if (util_now_ns() - queued_since >= YIELD_AFTER_NS) {
+			errno = EAGAIN;
+			return -1;
+		}
+	}
+}
+
 PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
 	int64_t deadline = util_now_ns() + (int64_t)(timeout * 1e9);
 	int64_t queued_since = 0;
 	if (c->rlen || tls_conn_pending(c))	/* bytes wait already */
 		return pf_conn_read_timeout(c, buf, len, timeout);
+	if (c->blocking && c->worker && !c->ssl)
+		return idle_recv(c, buf, len, deadline);
 	for (;;) {
 		if (c->worker && signals_worker_stop)
 			return idle_stopping(c, buf, len, deadline);
@@ -243,7 +355,7 @@ PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int
 	int left = iovcnt;
 	while (done < total) {
 		struct msghdr mh = { .msg_iov = cur, .msg_iovlen = (size_t)left };
-		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (write_again(c) < 0)
 				return -1;
@@ -279,6 +391,7 @@ PF_API ssize_t pf_conn_sendfile(struct pf_conn *c, int fd, off_t offset, size_t 
 	size_t done = 0;
 	if (c->ssl)
 		return tls_conn_sendfile(c, fd, offset, len);
+	conn_nonblock(c);	/* sendfile() has no MSG_DONTWAIT */
 	while (done < len) {
 		ssize_t n = sendfile(c->fd, fd, &offset, len - done);
 		if (n < 0) {
@@ -322,8 +435,13 @@ PF_API int pf_conn_printf(struct pf_conn *c, const char *fmt, ...)
 	return w < 0 ? -1 : n;
 }
 
+/*
+ * A handler doing its own system calls gets the non-blocking socket it
+ * always had (the fast idle wait of a blocking one ends there).
+ */
 PF_API int pf_conn_fd(const struct pf_conn *c)
 {
+	conn_nonblock((struct pf_conn *)c);
 	return c->fd;
 }
 

@@ -49,8 +49,9 @@ static int listen_crowded(int lfd)
 int conn_silent_should_yield(const struct pf_conn *c, int64_t now, int spoke)
 {
 	int lfd = signals_worker_listen_fd();
+	/* The scoreboard first: while a worker is idle, no poll() of the listener. */
 	if (!c->silent_since || !c->worker || lfd < 0 || signals_worker_stop ||
-	    !conn_silent_listen_pending(lfd) || conn_silent_idle_worker(c->worker))
+	    conn_silent_idle_worker(c->worker) || !conn_silent_listen_pending(lfd))
 		return 0;
 	return now - c->silent_since >= CONN_SILENT_GRACE_NS || (!spoke && listen_crowded(lfd));
 }

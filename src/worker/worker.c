@@ -189,6 +189,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 
 	uint64_t limit = recycle_limit(svc->max_requests);
 	int accept_errors = 0;
+	int nonblock = svc->tls || svc->proxy_protocol ? SOCK_NONBLOCK : 0;
 	tick_start(w);
 	while (!signals_worker_stop) {
 		if (signals_worker_reopen)
@@ -215,8 +216,13 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		}
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
+		/*
+		 * Blocking mode for plain connections: conn.c passes MSG_DONTWAIT
+		 * everywhere but the wait between kept-alive requests. OpenSSL and
+		 * the PROXY reader want the non-blocking socket they always had.
+		 */
 		tick_arm(w);
-		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | nonblock);
 		tick_disarm(w);	/* no SIGALRM in the middle of a request */
 		if (fd < 0) {
 			switch (errno) {
@@ -271,6 +277,7 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		}
 		struct pf_conn conn;
 		conn_init(&conn, fd, w, (struct sockaddr *)&ss, sl);
+		conn.blocking = !nonblock;
 		memcpy(slot->peer, conn.peer, sizeof(slot->peer) - 1);
 		slot->conn_start_ns = util_now_ns();
 		/* A worker told to stop still finishes this one, shown as exiting. */

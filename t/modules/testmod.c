@@ -14,6 +14,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -90,6 +91,12 @@ static int testmod_handle(struct pf_conn *c, void *state)
 		abort();
 	if (strcmp(t->handle, "pid") == 0)
 		return pf_conn_printf(c, "%d\n", (int)getpid()) < 0 ? -1 : 0;
+	if (strcmp(t->handle, "fdflags") == 0) {
+		/* The socket a handler gets for its own system calls. */
+		int fl = fcntl(pf_conn_fd(c), F_GETFL);
+		return pf_conn_printf(c, "%s\n", fl >= 0 && (fl & O_NONBLOCK) ? "nonblock" : "blocking") < 0
+			       ? -1 : 0;
+	}
 	while ((n = pf_conn_read(c, buf, sizeof(buf))) > 0)
 		if (pf_conn_write(c, buf, (size_t)n) < 0)
 			return -1;
