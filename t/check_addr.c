@@ -104,6 +104,34 @@ START_TEST(test_equal)
 }
 END_TEST
 
+struct v4_case {
+	const char *text, *with_port, *without_port;
+};
+
+static const struct v4_case v4[] = {
+	{ "0.0.0.0:0", "0.0.0.0:0", "0.0.0.0" },
+	{ "255.255.255.255:65535", "255.255.255.255:65535", "255.255.255.255" },
+	{ "10.1.20.200:8080", "10.1.20.200:8080", "10.1.20.200" },
+	{ "127.0.0.1:9", "127.0.0.1:9", "127.0.0.1" },
+};
+
+/* A peer's IPv4 address and port, as formatted for every accepted connection. */
+START_TEST(test_format_ipv4_peer)
+{
+	const struct v4_case *v = &v4[_i];
+	struct addr a;
+	char err[256], out[64], tiny[8];
+	ck_assert_int_eq(addr_parse(v->text, NULL, &a, err, sizeof(err)), 0);
+	const struct sockaddr *sa = (const struct sockaddr *)&a.ss;
+	ck_assert_str_eq(addr_format_sockaddr(sa, a.len, out, sizeof(out), 1), v->with_port);
+	ck_assert_str_eq(addr_format_sockaddr(sa, a.len, out, sizeof(out), 0), v->without_port);
+	/* A short buffer gets a cut, terminated string, as snprintf would. */
+	addr_format_sockaddr(sa, a.len, tiny, sizeof(tiny), 1);
+	ck_assert_int_eq((int)strlen(tiny), 7);
+	ck_assert(strncmp(tiny, v->with_port, 7) == 0);
+}
+END_TEST
+
 START_TEST(test_format_peer_without_port)
 {
 	struct addr a;
@@ -124,6 +152,7 @@ int main(void)
 	tcase_add_test(tc, test_unix_relative_and_too_long);
 	tcase_add_test(tc, test_equal);
 	tcase_add_test(tc, test_format_peer_without_port);
+	tcase_add_loop_test(tc, test_format_ipv4_peer, 0, (int)ARRAY_LEN(v4));
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_FORK);
 }

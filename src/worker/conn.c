@@ -18,6 +18,7 @@
 #include <math.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -28,8 +29,11 @@
 void conn_init(struct pf_conn *c, int fd, struct pf_worker *w, const struct sockaddr *sa,
 	       socklen_t salen)
 {
-	/* Callers keep the struct on the stack: every field starts at zero. */
-	memset(c, 0, sizeof(*c));
+	/*
+	 * Callers keep the struct on the stack: every field starts at zero,
+	 * but the read-ahead buffer (only read within roff and rlen).
+	 */
+	memset(c, 0, offsetof(struct pf_conn, rbuf));
 	c->fd = fd;
 	c->worker = w;
 	c->slot = w ? w->slot : NULL;
