@@ -148,6 +148,22 @@ class Site:
         return [s for s in self.status()["services"] if s["name"] == name][0]
 
 
+def tls_echo(port, ca, data=b"ping\n", timeout=10.0):
+    """Send data over a fresh TLS connection (verified against ca, SNI
+    localhost) and read until as many bytes came back or EOF; the bytes."""
+    ctx = ssl.create_default_context(cafile=ca)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+        s.sendall(data)
+        got = b""
+        while len(got) < len(data):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+
 def curl(*args):
     if not CURL:
         raise harness.Skip("curl is missing (Debian: apt-get install curl)")

@@ -8,7 +8,6 @@ handshake as a whole. workers = 2 throughout, so two stalled handshakes
 would otherwise hold the whole pool.
 """
 import select
-import socket
 import ssl
 import threading
 import time
@@ -36,17 +35,7 @@ def tls_echo_site(workers=2):
 def tls_echo(port, ca, data=b"hello\n", timeout=None):
     """One echo over a fresh TLS connection; seconds it took."""
     t0 = time.monotonic()
-    ctx = ssl.create_default_context(cafile=ca)
-    raw = socket.create_connection(("127.0.0.1", port),
-                                   timeout=timeout or READ_TIMEOUT + 10 * harness.SLOW)
-    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-        s.sendall(data)
-        got = b""
-        while len(got) < len(data):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            got += chunk
+    got = tt.tls_echo(port, ca, data, timeout or READ_TIMEOUT + 10 * harness.SLOW)
     assert got == data, got
     return time.monotonic() - t0
 

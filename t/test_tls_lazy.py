@@ -9,8 +9,6 @@ in-memory handshake per certificate (tls_warm.c) so that workers inherit
 what OpenSSL builds lazily on a first handshake; it is not counted.
 """
 import os
-import ssl
-import socket
 
 import harness
 from harness import Server, config, svc, free_port, wait_until
@@ -35,17 +33,7 @@ def pool_pids(srv):
 
 
 def tls_echo_once(port, ca, data=b"ping\n"):
-    ctx = ssl.create_default_context(cafile=ca)
-    raw = socket.create_connection(("127.0.0.1", port), timeout=10 * harness.SLOW)
-    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-        s.sendall(data)
-        got = b""
-        while len(got) < len(data):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            got += chunk
-        return got
+    return tt.tls_echo(port, ca, data, 10 * harness.SLOW)
 
 
 def test_without_tls_no_process_maps_openssl():
