@@ -247,6 +247,12 @@ static SSL_CTX *build_one(struct tls_conf *t, const struct tls_cert_conf *cc,
 #endif
 	SSL_CTX_set_options(ctx, opts);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/*
+	 * Read ahead: one read() takes a whole record (or several) instead of a
+	 * 5-byte header and then the body; what it took beyond the record is
+	 * seen by SSL_has_pending (tls_conn_pending), so no wait misses it.
+	 */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	if (!SSL_CTX_set_cipher_list(ctx, t->ciphers ? t->ciphers : DEFAULT_CIPHERS))
 		err_line(errs, t, t->ciphers_line, "tls: 'ciphers': no cipher matches '%s'",
 			 t->ciphers ? t->ciphers : DEFAULT_CIPHERS);

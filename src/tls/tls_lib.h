@@ -45,7 +45,7 @@
 	X(SSL_set_connect_state) X(TLS_client_method)
 
 struct tls_lib {
-#define X(f) __typeof__(f) *f;
+#define X(f) __typeof__(f) *f; /* NOLINT(bugprone-macro-parentheses): a declarator */
 	TLS_LIB_SYMS
 #undef X
 };
