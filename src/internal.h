@@ -41,6 +41,17 @@ struct errlist {
 void errlist_add(struct errlist *e, const char *fmt, ...) PF_PRINTF_ATTR(2, 3);
 void errlist_free(struct errlist *e);
 
+/* ---- arena.c: the master's own tables, left out of workers' forks ---- */
+
+/* Zeroed, page-rounded memory (aborts when none is left); never freed. */
+void *arena_alloc(size_t size);
+/* hide=1 around a worker's fork: the child gets none of it; 0 after. */
+void arena_fork_hide(int hide);
+void arena_free(void *p);	/* what arena_alloc gave, or NULL */
+/* A worker's memory for its lifetime: zeroed, written pages only; NULL when none. */
+void *arena_worker_calloc(size_t size);
+void arena_worker_free(void *p);	/* anything arena_worker_calloc gave, or NULL */
+
 /* ---- util.c: time, paths, descriptor flags, rlimits ---- */
 
 int64_t util_now_ns(void);		/* CLOCK_MONOTONIC */

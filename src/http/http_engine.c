@@ -90,15 +90,22 @@ static size_t align64(size_t n)
 
 struct http_engine *http_engine_create(const struct http_conf *c)
 {
-	struct http_engine *e = calloc(1, sizeof(*e));
+	struct http_engine *e = arena_worker_calloc(sizeof(*e));
 	if (!e) {
 		pf_log(PF_LOG_ERROR, "http: out of memory");
 		return NULL;
 	}
-	e->conf = *c;
+	/* Field by field: the path is copied as far as it goes (an idle worker writes no more). */
+	e->conf.header_timeout = c->header_timeout;
+	e->conf.keepalive_timeout = c->keepalive_timeout;
+	e->conf.max_header_size = c->max_header_size;
+	e->conf.max_body_size = c->max_body_size;
+	e->conf.body_timeout = c->body_timeout;
+	e->conf.body_min_rate = c->body_min_rate;
+	memcpy(e->conf.access_log, c->access_log, strnlen(c->access_log, sizeof(c->access_log) - 1) + 1);
 	e->logfd = -1;
 	if (c->access_log[0] && (e->logfd = open_log(c->access_log)) < 0) {
-		free(e);
+		arena_worker_free(e);
 		return NULL;
 	}
 	e->max_header = (size_t)c->max_header_size;
@@ -150,7 +157,7 @@ void http_engine_destroy(struct http_engine *e)
 		close(e->logfd);
 	if (e->arena)
 		munmap(e->arena, e->arena_len);
-	free(e);
+	arena_worker_free(e);
 }
 
 /* SIGUSR1: reopen the access log under its name (logrotate moved the old). */

@@ -394,9 +394,13 @@ static void PF_PRINTF_ATTR(2, 3) startup_error(const char *log_target, const cha
 int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 	       struct pf_config *c, int daemon_mode, const char *argv0)
 {
-	static struct master master;
-	struct master *m = &master;
-	memset(m, 0, sizeof(*m));
+	/* The master's own memory (arena.c): a worker never sees it. */
+	static struct master *master;
+	if (!master)
+		master = arena_alloc(sizeof(*master));
+	else
+		memset(master, 0, sizeof(*master));
+	struct master *m = master;
 	m->extra = handlers;
 	m->control_fd = m->upgrade_fd = m->upgrade_notify_fd = -1;
 	for (int i = 0; i < MAX_CONTROL_CLIENTS; i++)
