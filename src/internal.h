@@ -45,8 +45,8 @@ void errlist_free(struct errlist *e);
 
 /* Zeroed, page-rounded memory (aborts when none is left); never freed. */
 void *arena_alloc(size_t size);
-/* hide=1 around a worker's fork: the child gets none of it; 0 after. */
-void arena_fork_hide(int hide);
+/* Left out of every fork but those between share=1 and share=0 (daemon, upgrade). */
+void arena_fork_share(int share);
 void arena_free(void *p);	/* what arena_alloc gave, or NULL */
 /* A worker's memory for its lifetime: zeroed, written pages only; NULL when none. */
 void *arena_worker_calloc(size_t size);

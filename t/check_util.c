@@ -175,8 +175,8 @@ static int mapped(void *p, size_t len)
 }
 
 /*
- * The master's tables: zeroed, page-rounded, left out of a child forked
- * while hidden (and only then), and given back by arena_free.
+ * The master's tables: zeroed, page-rounded, left out of every fork but one
+ * made between arena_fork_share(1) and (0), and given back by arena_free.
  */
 START_TEST(test_arena_master_tables_stay_out_of_forks)
 {
@@ -188,27 +188,41 @@ START_TEST(test_arena_master_tables_stay_out_of_forks)
 		ck_assert_uint_eq(a[i], 0);
 	ck_assert_uint_eq(b[(size_t)page * 4 - 1], 0);	/* the rounded-up tail is ours too */
 	memset(a, 0x5a, 100);
-	for (int hide = 0; hide <= 1; hide++) {
-		arena_fork_hide(hide);
+	for (int share = 0; share <= 1; share++) {
+		if (share)
+			arena_fork_share(1);
 		pid_t pid = fork();
 		ck_assert_int_ge(pid, 0);
-		if (pid == 0)	/* the child: 0 when the tables are exactly as hidden as asked */
-			_exit(mapped(a, 100) == !hide && mapped(b, (size_t)page * 4) == !hide &&
-			      (hide || a[99] == 0x5a) ? 0 : 1);
-		arena_fork_hide(0);
+		if (pid == 0)	/* the child: 0 when the tables are there exactly when shared */
+			_exit(mapped(a, 100) == share && mapped(b, (size_t)page * 4) == share &&
+			      (!share || a[99] == 0x5a) ? 0 : 1);
+		if (share)
+			arena_fork_share(0);
 		int st;
 		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "hide=%d: child saw %#x", hide, st);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "share=%d: child saw %#x", share,
+			      st);
 	}
+	/* Allocated while shared, hidden again with the rest afterwards. */
+	arena_fork_share(1);
+	unsigned char *c = arena_alloc(10);
+	arena_fork_share(0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(mapped(c, 10) ? 1 : 0);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a table made while shared stayed shared");
 	ck_assert(mapped(a, 100));	/* the master keeps them */
 	arena_free(b);
 	ck_assert(!mapped(b, (size_t)page));
 	arena_free(NULL);
 	arena_free(a);
+	arena_free(c);
 }
 END_TEST
 
-/* A worker's memory: zeroed, 64-byte aligned, apart; calloc past the mapping. */
 START_TEST(test_arena_worker_memory)
 {
 	char *p = arena_worker_calloc(10), *q = arena_worker_calloc(4280);

@@ -1,12 +1,13 @@
 /*
  * arena.c - memory only the master touches: its tables (workers, control
  * clients, metrics, endpoints, scoreboard bookkeeping) live in anonymous
- * mappings that are left out of every worker's fork (MADV_DONTFORK while a
- * worker is forked). A worker therefore cannot read or write them, even
- * through a bug, and the master's writes to them never copy a page into a
- * worker: a 64-worker pool does not carry 64 private copies of the pages
- * the master changes between two forks.
- * Entry points: arena_alloc, arena_free, arena_fork_hide, arena_worker_calloc,
+ * mappings left out of every fork (MADV_DONTFORK) but the two whose child
+ * carries on as the master (daemon mode, binary upgrade: arena_fork_share).
+ * A worker therefore cannot read or write them, even through a bug, and the
+ * master's writes to them never copy a page into a worker: a 64-worker pool
+ * does not carry 64 private copies of the pages the master changes between
+ * two forks. A fork copies none of them either.
+ * Entry points: arena_alloc, arena_free, arena_fork_share, arena_worker_calloc,
  * arena_worker_free.
  */
 #include "internal.h"
@@ -23,6 +24,7 @@ static struct region {
 	size_t len;
 } regions[ARENA_MAX_REGIONS];
 static int nregions;
+static int shared;	/* inside arena_fork_share(1) ... (0) */
 
 void *arena_alloc(size_t size)
 {
@@ -37,6 +39,8 @@ void *arena_alloc(size_t size)
 		abort();
 	}
 	regions[nregions++] = (struct region){ p, len };
+	if (!shared)
+		madvise(p, len, MADV_DONTFORK);
 	return p;	/* zero-filled: pages appear when first written */
 }
 
@@ -51,10 +55,11 @@ void arena_free(void *p)
 	free(p);	/* from util_xcalloc, the table being full */
 }
 
-void arena_fork_hide(int hide)
+void arena_fork_share(int share)
 {
+	shared = share;
 	for (int i = 0; i < nregions; i++)
-		madvise(regions[i].addr, regions[i].len, hide ? MADV_DONTFORK : MADV_DOFORK);
+		madvise(regions[i].addr, regions[i].len, share ? MADV_DOFORK : MADV_DONTFORK);
 }
 
 /*

@@ -466,7 +466,10 @@ int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 
 	m->report_fd = -1;
 	if (daemon_mode && !upgrading) {
-		if (daemon_detach(&m->report_fd) < 0) {
+		arena_fork_share(1);	/* the daemon carries on as this master */
+		int rc = daemon_detach(&m->report_fd);
+		arena_fork_share(0);
+		if (rc < 0) {
 			startup_error(log_target, "daemonize: %s", strerror(errno));
 			return 1;
 		}
@@ -474,7 +477,7 @@ int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 	upgrade_daemon = daemon_mode;
 	m->pid = getpid();
 	/* The control socket first: once the pid file names us, `-s status` works. */
-	if (!m->control_path && c->control_socket && control_open(m, c->control_socket) < 0)
+	if (!m->control_path[0] && c->control_socket && control_open(m, c->control_socket) < 0)
 		log_error("continuing without a control socket");
 	if (!upgrading && pidfile_write(c->pid_file, m->pid) < 0) {
 		startup_error(log_target, "cannot write the pid file %s", c->pid_file);

@@ -42,13 +42,11 @@ int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 	pid_t master_pid = m->pid;
 	sigset_t old;
 	signals_block_all(&old);
-	arena_fork_hide(1);	/* m and the master's other tables stay out of the child */
 	pid_t pid = fork();
 	if (pid == 0) {
 		fds_close_all(lfd);	/* every descriptor of the master's but ours */
 		worker_run(&w, lfd, ready_fd, master_pid, &old);
 	}
-	arena_fork_hide(0);
 	signals_restore(&old);
 	if (pid < 0) {
 		int err = errno;
