@@ -6,11 +6,12 @@
  * each wait for data, write_timeout each wait for buffer space. Over TLS
  * (c->ssl) each call goes to tls/tls_conn.c instead.
  *
- * A plain TCP or unix connection is accepted in blocking mode
- * (c->blocking): every call still behaves as on a non-blocking socket
- * (MSG_DONTWAIT) but the wait between two kept-alive requests, which is a
- * blocking recv() with a socket timeout slice (idle_recv), so such a
- * request costs recv + send, not poll + recv + send.
+ * A connection is accepted in blocking mode (c->blocking), but behind a
+ * PROXY header or on a TLS service that may use kTLS: every call still
+ * behaves as on a non-blocking socket (MSG_DONTWAIT here, and in TLS's
+ * BIO, tls/tls_bio.c) but the wait between two kept-alive requests, which
+ * is a blocking recv() with a socket timeout slice (idle_recv), so such a
+ * request costs recv + send, not poll + recv + send, plain or TLS.
  */
 #include "internal.h"
 
@@ -70,10 +71,11 @@ size_t conn_take(struct pf_conn *c, void *buf, size_t len)
 }
 
 /*
- * Has the client of a fresh connection spoken? A plain one (c->blocking:
- * no TLS record layer to leave the bytes to) is read at once into the
- * read-ahead buffer, which the handler's first read takes: recv instead of
- * poll + recv. When nothing is there, that first read waits first.
+ * Has the client of a fresh connection spoken? One on a blocking socket is
+ * read at once into the read-ahead buffer, which the handler's first read
+ * takes (or, over TLS, the handshake: tls_bio.c hands it to OpenSSL): recv
+ * instead of poll + recv. When nothing is there, that first read waits
+ * first.
  */
 static int has_spoken(struct pf_conn *c)
 {
@@ -85,7 +87,8 @@ static int has_spoken(struct pf_conn *c)
 	if (n > 0) {
 		c->roff = 0;
 		c->rlen = (size_t)n;
-		if (c->slot)
+		/* Over TLS these are the handshake's: TLS counts what it decrypts. */
+		if (c->slot && !(c->worker->svc && c->worker->svc->tls))
 			c->slot->bytes_in += (uint64_t)n;
 	}
 	if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
@@ -199,9 +202,13 @@ static ssize_t idle_stopping(struct pf_conn *c, void *buf, size_t len, int64_t d
 /*
  * The blocking idle wait: recv() on the blocking socket, cut into slices by
  * SO_RCVTIMEO so that the loop looks around now and then. The slice is
- * RECHECK_NS while a worker of the service is idle (nobody can be queued
- * for long), IDLE_BUSY_SLICE_NS while none is (a client may queue: how soon
- * it is seen), QUEUED_POLL_NS once one has queued. A stop signal interrupts
+ * IDLE_BUSY_SLICE_NS while no worker of the service is idle (a client may
+ * queue: how soon it is seen), RECHECK_NS while one is (nobody can be
+ * queued for long), QUEUED_POLL_NS once one has queued. The first slice
+ * of a wait is IDLE_BUSY_SLICE_NS without a look at the scoreboard: a
+ * kept-alive request that comes within it (a busy client) costs no scan
+ * of every worker's slot, whose cache lines the other workers write on
+ * every request. A stop signal interrupts
  * the recv() (EINTR: no SA_RESTART, and a socket timeout never restarts);
  * one that lands between the flag check and the recv() is seen when the
  * slice ends.
@@ -225,6 +232,7 @@ static int set_rcvtimeo(struct pf_conn *c, int64_t ns)
 static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadline)
 {
 	int64_t queued_since = 0;
+	int worker_free = 0;	/* at the last look (none yet: the short slice) */
 	for (;;) {
 		if (signals_worker_stop)
 			return idle_stopping(c, buf, len, deadline);
@@ -236,17 +244,18 @@ static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadl
 		if (tick_run_due(c->worker))
 			continue;
 		int64_t slice = queued_since ? QUEUED_POLL_NS :
-				conn_silent_idle_worker(c->worker) ? RECHECK_NS : IDLE_BUSY_SLICE_NS;
+				worker_free ? RECHECK_NS : IDLE_BUSY_SLICE_NS;
 		int64_t tick_left = tick_left_ns(c->worker);
 		if (slice > tick_left)
 			slice = tick_left;
 		if (set_rcvtimeo(c, slice < left ? slice : left) < 0)
 			return -1;
-		ssize_t n = recv(c->fd, buf, len, 0);
+		/* Over TLS: SSL_read, whose BIO makes this one blocking recv(). */
+		ssize_t n = c->ssl ? tls_conn_read_idle(c, buf, len) : recv(c->fd, buf, len, 0);
 		if (n >= 0) {
 			c->expect_wait = 0;
 			c->silent_since = 0;
-			if (c->slot)
+			if (c->slot && !c->ssl)
 				c->slot->bytes_in += (uint64_t)n;
 			return n;
 		}
@@ -255,8 +264,8 @@ static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadl
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
 		/* A slice ended: is a client queued, with nobody free, long enough? */
-		if (signals_worker_stop || conn_silent_idle_worker(c->worker) ||
-		    !conn_silent_listen_pending(lfd))
+		worker_free = conn_silent_idle_worker(c->worker);
+		if (signals_worker_stop || worker_free || !conn_silent_listen_pending(lfd))
 			queued_since = 0;
 		else if (!queued_since)
 			queued_since = util_now_ns();
@@ -273,7 +282,7 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 	int64_t queued_since = 0;
 	if (c->rlen || tls_conn_pending(c))	/* bytes wait already */
 		return pf_conn_read_timeout(c, buf, len, timeout);
-	if (c->blocking && c->worker && !c->ssl)
+	if (c->blocking && c->worker)
 		return idle_recv(c, buf, len, deadline);
 	for (;;) {
 		if (c->worker && signals_worker_stop)
