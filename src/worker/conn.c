@@ -236,7 +236,8 @@ static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadl
 		if (tick_run_due(c->worker))
 			continue;
 		int64_t slice = queued_since ? QUEUED_POLL_NS :
-				conn_silent_idle_worker(c->worker) ? RECHECK_NS : IDLE_BUSY_SLICE_NS;
+				conn_silent_idle_worker_recent(c->worker, now) ? RECHECK_NS :
+				IDLE_BUSY_SLICE_NS;
 		int64_t tick_left = tick_left_ns(c->worker);
 		if (slice > tick_left)
 			slice = tick_left;
