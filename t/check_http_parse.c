@@ -74,6 +74,10 @@ static const struct good_case {
 	  HTTP_METHOD_GET, "/", 1, 1, "aZ0-._~!$&'()*+,;=%41:8080", NULL, -1, 0, 0 },
 	{ "GET / HTTP/1.1\r\nHost: [::1]:80\r\nX-Bytes: \x80\xff\ta\"<>\r\n\r\n",
 	  HTTP_METHOD_GET, "/", 1, 1, "[::1]:80", NULL, -1, 0, 0 },
+	/* Long values with tabs, DEL's neighbours and obs-text are fine. */
+	{ "GET / HTTP/1.1\r\nX: a\tbcdefgh\x80\xff\x7e\x20ijklmnopq\trs~~~~~~~~\x81\r\n"
+	  "Host: h\r\n\r\n",
+	  HTTP_METHOD_GET, "/", 1, 1, "h", NULL, -1, 0, 0 },
 	/* Absolute form: the authority becomes the host. */
 	{ "GET http://example.org/p/q.txt HTTP/1.1\r\nHost: other\r\n\r\n",
 	  HTTP_METHOD_GET, "/p/q.txt", 1, 1, "example.org", NULL, -1, 0, 0 },
@@ -252,6 +256,14 @@ static const struct bad_case {
 	{ "GET / HTTP/1.1\r\nHost: h\r\r\n\r\n", 400 },
 	{ "GET / HTTP/1.1\r\nHost: h\r\n\r\r\n", 400 },
 	{ "GET / HTTP/1.1\r\nX: \x1f\r\nHost: h\r\n\r\n", 400 },
+	/* Long values are checked eight bytes at a time: a control byte in any place. */
+	{ "GET / HTTP/1.1\r\nX: abcdefghijklm\x01nop\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: abcdefgh\x7fijklmnop\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: \x80\xff\xfe\xa0\x9f\xe0\xc3\x1f\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: abcdefghijklmnopqrstuvwxyz0123456789\x0b\r\nHost: h\r\n\r\n",
+	  400 },
+	{ "GET / HTTP/1.1\r\nX: \x7f abcdefghijklmnopqrstuvwxyz\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: abcdefghijklmnop\rqrstuvwx\r\nHost: h\r\n\r\n", 400 },
 	{ "GET /a\tb HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
 	{ "GET /a\x01 HTTP/1.1\r\n\r\n", 400 },
 	{ "GET /a\x7f HTTP/1.1\r\n\r\n", 400 },

@@ -8,6 +8,7 @@
 #include "handlers/http_parse.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 /*
@@ -64,18 +65,52 @@ static int lower(int c)
 	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
-static int mem_ieq(const char *a, const char *b, size_t n)
+int http_parse_str_eq(struct http_str s, const char *lit)
 {
+	size_t n = strlen(lit);
+	if (s.len != n)
+		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+		if (lower((unsigned char)s.ptr[i]) != lower((unsigned char)lit[i]))
 			return 0;
 	return 1;
 }
 
-int http_parse_str_eq(struct http_str s, const char *lit)
+/*
+ * a[0..n) equals lit without case, for the parser's own literals: lit is
+ * lower-case letters, digits and '-', and a holds no control bytes (a
+ * token, a checked field value). Then OR-ing 0x20 into a byte matches
+ * exactly its lower-case letter, or itself: only a control byte could
+ * alias a digit or '-'.
+ */
+static int mem_ieq(const char *a, const char *lit, size_t n)
 {
-	size_t n = strlen(lit);
-	return s.len == n && mem_ieq(s.ptr, lit, n);
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)a[i] | 0x20) != (unsigned char)lit[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * Does v[0..n) hold a byte no field value may (a control byte but HTAB,
+ * or DEL)? Eight bytes at a time: a word with no byte below 0x20 and none
+ * equal to 0x7f is clean; one that may have one is looked at byte by byte.
+ */
+static int has_ctl(const char *v, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	size_t k = 0;
+	for (; k + 8 <= n; k += 8) {
+		uint64_t x, d;
+		memcpy(&x, v + k, 8);
+		d = x ^ (0x7f * ones);
+		if ((((x - 0x20 * ones) & ~x) | ((d - ones) & ~d)) & high)
+			break;
+	}
+	for (; k < n; k++)
+		if (char_class[(unsigned char)v[k]] & C_CTL)
+			return 1;
+	return 0;
 }
 
 void http_parse_init(struct http_request *req, size_t max_size)
@@ -123,16 +158,14 @@ static int valid_host(const char *v, size_t len)
 			return -1;
 		i++;
 	} else {
-		while (i < len && v[i] != ':') {
-			if (v[i] == '%') {
-				if (len - i < 3 || !is_hex(v[i + 1]) || !is_hex(v[i + 2]))
-					return -1;
-				i += 3;
-			} else if (is_host_char(v[i])) {
+		for (;;) {
+			while (i < len && (char_class[(unsigned char)v[i]] & C_HOST))
 				i++;
-			} else {
+			if (i == len || v[i] != '%')
+				break;
+			if (len - i < 3 || !is_hex(v[i + 1]) || !is_hex(v[i + 2]))
 				return -1;
-			}
+			i += 3;
 		}
 	}
 	if (i == len)
@@ -343,9 +376,8 @@ static enum http_parse_status parse_header_line(struct http_request *req, const 
 	size_t vend = len;
 	while (vend > i && (p[vend - 1] == ' ' || p[vend - 1] == '\t'))
 		vend--;
-	for (size_t k = i; k < vend; k++)
-		if (char_class[(unsigned char)p[k]] & C_CTL)
-			return fail(req, 400);
+	if (has_ctl(p + i, vend - i))
+		return fail(req, 400);
 	const char *v = p + i;
 	size_t vlen = vend - i;
 
