@@ -671,6 +671,14 @@ static const struct path_case {
 	{ "*", 400, NULL, 0 },
 	{ "", 400, NULL, 0 },
 	{ "?x", 400, NULL, 0 },
+	/* The path ends at '?' or '#': an escape cut there is bad, one before it fine. */
+	{ "/a%4?1", 400, NULL, 0 },
+	{ "/a%?12", 400, NULL, 0 },
+	{ "/a%41#x", 0, "aA", 0 },
+	{ "/a/b?x/../..", 0, "a/b", 0 },
+	{ "/b/..?x", 0, "", 1 },
+	{ "/b/#/..", 0, "b", 1 },
+	{ "/%41%42c/d%45f", 0, "ABc/dEf", 0 },
 };
 
 START_TEST(test_path_normalize)
@@ -701,6 +709,18 @@ START_TEST(test_path_normalize_too_long)
 	/* ".." takes a segment back. */
 	ck_assert_int_eq(http_path_normalize("/abc/../xyz", 11, out, sizeof(out), &dir), 0);
 	ck_assert_str_eq(out, "xyz");
+	/* Escapes count decoded; the limit holds wherever the run or escape ends. */
+	ck_assert_int_eq(http_path_normalize("/%41bcdefg", 10, out, sizeof(out), &dir), 0);
+	ck_assert_str_eq(out, "Abcdefg");
+	ck_assert_int_eq(http_path_normalize("/abcdefg%41", 11, out, sizeof(out), &dir), 414);
+	ck_assert_int_eq(http_path_normalize("/abcdefgh?q", 11, out, sizeof(out), &dir), 414);
+	ck_assert_int_eq(http_path_normalize("/abcdefg?qqqqqqqq", 17, out, sizeof(out), &dir), 0);
+	ck_assert_str_eq(out, "abcdefg");
+	/* A raw NUL in the path is refused; in the query it is not the path's. */
+	ck_assert_int_eq(http_path_normalize("/a\0b", 4, out, sizeof(out), &dir), 400);
+	ck_assert_int_eq(http_path_normalize("/\0", 2, out, sizeof(out), &dir), 400);
+	ck_assert_int_eq(http_path_normalize("/a?\0", 4, out, sizeof(out), &dir), 0);
+	ck_assert_str_eq(out, "a");
 }
 END_TEST
 
