@@ -19,15 +19,26 @@
 #include <string.h>
 #include <unistd.h>
 
-/* FNV-1a. */
+/*
+ * Eight bytes at a time, each word mixed in by a multiply and a shift (a
+ * byte-at-a-time FNV-1a was ~5 instructions a byte on every request).
+ */
 static uint32_t hash_key(const char *key, size_t len)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 16777619u;
+	const uint64_t k = 0x9e3779b97f4a7c15ULL;
+	uint64_t h = (uint64_t)len * k, w;
+	for (; len >= 8; key += 8, len -= 8) {
+		memcpy(&w, key, 8);
+		h = (h ^ w) * k;
+		h ^= h >> 29;
 	}
-	return h;
+	if (len) {
+		w = 0;
+		memcpy(&w, key, len);
+		h = (h ^ w) * k;
+		h ^= h >> 29;
+	}
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 void http_cache_init(struct http_cache *c, size_t budget, size_t max_entries, double valid)
