@@ -259,6 +259,8 @@ static const struct bad_case {
 	/* Long values are checked eight bytes at a time: a control byte in any place. */
 	{ "GET / HTTP/1.1\r\nX: abcdefghijklm\x01nop\r\nHost: h\r\n\r\n", 400 },
 	{ "GET / HTTP/1.1\r\nX: abcdefgh\x7fijklmnop\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: abcdefghij\x01k\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: abcdefghijk\x7f\r\nHost: h\r\n\r\n", 400 },
 	{ "GET / HTTP/1.1\r\nX: \x80\xff\xfe\xa0\x9f\xe0\xc3\x1f\r\nHost: h\r\n\r\n", 400 },
 	{ "GET / HTTP/1.1\r\nX: abcdefghijklmnopqrstuvwxyz0123456789\x0b\r\nHost: h\r\n\r\n",
 	  400 },

@@ -96,17 +96,23 @@ static int mem_ieq(const char *a, const char *lit, size_t n)
  * or DEL)? Eight bytes at a time: a word with no byte below 0x20 and none
  * equal to 0x7f is clean; one that may have one is looked at byte by byte.
  */
-static int has_ctl(const char *v, size_t n)
+static int word_may_have_ctl(const char *p)
 {
 	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t x, d;
+	memcpy(&x, p, 8);
+	d = x ^ (0x7f * ones);
+	return ((((x - 0x20 * ones) & ~x) | ((d - ones) & ~d)) & high) != 0;
+}
+
+static int has_ctl(const char *v, size_t n)
+{
 	size_t k = 0;
-	for (; k + 8 <= n; k += 8) {
-		uint64_t x, d;
-		memcpy(&x, v + k, 8);
-		d = x ^ (0x7f * ones);
-		if ((((x - 0x20 * ones) & ~x) | ((d - ones) & ~d)) & high)
-			break;
-	}
+	while (k + 8 <= n && !word_may_have_ctl(v + k))
+		k += 8;
+	/* The last bytes as the word that ends the value (it overlaps one already seen). */
+	if (k < n && n >= 8 && k + 8 > n && !word_may_have_ctl(v + n - 8))
+		return 0;
 	for (; k < n; k++)
 		if (char_class[(unsigned char)v[k]] & C_CTL)
 			return 1;
