@@ -222,13 +222,14 @@ static int set_rcvtimeo(struct pf_conn *c, int64_t ns)
 	return 0;
 }
 
-static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadline)
+/* now: the clock the caller just read (the first pass reads no other). */
+static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t now, int64_t deadline)
 {
 	int64_t queued_since = 0;
-	for (;;) {
+	for (;; now = util_now_ns()) {
 		if (signals_worker_stop)
 			return idle_stopping(c, buf, len, deadline);
-		int64_t now = util_now_ns(), left = deadline - now;
+		int64_t left = deadline - now;
 		int lfd = signals_worker_listen_fd();
 		if (left <= 0 || lfd < 0)
 			return pf_conn_read_timeout(c, buf, len, left > 0 ? (double)left / 1e9 : 0.001);
@@ -270,12 +271,12 @@ static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadl
 
 PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
-	int64_t deadline = util_now_ns() + (int64_t)(timeout * 1e9);
+	int64_t start = util_now_ns(), deadline = start + (int64_t)(timeout * 1e9);
 	int64_t queued_since = 0;
 	if (c->rlen || tls_conn_pending(c))	/* bytes wait already */
 		return pf_conn_read_timeout(c, buf, len, timeout);
 	if (c->blocking && c->worker && !c->ssl)
-		return idle_recv(c, buf, len, deadline);
+		return idle_recv(c, buf, len, start, deadline);
 	for (;;) {
 		if (c->worker && signals_worker_stop)
 			return idle_stopping(c, buf, len, deadline);
