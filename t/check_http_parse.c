@@ -328,6 +328,12 @@ static const struct bad_case {
 	{ "GET / HTTP/1.1\r\nHost: a<b\r\n\r\n", 400 },
 	{ "GET / HTTP/1.1\r\nHost: a{b\r\n\r\n", 400 },
 	{ "GET / HTTP/1.1\r\nHost: a\tb\r\n\r\n", 400 },
+	/* Host skips the generic control-byte check: valid_host must refuse them all. */
+	{ "GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: [::1\x01]\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a:8\x0b\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: abcdefghijklmnop\x1f\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: %41\x7f\r\n\r\n", 400 },
 	{ "GET / HTTP/1.1\r\nHost: [a b]\r\n\r\n", 400 },
 	{ "GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", 400 },
 	{ "GET http://a b/ HTTP/1.1\r\nHost: h\r\n\r\n", 400 },

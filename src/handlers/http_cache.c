@@ -26,15 +26,22 @@
 static uint32_t hash_key(const char *key, size_t len)
 {
 	const uint64_t k = 0x9e3779b97f4a7c15ULL;
-	uint64_t h = (uint64_t)len * k, w;
-	for (; len >= 8; key += 8, len -= 8) {
-		memcpy(&w, key, 8);
+	uint64_t h = (uint64_t)len * k, w = 0;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, key + i, 8);
 		h = (h ^ w) * k;
 		h ^= h >> 29;
 	}
-	if (len) {
-		w = 0;
-		memcpy(&w, key, len);
+	if (i < len) {
+		/* The last 8 bytes as one word (the length is mixed in), or a short key's bytes. */
+		if (len >= 8) {
+			memcpy(&w, key + len - 8, 8);
+		} else {
+			w = 0;
+			for (; i < len; i++)
+				w = w << 8 | (unsigned char)key[i];
+		}
 		h = (h ^ w) * k;
 		h ^= h >> 29;
 	}

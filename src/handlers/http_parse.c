@@ -382,7 +382,9 @@ static enum http_parse_status parse_header_line(struct http_request *req, const 
 	size_t vend = len;
 	while (vend > i && (p[vend - 1] == ' ' || p[vend - 1] == '\t'))
 		vend--;
-	if (has_ctl(p + i, vend - i))
+	/* Host is checked more strictly below (valid_host refuses every control byte). */
+	int is_host = nlen == 4 && mem_ieq(name, "host", 4);
+	if (!is_host && has_ctl(p + i, vend - i))
 		return fail(req, 400);
 	const char *v = p + i;
 	size_t vlen = vend - i;
@@ -413,7 +415,7 @@ static enum http_parse_status parse_header_line(struct http_request *req, const 
 		}
 		break;
 	case 4:
-		if (mem_ieq(name, "host", 4)) {
+		if (is_host) {
 			if ((*seen & SEEN_HOST) || valid_host(v, vlen) < 0)
 				return fail(req, 400);
 			*seen |= SEEN_HOST;
