@@ -353,12 +353,14 @@ PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int
 	}
 	if (c->ssl)
 		return tls_conn_writev(c, iov_in, iovcnt);
-	for (int i = 0; i < iovcnt; i++) {
-		iov[i] = iov_in[i];
-		total += iov[i].iov_len;
-	}
-	struct iovec *cur = iov;
-	int left = iovcnt;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov_in[i].iov_len;
+	/*
+	 * sendmsg() reads the caller's vector as it is; it is copied (to be
+	 * advanced) only after a partial write. Most answers leave whole.
+	 */
+	struct iovec *cur = (struct iovec *)iov_in;
+	int left = iovcnt, copied = 0;
 	while (done < total) {
 		struct msghdr mh = { .msg_iov = cur, .msg_iovlen = (size_t)left };
 		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -370,6 +372,13 @@ PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int
 		done += (size_t)n;
 		if (c->slot)
 			c->slot->bytes_out += (uint64_t)n;
+		if (done == total)
+			break;
+		if (!copied) {
+			memcpy(iov, cur, (size_t)left * sizeof(*cur));
+			cur = iov;
+			copied = 1;
+		}
 		/* Skip what was sent. */
 		size_t k = (size_t)n;
 		while (left > 0 && k >= cur->iov_len) {
