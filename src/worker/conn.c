@@ -6,11 +6,12 @@
  * each wait for data, write_timeout each wait for buffer space. Over TLS
  * (c->ssl) each call goes to tls/tls_conn.c instead.
  *
- * A plain TCP or unix connection is accepted in blocking mode
- * (c->blocking): every call still behaves as on a non-blocking socket
- * (MSG_DONTWAIT) but the wait between two kept-alive requests, which is a
- * blocking recv() with a socket timeout slice (idle_recv), so such a
- * request costs recv + send, not poll + recv + send.
+ * A connection is accepted in blocking mode (c->blocking), but behind a
+ * PROXY header or on a TLS service that may use kTLS: every call still
+ * behaves as on a non-blocking socket (MSG_DONTWAIT here, and in TLS's
+ * BIO, tls/tls_bio.c) but the wait between two kept-alive requests, which
+ * is a blocking recv() with a socket timeout slice (idle_recv), so such a
+ * request costs recv + send, not poll + recv + send, plain or TLS.
  */
 #include "internal.h"
 
@@ -70,10 +71,11 @@ size_t conn_take(struct pf_conn *c, void *buf, size_t len)
 }
 
 /*
- * Has the client of a fresh connection spoken? A plain one (c->blocking:
- * no TLS record layer to leave the bytes to) is read at once into the
- * read-ahead buffer, which the handler's first read takes: recv instead of
- * poll + recv. When nothing is there, that first read waits first.
+ * Has the client of a fresh connection spoken? One on a blocking socket is
+ * read at once into the read-ahead buffer, which the handler's first read
+ * takes (or, over TLS, the handshake: tls_bio.c hands it to OpenSSL): recv
+ * instead of poll + recv. When nothing is there, that first read waits
+ * first.
  */
 static int has_spoken(struct pf_conn *c)
 {
@@ -85,7 +87,8 @@ static int has_spoken(struct pf_conn *c)
 	if (n > 0) {
 		c->roff = 0;
 		c->rlen = (size_t)n;
-		if (c->slot)
+		/* Over TLS these are the handshake's: TLS counts what it decrypts. */
+		if (c->slot && !(c->worker->svc && c->worker->svc->tls))
 			c->slot->bytes_in += (uint64_t)n;
 	}
 	if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
@@ -222,13 +225,14 @@ static int set_rcvtimeo(struct pf_conn *c, int64_t ns)
 	return 0;
 }
 
-static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadline)
+/* now: the clock the caller just read (the first pass reads no other). */
+static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t now, int64_t deadline)
 {
 	int64_t queued_since = 0;
-	for (;;) {
+	for (;; now = util_now_ns()) {
 		if (signals_worker_stop)
 			return idle_stopping(c, buf, len, deadline);
-		int64_t now = util_now_ns(), left = deadline - now;
+		int64_t left = deadline - now;
 		int lfd = signals_worker_listen_fd();
 		if (left <= 0 || lfd < 0)
 			return pf_conn_read_timeout(c, buf, len, left > 0 ? (double)left / 1e9 : 0.001);
@@ -236,17 +240,19 @@ static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadl
 		if (tick_run_due(c->worker))
 			continue;
 		int64_t slice = queued_since ? QUEUED_POLL_NS :
-				conn_silent_idle_worker(c->worker) ? RECHECK_NS : IDLE_BUSY_SLICE_NS;
+				conn_silent_idle_worker_recent(c->worker, now) ? RECHECK_NS :
+				IDLE_BUSY_SLICE_NS;
 		int64_t tick_left = tick_left_ns(c->worker);
 		if (slice > tick_left)
 			slice = tick_left;
 		if (set_rcvtimeo(c, slice < left ? slice : left) < 0)
 			return -1;
-		ssize_t n = recv(c->fd, buf, len, 0);
+		/* Over TLS: SSL_read, whose BIO makes this one blocking recv(). */
+		ssize_t n = c->ssl ? tls_conn_read_idle(c, buf, len) : recv(c->fd, buf, len, 0);
 		if (n >= 0) {
 			c->expect_wait = 0;
 			c->silent_since = 0;
-			if (c->slot)
+			if (c->slot && !c->ssl)
 				c->slot->bytes_in += (uint64_t)n;
 			return n;
 		}
@@ -269,12 +275,12 @@ static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadl
 
 PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
-	int64_t deadline = util_now_ns() + (int64_t)(timeout * 1e9);
+	int64_t start = util_now_ns(), deadline = start + (int64_t)(timeout * 1e9);
 	int64_t queued_since = 0;
 	if (c->rlen || tls_conn_pending(c))	/* bytes wait already */
 		return pf_conn_read_timeout(c, buf, len, timeout);
-	if (c->blocking && c->worker && !c->ssl)
-		return idle_recv(c, buf, len, deadline);
+	if (c->blocking && c->worker)
+		return idle_recv(c, buf, len, start, deadline);
 	for (;;) {
 		if (c->worker && signals_worker_stop)
 			return idle_stopping(c, buf, len, deadline);
@@ -351,12 +357,14 @@ PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int
 	}
 	if (c->ssl)
 		return tls_conn_writev(c, iov_in, iovcnt);
-	for (int i = 0; i < iovcnt; i++) {
-		iov[i] = iov_in[i];
-		total += iov[i].iov_len;
-	}
-	struct iovec *cur = iov;
-	int left = iovcnt;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov_in[i].iov_len;
+	/*
+	 * sendmsg() reads the caller's vector as it is; it is copied (to be
+	 * advanced) only after a partial write. Most answers leave whole.
+	 */
+	struct iovec *cur = (struct iovec *)iov_in;
+	int left = iovcnt, copied = 0;
 	while (done < total) {
 		struct msghdr mh = { .msg_iov = cur, .msg_iovlen = (size_t)left };
 		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -368,6 +376,13 @@ PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int
 		done += (size_t)n;
 		if (c->slot)
 			c->slot->bytes_out += (uint64_t)n;
+		if (done == total)
+			break;
+		if (!copied) {
+			memcpy(iov, cur, (size_t)left * sizeof(*cur));
+			cur = iov;
+			copied = 1;
+		}
 		/* Skip what was sent. */
 		size_t k = (size_t)n;
 		while (left > 0 && k >= cur->iov_len) {
