@@ -215,8 +215,10 @@ def test_one_recv_and_one_send_per_kept_alive_request_over_tls():
     conn = max(set(reads), key=reads.count)       # the connection's descriptor
     sends = [l for l in lines if re.match(r"^(sendto|sendmsg|write|writev)\(%s," % conn, l)]
     assert len(sends) == n, "%d sends for %d requests:\n%s" % (len(sends), n, "\n".join(lines))
+    # A read still waiting when strace let go ("<detached ...>": the next
+    # idle wait) returned nothing yet.
     got = [l for l in lines if re.match(r"^(recvfrom|recvmsg|read)\(%s," % conn, l)
-           and not re.search(r"= -1 E", l)]
+           and not re.search(r"= -1 E|<detached|<unfinished", l)]
     assert len(got) == n, "%d reads with data for %d requests:\n%s" % (len(got), n, "\n".join(lines))
     # The connection is never polled: the wait is the recv() (the listening
     # socket may be, by the HTTP engine's look for queued clients).
