@@ -176,17 +176,27 @@ void http_engine_reopen(struct http_engine *e)
 
 /* ---- the access log ---- */
 
+static int log_escaped(unsigned char c)
+{
+	return c < 0x20 || c >= 0x7f || c == '"' || c == '\\';
+}
+
+/* s with controls, non-ASCII, '"' and '\\' as \xHH; plain bytes copied a run at a time. */
 static void put_escaped(struct http_out *l, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-			char esc[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
-			http_out_put(l, esc, 4);
-		} else {
-			http_out_put(l, (const char *)&c, 1);
-		}
+	size_t i = 0;
+	while (i < len) {
+		size_t r = i;
+		while (r < len && !log_escaped((unsigned char)s[r]))
+			r++;
+		http_out_put(l, s + i, r - i);
+		if (r == len)
+			break;
+		unsigned char c = (unsigned char)s[r];
+		char esc[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
+		http_out_put(l, esc, 4);
+		i = r + 1;
 	}
 }
 

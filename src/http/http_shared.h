@@ -90,8 +90,13 @@ struct http_out {
 
 static inline void http_out_put(struct http_out *o, const char *s, size_t n)
 {
-	if (n > o->cap - o->len)
-		n = o->cap - o->len;
+	/* Two copies: a literal's length stays a constant, so its copy is inlined. */
+	if (n <= o->cap - o->len) {
+		memcpy(o->p + o->len, s, n);
+		o->len += n;
+		return;
+	}
+	n = o->cap - o->len;
 	memcpy(o->p + o->len, s, n);
 	o->len += n;
 }
