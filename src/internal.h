@@ -368,6 +368,8 @@ double conn_wait_timeout(const struct pf_conn *c, double timeout);
 /* ---- worker/conn_silent.c: silent-connection floods ---- */
 /* Does a worker of w's service sit idle in accept()? */
 int conn_silent_idle_worker(const struct pf_worker *w);
+/* The same answer as seen at most 10 ms before `now` (one scan per 10 ms, not per call). */
+int conn_silent_idle_worker_recent(const struct pf_worker *w, int64_t now);
 /* Is a connection waiting in the listen queue lfd right now? */
 int conn_silent_listen_pending(int lfd);
 /*

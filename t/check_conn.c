@@ -178,6 +178,63 @@ START_TEST(test_deadline)
 }
 END_TEST
 
+static char byte_at(size_t i)
+{
+	return (char)(i * 7 + i / 251);
+}
+
+/*
+ * A vector larger than the socket buffer, read slowly: sent whole across
+ * partial writes (one piece empty, one cut at any place), and the caller's
+ * vector is never changed (pf_conn_writev sends it as it is at first).
+ */
+START_TEST(test_writev_partial)
+{
+	static char all[300003];
+	int sv[2];
+	struct pf_conn c;
+	for (size_t i = 0; i < sizeof(all); i++)
+		all[i] = byte_at(i);
+	open_pair(sv, &c);
+	c.write_timeout = 10;
+	struct iovec iov[4] = { { all, 100000 }, { all + 100000, 0 }, { all + 100000, 3 },
+				{ all + 100003, 200000 } };
+	struct iovec saved[4];
+	memcpy(saved, iov, sizeof(iov));
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		const struct timespec ts = { 0, 50000000 };
+		char buf[7000];
+		size_t got = 0;
+		close(sv[1]);
+		nanosleep(&ts, NULL);
+		for (;;) {
+			struct timespec t2 = { 0, 1000000 };
+			ssize_t n = read(sv[0], buf, sizeof(buf));
+			if (n < 0 && errno == EAGAIN) {
+				nanosleep(&t2, NULL);
+				continue;
+			}
+			if (n <= 0)
+				break;
+			for (ssize_t k = 0; k < n; k++)
+				if (buf[k] != byte_at(got + (size_t)k))
+					_exit(2);
+			got += (size_t)n;
+		}
+		_exit(got == sizeof(all) ? 0 : 3);
+	}
+	close(sv[0]);
+	ck_assert_int_eq(pf_conn_writev(&c, iov, 4), (ssize_t)sizeof(all));
+	ck_assert_int_eq(memcmp(iov, saved, sizeof(iov)), 0);
+	close(sv[1]);
+	int st = 0;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "reader status %d", st);
+}
+END_TEST
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -188,6 +245,7 @@ int main(void)
 	tcase_add_test(tc, test_readline_across_buffer);
 	tcase_add_test(tc, test_peek_unread_read);
 	tcase_add_test(tc, test_deadline);
+	tcase_add_test(tc, test_writev_partial);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_FORK);
 }

@@ -69,6 +69,15 @@ static const struct good_case {
 	  HTTP_METHOD_OTHER, "/", 1, 1, "h", NULL, -1, 0, 0 },
 	{ "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
 	  HTTP_METHOD_OTHER, "*", 1, 1, "h", NULL, -1, 0, 0 },
+	/* Every reg-name character of RFC 3986 (unreserved, sub-delims), a port. */
+	{ "GET / HTTP/1.1\r\nHost: aZ0-._~!$&'()*+,;=%41:8080\r\n\r\n",
+	  HTTP_METHOD_GET, "/", 1, 1, "aZ0-._~!$&'()*+,;=%41:8080", NULL, -1, 0, 0 },
+	{ "GET / HTTP/1.1\r\nHost: [::1]:80\r\nX-Bytes: \x80\xff\ta\"<>\r\n\r\n",
+	  HTTP_METHOD_GET, "/", 1, 1, "[::1]:80", NULL, -1, 0, 0 },
+	/* Long values with tabs, DEL's neighbours and obs-text are fine. */
+	{ "GET / HTTP/1.1\r\nX: a\tbcdefgh\x80\xff\x7e\x20ijklmnopq\trs~~~~~~~~\x81\r\n"
+	  "Host: h\r\n\r\n",
+	  HTTP_METHOD_GET, "/", 1, 1, "h", NULL, -1, 0, 0 },
 	/* Absolute form: the authority becomes the host. */
 	{ "GET http://example.org/p/q.txt HTTP/1.1\r\nHost: other\r\n\r\n",
 	  HTTP_METHOD_GET, "/p/q.txt", 1, 1, "example.org", NULL, -1, 0, 0 },
@@ -235,6 +244,29 @@ static const struct bad_case {
 	{ "GET / HTTP/1.1 \r\n\r\n", 400 },
 	{ "G(T / HTTP/1.1\r\n\r\n", 400 },
 	{ "GET / HTTP/1.1\rX\r\n\r\n", 400 },		/* bare CR */
+	/* A bare CR anywhere in a line, wherever the line is read. */
+	{ "G\rT / HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "GET\r/ HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "GET /a\rb HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "GET /a HTTP/1.1\r\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX\rY: v\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX:\rv\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: a\rb\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: a \r\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\n\r\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: \x1f\r\nHost: h\r\n\r\n", 400 },
+	/* Long values are checked eight bytes at a time: a control byte in any place. */
+	{ "GET / HTTP/1.1\r\nX: abcdefghijklm\x01nop\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: abcdefgh\x7fijklmnop\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: abcdefghij\x01k\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: abcdefghijk\x7f\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: \x80\xff\xfe\xa0\x9f\xe0\xc3\x1f\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: abcdefghijklmnopqrstuvwxyz0123456789\x0b\r\nHost: h\r\n\r\n",
+	  400 },
+	{ "GET / HTTP/1.1\r\nX: \x7f abcdefghijklmnopqrstuvwxyz\r\nHost: h\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nX: abcdefghijklmnop\rqrstuvwx\r\nHost: h\r\n\r\n", 400 },
+	{ "GET /a\tb HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
 	{ "GET /a\x01 HTTP/1.1\r\n\r\n", 400 },
 	{ "GET /a\x7f HTTP/1.1\r\n\r\n", 400 },
 	{ "GET / HTTP/1.1\r\nHost: a\x00z\r\n\r\n", 400 },
@@ -292,6 +324,18 @@ static const struct bad_case {
 	{ "GET / HTTP/1.1\r\nHost: a%4\r\n\r\n", 400 },
 	{ "GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", 400 },
 	{ "GET / HTTP/1.1\r\nHost: \xc3\xa9\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a<b\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a{b\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a\tb\r\n\r\n", 400 },
+	/* Host skips the generic control-byte check: valid_host must refuse them all. */
+	{ "GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: [::1\x01]\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a:8\x0b\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: abcdefghijklmnop\x1f\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: %41\x7f\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: [a b]\r\n\r\n", 400 },
+	{ "GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", 400 },
 	{ "GET http://a b/ HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
 	{ "GET http://u@a/ HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
 	/* An empty Content-Length is no length, not zero. */
@@ -635,6 +679,14 @@ static const struct path_case {
 	{ "*", 400, NULL, 0 },
 	{ "", 400, NULL, 0 },
 	{ "?x", 400, NULL, 0 },
+	/* The path ends at '?' or '#': an escape cut there is bad, one before it fine. */
+	{ "/a%4?1", 400, NULL, 0 },
+	{ "/a%?12", 400, NULL, 0 },
+	{ "/a%41#x", 0, "aA", 0 },
+	{ "/a/b?x/../..", 0, "a/b", 0 },
+	{ "/b/..?x", 0, "", 1 },
+	{ "/b/#/..", 0, "b", 1 },
+	{ "/%41%42c/d%45f", 0, "ABc/dEf", 0 },
 };
 
 START_TEST(test_path_normalize)
@@ -665,6 +717,18 @@ START_TEST(test_path_normalize_too_long)
 	/* ".." takes a segment back. */
 	ck_assert_int_eq(http_path_normalize("/abc/../xyz", 11, out, sizeof(out), &dir), 0);
 	ck_assert_str_eq(out, "xyz");
+	/* Escapes count decoded; the limit holds wherever the run or escape ends. */
+	ck_assert_int_eq(http_path_normalize("/%41bcdefg", 10, out, sizeof(out), &dir), 0);
+	ck_assert_str_eq(out, "Abcdefg");
+	ck_assert_int_eq(http_path_normalize("/abcdefg%41", 11, out, sizeof(out), &dir), 414);
+	ck_assert_int_eq(http_path_normalize("/abcdefgh?q", 11, out, sizeof(out), &dir), 414);
+	ck_assert_int_eq(http_path_normalize("/abcdefg?qqqqqqqq", 17, out, sizeof(out), &dir), 0);
+	ck_assert_str_eq(out, "abcdefg");
+	/* A raw NUL in the path is refused; in the query it is not the path's. */
+	ck_assert_int_eq(http_path_normalize("/a\0b", 4, out, sizeof(out), &dir), 400);
+	ck_assert_int_eq(http_path_normalize("/\0", 2, out, sizeof(out), &dir), 400);
+	ck_assert_int_eq(http_path_normalize("/a?\0", 4, out, sizeof(out), &dir), 0);
+	ck_assert_str_eq(out, "a");
 }
 END_TEST
 

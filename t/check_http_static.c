@@ -297,6 +297,51 @@ START_TEST(test_cache_many)
 }
 END_TEST
 
+/*
+ * Keys hashed a word at a time: prefixes of one another, and keys that
+ * differ only past the first word or only in the last byte, are all told
+ * apart; 1000 similar keys spread over the buckets (no chain over 12).
+ */
+START_TEST(test_cache_hash_words)
+{
+	static const char long_key[] = "abcdefghijklmnopqrstuvwx";
+	struct http_cache c;
+	char key[32];
+	http_cache_init(&c, 1 << 24, 2000, 1.0);
+	for (size_t n = 1; n < sizeof(long_key); n++) {
+		snprintf(key, sizeof(key), "%.*s", (int)n, long_key);
+		ck_assert_int_eq(http_cache_insert(&c, entry(key, 1), 0), 0);
+	}
+	ck_assert_int_eq(http_cache_insert(&c, entry("abcdefghijklmnopqrstuvwY", 1), 0), 0);
+	ck_assert_int_eq(http_cache_insert(&c, entry("abcdefghiXklmnopqrstuvwx", 1), 0), 0);
+	for (size_t n = 1; n < sizeof(long_key); n++) {
+		struct http_cache_entry *e = http_cache_find(&c, long_key, n);
+		ck_assert_ptr_nonnull(e);
+		ck_assert_uint_eq(e->key_len, n);
+	}
+	ck_assert_ptr_nonnull(http_cache_find(&c, "abcdefghijklmnopqrstuvwY", 24));
+	ck_assert_ptr_null(http_cache_find(&c, "abcdefghijklmnopqrstuvwZ", 24));
+	ck_assert_ptr_null(http_cache_find(&c, "abcdefghijklmnopqrstuvwxy", 25));
+	http_cache_fini(&c);
+
+	http_cache_init(&c, 1 << 24, 1000, 1.0);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "dir/file%d.htmlf", i);
+		ck_assert_int_eq(http_cache_insert(&c, entry(key, 1), 0), 0);
+	}
+	size_t longest = 0;
+	for (size_t b = 0; b < c.nbuckets; b++) {
+		size_t n = 0;
+		for (struct http_cache_entry *e = c.buckets[b]; e; e = e->hnext)
+			n++;
+		if (n > longest)
+			longest = n;
+	}
+	ck_assert_uint_le(longest, 12);
+	http_cache_fini(&c);
+}
+END_TEST
+
 /* Revalidation: fresh for cache_valid after the check, never after a clock step back. */
 START_TEST(test_cache_fresh)
 {
@@ -453,6 +498,7 @@ static Suite *suite(void)
 	tc = tcase_create("cache");
 	tcase_add_test(tc, test_cache_find_insert);
 	tcase_add_test(tc, test_cache_many);
+	tcase_add_test(tc, test_cache_hash_words);
 	tcase_add_test(tc, test_cache_fresh);
 	tcase_add_test(tc, test_cache_same);
 	tcase_add_test(tc, test_cache_budget);

@@ -19,15 +19,33 @@
 #include <string.h>
 #include <unistd.h>
 
-/* FNV-1a. */
+/*
+ * Eight bytes at a time, each word mixed in by a multiply and a shift (a
+ * byte-at-a-time FNV-1a was ~5 instructions a byte on every request).
+ */
 static uint32_t hash_key(const char *key, size_t len)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 16777619u;
+	const uint64_t k = 0x9e3779b97f4a7c15ULL;
+	uint64_t h = (uint64_t)len * k, w = 0;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, key + i, 8);
+		h = (h ^ w) * k;
+		h ^= h >> 29;
 	}
-	return h;
+	if (i < len) {
+		/* The last 8 bytes as one word (the length is mixed in), or a short key's bytes. */
+		if (len >= 8) {
+			memcpy(&w, key + len - 8, 8);
+		} else {
+			w = 0;
+			for (; i < len; i++)
+				w = w << 8 | (unsigned char)key[i];
+		}
+		h = (h ^ w) * k;
+		h ^= h >> 29;
+	}
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 void http_cache_init(struct http_cache *c, size_t budget, size_t max_entries, double valid)

@@ -214,16 +214,16 @@ static int fill(struct http_state *st, struct pick *p, const char *key, size_t k
 
 /*
  * The entry for a key: a fresh cached one, a revalidated one, or a new one.
+ * now: the request's clock (its head was in), so a hit reads no clock.
  * Returns 0 with p->e set, or -1 (answer 500, errno says why).
  */
-static int lookup(struct http_state *st, struct pick *p, const char *key, size_t klen)
+static int lookup(struct http_state *st, struct pick *p, const char *key, size_t klen,
+		  int64_t now)
 {
-	int64_t now = 0;
 	struct http_cache_entry *e = NULL;
 	p->e = NULL;
 	p->owned = 0;
 	if (cache_on(st)) {
-		now = util_now_ns();
 		e = http_cache_find(&st->cache, key, klen);
 		if (e && http_cache_fresh(&st->cache, e, now)) {
 			p->e = e;
@@ -426,12 +426,12 @@ int http_file_serve(struct pf_http *h, struct http_state *st)
 	 * path_cap keeps room for "/index", ".gz" and that byte.
 	 */
 	const char *path = pf_http_path(h);
-	size_t plen = strlen(path);
+	size_t plen = h->path_len;
 	int dir = path[plen - 1] == '/';
 	size_t klen = plen - 1 - (dir && plen > 1);
 	memcpy(st->key, path + 1, klen);
 	st->key[klen++] = (char)(dir ? KEY_DIR : KEY_FILE);
-	if (lookup(st, &file, st->key, klen) < 0) {
+	if (lookup(st, &file, st->key, klen, h->head_ns) < 0) {
 		pf_log(PF_LOG_ERROR, "http: open %s/%s: %s", st->conf.root, st->path,
 		       strerror(errno));
 		return http_response_error(h, 500);
@@ -468,7 +468,8 @@ int http_file_serve(struct pf_http *h, struct http_state *st)
 		memcpy(st->key, f->name, f->name_len);
 		memcpy(st->key + f->name_len, ".gz", 3);
 		st->key[f->name_len + 3] = (char)KEY_GZIP;
-		if (lookup(st, &twin, st->key, f->name_len + 4) == 0 && twin.e->status == 0) {
+		if (lookup(st, &twin, st->key, f->name_len + 4, h->head_ns) == 0 &&
+		    twin.e->status == 0) {
 			f = twin.e;
 			gzip = 1;
 		}

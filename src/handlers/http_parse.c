@@ -8,26 +8,48 @@
 #include "handlers/http_parse.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
-/* tchar of RFC 9110: the characters of a method or a header name. */
-static const unsigned char token_chars[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
-	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
-	['`'] = 1, ['|'] = 1, ['~'] = 1,
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
-	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
-	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
-	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-	['Y'] = 1, ['Z'] = 1,
-	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
-	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-	['y'] = 1, ['z'] = 1,
+/*
+ * What each byte may be, by table (one load a byte: the parser looks at
+ * every byte of every request): C_TOKEN, a tchar of RFC 9110 (a method, a
+ * header name); C_HOST, a reg-name character of RFC 3986 (unreserved and
+ * sub-delims); C_CTL, a control byte no field value may hold (all but
+ * HTAB, and DEL); C_TARGET_END, a byte that ends or spoils a request
+ * target (controls, space, DEL).
+ */
+enum { C_TOKEN = 1, C_HOST = 2, C_CTL = 4, C_TARGET_END = 8 };
+#define TK C_TOKEN
+#define HO C_HOST
+#define TH (C_TOKEN | C_HOST)
+#define TE C_TARGET_END
+#define CE (C_CTL | C_TARGET_END)
+static const unsigned char char_class[256] = {
+	[0x00] = CE, [0x01] = CE, [0x02] = CE, [0x03] = CE, [0x04] = CE, [0x05] = CE,
+	[0x06] = CE, [0x07] = CE, [0x08] = CE, ['\t'] = TE, [0x0a] = CE, [0x0b] = CE,
+	[0x0c] = CE, [0x0d] = CE, [0x0e] = CE, [0x0f] = CE, [0x10] = CE, [0x11] = CE,
+	[0x12] = CE, [0x13] = CE, [0x14] = CE, [0x15] = CE, [0x16] = CE, [0x17] = CE,
+	[0x18] = CE, [0x19] = CE, [0x1a] = CE, [0x1b] = CE, [0x1c] = CE, [0x1d] = CE,
+	[0x1e] = CE, [0x1f] = CE, [' '] = TE, ['!'] = TH, ['#'] = TK, ['$'] = TH, ['%'] = TK,
+	['&'] = TH, ['\''] = TH, ['('] = HO, [')'] = HO, ['*'] = TH, ['+'] = TH, [','] = HO,
+	['-'] = TH, ['.'] = TH, ['0'] = TH, ['1'] = TH, ['2'] = TH, ['3'] = TH, ['4'] = TH,
+	['5'] = TH, ['6'] = TH, ['7'] = TH, ['8'] = TH, ['9'] = TH, [';'] = HO, ['='] = HO,
+	['A'] = TH, ['B'] = TH, ['C'] = TH, ['D'] = TH, ['E'] = TH, ['F'] = TH, ['G'] = TH,
+	['H'] = TH, ['I'] = TH, ['J'] = TH, ['K'] = TH, ['L'] = TH, ['M'] = TH, ['N'] = TH,
+	['O'] = TH, ['P'] = TH, ['Q'] = TH, ['R'] = TH, ['S'] = TH, ['T'] = TH, ['U'] = TH,
+	['V'] = TH, ['W'] = TH, ['X'] = TH, ['Y'] = TH, ['Z'] = TH, ['^'] = TK, ['_'] = TH,
+	['`'] = TK, ['a'] = TH, ['b'] = TH, ['c'] = TH, ['d'] = TH, ['e'] = TH, ['f'] = TH,
+	['g'] = TH, ['h'] = TH, ['i'] = TH, ['j'] = TH, ['k'] = TH, ['l'] = TH, ['m'] = TH,
+	['n'] = TH, ['o'] = TH, ['p'] = TH, ['q'] = TH, ['r'] = TH, ['s'] = TH, ['t'] = TH,
+	['u'] = TH, ['v'] = TH, ['w'] = TH, ['x'] = TH, ['y'] = TH, ['z'] = TH, ['|'] = TK,
+	['~'] = TH, [0x7f] = CE,
 };
+#undef TK
+#undef HO
+#undef TH
+#undef TE
+#undef CE
 
 /* Bits kept while the header lines are read. */
 enum {
@@ -43,18 +65,58 @@ static int lower(int c)
 	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
-static int mem_ieq(const char *a, const char *b, size_t n)
+int http_parse_str_eq(struct http_str s, const char *lit)
 {
+	size_t n = strlen(lit);
+	if (s.len != n)
+		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+		if (lower((unsigned char)s.ptr[i]) != lower((unsigned char)lit[i]))
 			return 0;
 	return 1;
 }
 
-int http_parse_str_eq(struct http_str s, const char *lit)
+/*
+ * a[0..n) equals lit without case, for the parser's own literals: lit is
+ * lower-case letters, digits and '-', and a holds no control bytes (a
+ * token, a checked field value). Then OR-ing 0x20 into a byte matches
+ * exactly its lower-case letter, or itself: only a control byte could
+ * alias a digit or '-'.
+ */
+static int mem_ieq(const char *a, const char *lit, size_t n)
 {
-	size_t n = strlen(lit);
-	return s.len == n && mem_ieq(s.ptr, lit, n);
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)a[i] | 0x20) != (unsigned char)lit[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * Does v[0..n) hold a byte no field value may (a control byte but HTAB,
+ * or DEL)? Eight bytes at a time: a word with no byte below 0x20 and none
+ * equal to 0x7f is clean; one that may have one is looked at byte by byte.
+ */
+static int word_may_have_ctl(const char *p)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t x, d;
+	memcpy(&x, p, 8);
+	d = x ^ (0x7f * ones);
+	return ((((x - 0x20 * ones) & ~x) | ((d - ones) & ~d)) & high) != 0;
+}
+
+static int has_ctl(const char *v, size_t n)
+{
+	size_t k = 0;
+	while (k + 8 <= n && !word_may_have_ctl(v + k))
+		k += 8;
+	/* The last bytes as the word that ends the value (it overlaps one already seen). */
+	if (k < n && n >= 8 && k + 8 > n && !word_may_have_ctl(v + n - 8))
+		return 0;
+	for (; k < n; k++)
+		if (char_class[(unsigned char)v[k]] & C_CTL)
+			return 1;
+	return 0;
 }
 
 void http_parse_init(struct http_request *req, size_t max_size)
@@ -75,11 +137,6 @@ static int is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static int is_alpha(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 static int is_hex(char c)
 {
 	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -88,7 +145,7 @@ static int is_hex(char c)
 /* unreserved / sub-delims of RFC 3986: the characters of a reg-name. */
 static int is_host_char(char c)
 {
-	return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("-._~!$&'()*+,;=", c));
+	return char_class[(unsigned char)c] & C_HOST;
 }
 
 /*
@@ -107,16 +164,14 @@ static int valid_host(const char *v, size_t len)
 			return -1;
 		i++;
 	} else {
-		while (i < len && v[i] != ':') {
-			if (v[i] == '%') {
-				if (len - i < 3 || !is_hex(v[i + 1]) || !is_hex(v[i + 2]))
-					return -1;
-				i += 3;
-			} else if (is_host_char(v[i])) {
+		for (;;) {
+			while (i < len && (char_class[(unsigned char)v[i]] & C_HOST))
 				i++;
-			} else {
+			if (i == len || v[i] != '%')
+				break;
+			if (len - i < 3 || !is_hex(v[i + 1]) || !is_hex(v[i + 2]))
 				return -1;
-			}
+			i += 3;
 		}
 	}
 	if (i == len)
@@ -177,7 +232,7 @@ static enum http_parse_status parse_request_line(struct http_request *req, const
 	req->request_line.ptr = p;
 	req->request_line.len = len;
 
-	while (i < len && token_chars[(unsigned char)p[i]])
+	while (i < len && (char_class[(unsigned char)p[i]] & C_TOKEN))
 		i++;
 	if (i == 0 || i == len || p[i] != ' ')
 		return fail(req, 400);
@@ -191,14 +246,10 @@ static enum http_parse_status parse_request_line(struct http_request *req, const
 		req->method = HTTP_METHOD_OTHER;
 
 	size_t t = ++i;
-	while (i < len) {
-		unsigned char c = (unsigned char)p[i];
-		if (c == ' ')
-			break;
-		if (c < 0x21 || c == 0x7f)
-			return fail(req, 400);
+	while (i < len && !(char_class[(unsigned char)p[i]] & C_TARGET_END))
 		i++;
-	}
+	if (i < len && p[i] != ' ')
+		return fail(req, 400);
 	if (i == t || i == len)
 		return fail(req, 400);	/* no target, or HTTP/0.9 */
 	req->target.ptr = p + t;
@@ -319,7 +370,7 @@ static enum http_parse_status parse_header_line(struct http_request *req, const 
 	size_t i = 0;
 
 	/* A line folded onto the previous one (obs-fold) is refused. */
-	while (i < len && token_chars[(unsigned char)p[i]])
+	while (i < len && (char_class[(unsigned char)p[i]] & C_TOKEN))
 		i++;
 	if (i == 0 || i == len || p[i] != ':')
 		return fail(req, 400);
@@ -331,11 +382,10 @@ static enum http_parse_status parse_header_line(struct http_request *req, const 
 	size_t vend = len;
 	while (vend > i && (p[vend - 1] == ' ' || p[vend - 1] == '\t'))
 		vend--;
-	for (size_t k = i; k < vend; k++) {
-		unsigned char c = (unsigned char)p[k];
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return fail(req, 400);
-	}
+	/* Host is checked more strictly below (valid_host refuses every control byte). */
+	int is_host = nlen == 4 && mem_ieq(name, "host", 4);
+	if (!is_host && has_ctl(p + i, vend - i))
+		return fail(req, 400);
 	const char *v = p + i;
 	size_t vlen = vend - i;
 
@@ -365,7 +415,7 @@ static enum http_parse_status parse_header_line(struct http_request *req, const 
 		}
 		break;
 	case 4:
-		if (mem_ieq(name, "host", 4)) {
+		if (is_host) {
 			if ((*seen & SEEN_HOST) || valid_host(v, vlen) < 0)
 				return fail(req, 400);
 			*seen |= SEEN_HOST;
@@ -482,8 +532,11 @@ enum http_parse_status http_parse_request(struct http_request *req, const char *
 		size_t llen = end - ls;
 		if (llen > 0 && buf[end - 1] == '\r')
 			llen--;
-		if (memchr(buf + ls, '\r', llen) != NULL)
-			return fail(req, 400);
+		/*
+		 * A CR left inside the line is refused where the line is read:
+		 * it is no tchar (method, header name), it ends a target badly,
+		 * it is no version, and it is a control byte in a field value.
+		 */
 		pos = end + 1;
 		req->scanned = pos;
 		req->line_start = pos;

@@ -33,49 +33,60 @@ static int hex_value(int c)
 	return -1;
 }
 
+/* Bytes that end a run of plain path bytes: a separator, an escape, the query or fragment, NUL. */
+static const unsigned char path_stop[256] = {
+	[0] = 1, ['/'] = 1, ['%'] = 1, ['?'] = 1, ['#'] = 1,
+};
+
 int http_path_normalize(const char *target, size_t len, char *out, size_t outlen,
 			int *trailing_slash)
 {
-	size_t end = 0, o = 0, i;
+	size_t o = 0, i;
 
 	if (outlen == 0)
 		return 414;
-	while (end < len && target[end] != '?' && target[end] != '#')
-		end++;
-	if (end == 0 || target[0] != '/')
+	if (len == 0 || target[0] != '/')
 		return 400;
 
 	/*
 	 * One segment at a time: its decoded bytes are written at seg in out,
 	 * after a '/' when out already holds one; a segment that turns out to
-	 * be empty, "." or ".." is then taken back.
+	 * be empty, "." or ".." is then taken back. The path ends at the end,
+	 * or at '?' or '#'. Plain bytes are copied a run at a time.
 	 */
 	*trailing_slash = 0;
 	i = 1;
 	for (;;) {
 		size_t seg = o > 0 ? o + 1 : 0;
 		size_t w = seg;
-		while (i < end && target[i] != '/') {
-			int c = (unsigned char)target[i];
-			if (c == '%') {
-				int hi = i + 2 < end ? hex_value((unsigned char)target[i + 1]) : -1;
-				int lo = hi >= 0 ? hex_value((unsigned char)target[i + 2]) : -1;
-				if (lo < 0)
-					return 400;
-				c = hi * 16 + lo;
-				/* An encoded slash would let a segment hide a separator. */
-				if (c == 0 || c == '/')
-					return 400;
-				i += 3;
-			} else {
-				if (c == 0)
-					return 400;
-				i++;
+		for (;;) {
+			size_t r = i;
+			while (r < len && !path_stop[(unsigned char)target[r]])
+				r++;
+			if (r > i) {
+				if (w + (r - i) >= outlen)
+					return 414;
+				memcpy(out + w, target + i, r - i);
+				w += r - i;
+				i = r;
 			}
+			if (i == len || target[i] != '%')
+				break;
+			int hi = i + 2 < len ? hex_value((unsigned char)target[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_value((unsigned char)target[i + 2]) : -1;
+			if (lo < 0)
+				return 400;
+			int c = hi * 16 + lo;
+			/* An encoded slash would let a segment hide a separator. */
+			if (c == 0 || c == '/')
+				return 400;
+			i += 3;
 			if (w + 1 >= outlen)
 				return 414;
 			out[w++] = (char)c;
 		}
+		if (i < len && target[i] == '\0')
+			return 400;
 		size_t slen = w - seg;
 		if (slen == 0 || (slen == 1 && out[seg] == '.')) {
 			*trailing_slash = 1;
@@ -93,8 +104,8 @@ int http_path_normalize(const char *target, size_t len, char *out, size_t outlen
 			o = w;
 			*trailing_slash = 0;
 		}
-		if (i >= end)
-			break;
+		if (i == len || target[i] != '/')
+			break;	/* the end, or '?' or '#' */
 		i++;	/* the '/' */
 	}
 	out[o] = '\0';

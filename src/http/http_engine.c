@@ -276,7 +276,8 @@ static enum http_parse_status read_head(struct pf_http *h, int first, double acc
 			return HTTP_PARSE_INCOMPLETE;
 		h->len = (size_t)n;
 	}
-	deadline = first ? accepted + e->conf.header_timeout : util_now() + e->conf.header_timeout;
+	/* A kept-alive head's header_timeout runs from its first wait for more bytes. */
+	deadline = first ? accepted + e->conf.header_timeout : 0;
 	http_parse_init(req, e->max_header);
 	for (;;) {
 		enum http_parse_status r = http_parse_request(req, e->in + h->off, h->len - h->off);
@@ -290,6 +291,8 @@ static enum http_parse_status read_head(struct pf_http *h, int first, double acc
 			http_parse_init(req, e->max_header);
 			continue;
 		}
+		if (deadline == 0)
+			deadline = util_now() + e->conf.header_timeout;
 		double left = deadline - util_now();
 		ssize_t n = -1;
 		if (left >= 0.001)
@@ -336,8 +339,10 @@ void http_engine_serve(struct http_engine *e, struct pf_conn *conn, http_engine_
 		/* A kept-alive request starts when its head begins to arrive. */
 		h.started_ns = first || h.off < h.len ? util_now_ns() : 0;
 		enum http_parse_status r = read_head(&h, first, accepted);
+		/* The clock once the head is in: the request's start, or its handler's "now". */
+		h.head_ns = util_now_ns();
 		if (!h.started_ns)
-			h.started_ns = util_now_ns();
+			h.started_ns = h.head_ns;
 		if (r == HTTP_PARSE_INCOMPLETE)
 			return;
 		if (r == HTTP_PARSE_ERROR) {

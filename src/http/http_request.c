@@ -316,6 +316,9 @@ int http_request_drain(struct pf_http *h)
 	size_t total = 0;
 	if (!http_request_may_drain(h))
 		return -1;
+	/* Nothing left (the common case): the head's strings need not be kept. */
+	if (h->body == HTTP_BODY_DONE)
+		return 0;
 	detach(h);
 	while (h->body != HTTP_BODY_DONE) {
 		/* The response is out: its head buffer takes what is thrown away. */

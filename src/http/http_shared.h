@@ -167,6 +167,7 @@ struct pf_http {
 	size_t off, len;		/* unparsed input: eng->in[off..len) */
 	size_t head_off;		/* where this request's head starts in eng->in */
 	int64_t started_ns;		/* the request's head began arriving (metrics) */
+	int64_t head_ns;		/* the head was in: "now" for the handler's clock */
 
 	/* The request, as the handler sees it. */
 	int path_status;		/* 0, or the 400/414 the path earns */

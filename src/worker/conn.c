@@ -222,13 +222,14 @@ static int set_rcvtimeo(struct pf_conn *c, int64_t ns)
 	return 0;
 }
 
-static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadline)
+/* now: the clock the caller just read (the first pass reads no other). */
+static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t now, int64_t deadline)
 {
 	int64_t queued_since = 0;
-	for (;;) {
+	for (;; now = util_now_ns()) {
 		if (signals_worker_stop)
 			return idle_stopping(c, buf, len, deadline);
-		int64_t now = util_now_ns(), left = deadline - now;
+		int64_t left = deadline - now;
 		int lfd = signals_worker_listen_fd();
 		if (left <= 0 || lfd < 0)
 			return pf_conn_read_timeout(c, buf, len, left > 0 ? (double)left / 1e9 : 0.001);
@@ -236,7 +237,8 @@ static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadl
 		if (tick_run_due(c->worker))
 			continue;
 		int64_t slice = queued_since ? QUEUED_POLL_NS :
-				conn_silent_idle_worker(c->worker) ? RECHECK_NS : IDLE_BUSY_SLICE_NS;
+				conn_silent_idle_worker_recent(c->worker, now) ? RECHECK_NS :
+				IDLE_BUSY_SLICE_NS;
 		int64_t tick_left = tick_left_ns(c->worker);
 		if (slice > tick_left)
 			slice = tick_left;
@@ -269,12 +271,12 @@ static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t deadl
 
 PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
-	int64_t deadline = util_now_ns() + (int64_t)(timeout * 1e9);
+	int64_t start = util_now_ns(), deadline = start + (int64_t)(timeout * 1e9);
 	int64_t queued_since = 0;
 	if (c->rlen || tls_conn_pending(c))	/* bytes wait already */
 		return pf_conn_read_timeout(c, buf, len, timeout);
 	if (c->blocking && c->worker && !c->ssl)
-		return idle_recv(c, buf, len, deadline);
+		return idle_recv(c, buf, len, start, deadline);
 	for (;;) {
 		if (c->worker && signals_worker_stop)
 			return idle_stopping(c, buf, len, deadline);
@@ -351,12 +353,14 @@ PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int
 	}
 	if (c->ssl)
 		return tls_conn_writev(c, iov_in, iovcnt);
-	for (int i = 0; i < iovcnt; i++) {
-		iov[i] = iov_in[i];
-		total += iov[i].iov_len;
-	}
-	struct iovec *cur = iov;
-	int left = iovcnt;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov_in[i].iov_len;
+	/*
+	 * sendmsg() reads the caller's vector as it is; it is copied (to be
+	 * advanced) only after a partial write. Most answers leave whole.
+	 */
+	struct iovec *cur = (struct iovec *)iov_in;
+	int left = iovcnt, copied = 0;
 	while (done < total) {
 		struct msghdr mh = { .msg_iov = cur, .msg_iovlen = (size_t)left };
 		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -368,6 +372,13 @@ PF_API ssize_t pf_conn_writev(struct pf_conn *c, const struct iovec *iov_in, int
 		done += (size_t)n;
 		if (c->slot)
 			c->slot->bytes_out += (uint64_t)n;
+		if (done == total)
+			break;
+		if (!copied) {
+			memcpy(iov, cur, (size_t)left * sizeof(*cur));
+			cur = iov;
+			copied = 1;
+		}
 		/* Skip what was sent. */
 		size_t k = (size_t)n;
 		while (left > 0 && k >= cur->iov_len) {
