@@ -41,6 +41,17 @@ struct errlist {
 void errlist_add(struct errlist *e, const char *fmt, ...) PF_PRINTF_ATTR(2, 3);
 void errlist_free(struct errlist *e);
 
+/* ---- arena.c: the master's own tables, left out of workers' forks ---- */
+
+/* Zeroed, page-rounded memory (aborts when none is left); never freed. */
+void *arena_alloc(size_t size);
+/* Left out of every fork but those between share=1 and share=0 (daemon, upgrade). */
+void arena_fork_share(int share);
+void arena_free(void *p);	/* what arena_alloc gave, or NULL */
+/* A worker's memory for its lifetime: zeroed, written pages only; NULL when none. */
+void *arena_worker_calloc(size_t size);
+void arena_worker_free(void *p);	/* anything arena_worker_calloc gave, or NULL */
+
 /* ---- util.c: time, paths, descriptor flags, rlimits ---- */
 
 int64_t util_now_ns(void);		/* CLOCK_MONOTONIC */
@@ -328,6 +339,7 @@ struct pf_conn {
 	int yielded;			/* given up, silent, for a queued client */
 	struct ssl_st *ssl;		/* TLS: the session over fd, or NULL */
 	int ktls_send;			/* kTLS offload active: SSL_sendfile */
+	int tls_idle;			/* the TLS BIO's reads may block: the idle wait */
 	struct pf_tls_info *tls_info;	/* filled on first pf_conn_tls */
 	int64_t deadline_ns;		/* pf_conn_set_deadline: monotonic, 0 = none */
 	int in_request;			/* waits get the stop grace (conn_wait_conn) */
@@ -400,9 +412,19 @@ int tls_conn_start(struct pf_conn *c, struct pf_worker *w);
 /* Close notify (one try, never waits) and free the session. */
 void tls_conn_close(struct pf_conn *c);
 ssize_t tls_conn_read(struct pf_conn *c, void *buf, size_t len, double timeout);
+/*
+ * The idle wait's read on a blocking socket (conn.c's idle_recv): SSL_read
+ * with one blocking recv() under SO_RCVTIMEO. > 0 bytes, 0 at the end, -1
+ * with EAGAIN (the slice ended, nothing came) or EINTR, or another error.
+ * A record begun in the slice is finished within read_timeout.
+ */
+ssize_t tls_conn_read_idle(struct pf_conn *c, void *buf, size_t len);
 ssize_t tls_conn_writev(struct pf_conn *c, const struct iovec *iov, int iovcnt);
 ssize_t tls_conn_sendfile(struct pf_conn *c, int fd, off_t offset, size_t len);
 int tls_conn_pending(const struct pf_conn *c);	/* decrypted bytes ready */
+/* ---- tls/tls_bio.c: the socket BIO of tls_conn.c ---- */
+/* Put c's socket under ssl with MSG_DONTWAIT reads and writes (but c->tls_idle): 0 or -1. */
+int tls_bio_attach(struct ssl_st *ssl, struct pf_conn *c);
 
 /* ---- proxy.c: PROXY protocol v1 and v2 ---- */
 

@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_run.h"
@@ -165,6 +167,88 @@ START_TEST(test_log_limit)
 }
 END_TEST
 
+/* Is [p, p + len) mapped in this process? mincore says ENOMEM when it is not. */
+static int mapped(void *p, size_t len)
+{
+	unsigned char vec[64];
+	return mincore(p, len, vec) == 0;
+}
+
+/*
+ * The master's tables: zeroed, page-rounded, left out of every fork but one
+ * made between arena_fork_share(1) and (0), and given back by arena_free.
+ */
+START_TEST(test_arena_master_tables_stay_out_of_forks)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char *a = arena_alloc(100), *b = arena_alloc((size_t)page * 3 + 1);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	for (int i = 0; i < 100; i++)
+		ck_assert_uint_eq(a[i], 0);
+	ck_assert_uint_eq(b[(size_t)page * 4 - 1], 0);	/* the rounded-up tail is ours too */
+	memset(a, 0x5a, 100);
+	for (int share = 0; share <= 1; share++) {
+		if (share)
+			arena_fork_share(1);
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0)	/* the child: 0 when the tables are there exactly when shared */
+			_exit(mapped(a, 100) == share && mapped(b, (size_t)page * 4) == share &&
+			      (!share || a[99] == 0x5a) ? 0 : 1);
+		if (share)
+			arena_fork_share(0);
+		int st;
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "share=%d: child saw %#x", share,
+			      st);
+	}
+	/* Allocated while shared, hidden again with the rest afterwards. */
+	arena_fork_share(1);
+	unsigned char *c = arena_alloc(10);
+	arena_fork_share(0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(mapped(c, 10) ? 1 : 0);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a table made while shared stayed shared");
+	ck_assert(mapped(a, 100));	/* the master keeps them */
+	arena_free(b);
+	ck_assert(!mapped(b, (size_t)page));
+	arena_free(NULL);
+	arena_free(a);
+	arena_free(c);
+}
+END_TEST
+
+START_TEST(test_arena_worker_memory)
+{
+	char *p = arena_worker_calloc(10), *q = arena_worker_calloc(4280);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq((uintptr_t)p % 64, 0);
+	ck_assert_uint_eq((uintptr_t)q % 64, 0);
+	ck_assert(q >= p + 10);
+	for (int i = 0; i < 4280; i++)
+		ck_assert_int_eq(q[i], 0);
+	memset(p, 1, 10);
+	ck_assert_int_eq(q[0], 0);	/* no overlap */
+	arena_worker_free(p);	/* kept: still usable memory, never handed out again */
+	char *r = arena_worker_calloc(1);
+	ck_assert(r != p);
+	/* Far past the mapping: an ordinary allocation, freed by arena_worker_free. */
+	char *big = arena_worker_calloc(1 << 20);
+	ck_assert_ptr_nonnull(big);
+	big[(1 << 20) - 1] = 1;
+	arena_worker_free(big);
+	arena_worker_free(NULL);
+	arena_worker_free(q);
+	arena_worker_free(r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -176,6 +260,8 @@ int main(void)
 	tcase_add_loop_test(tc, test_edit_distance, 0, N(dist_cases));
 	tcase_add_test(tc, test_alloc_helpers);
 	tcase_add_test(tc, test_fd_flags);
+	tcase_add_test(tc, test_arena_master_tables_stay_out_of_forks);
+	tcase_add_test(tc, test_arena_worker_memory);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_FORK);
 }

@@ -761,6 +761,18 @@ def test_access_log_in_common_log_format():
     assert by_request[quoted[0]][0] == "404", got
 
 
+def test_access_log_escapes_the_request_line_exactly():
+    srv, addr, _ = start(http_extra='access_log = "access.log";')
+    log = os.path.join(srv.dir, "access.log")
+    end = b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    request(addr, b"GET /plain/run/of/bytes.txt?q=1" + end)
+    request(addr, b'GET /a"b\\c\x80\xffd""' + end)
+    want = ['"GET /plain/run/of/bytes.txt?q=1 HTTP/1.1" 404 ',
+            '"GET /a\\x22b\\x5cc\\x80\\xffd\\x22\\x22 HTTP/1.1" 404 ']
+    harness.wait_until(lambda: all(w in harness.read_text(log) for w in want),
+                       what="both request lines, escaped byte for byte")
+
+
 def test_access_log_reopened_on_sigusr1():
     srv, addr, _ = start(http_extra='access_log = "access.log";')
     log = os.path.join(srv.dir, "access.log")

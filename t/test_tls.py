@@ -9,7 +9,6 @@ import os
 import random
 import shutil
 import signal
-import re
 import socket
 import ssl
 import subprocess
@@ -286,39 +285,6 @@ def test_pipelined_requests_over_tls():
         code, headers, body, rest = read_response(b, head=True)
         assert code == 200 and headers["content-length"] == str(len(site.big)), headers
         s.close()
-
-
-def read_syscalls(pids):
-    """read(2)-family calls the processes made so far (/proc/PID/io syscr)."""
-    total = 0
-    for pid in pids:
-        with open("/proc/%d/io" % pid) as f:
-            total += int(re.search(r"^syscr: (\d+)$", f.read(), re.M).group(1))
-    return total
-
-
-def test_one_read_per_kept_alive_request_over_tls():
-    # OpenSSL reads a record's 5-byte header and then its body unless it may
-    # read ahead: with read-ahead one read() takes each request's record.
-    if not os.path.exists("/proc/self/io"):
-        raise harness.Skip("/proc/PID/io is missing")
-    if harness.VALGRIND:
-        raise harness.Skip("under valgrind a worker's read calls include valgrind's own")
-    site = Site(workers=1, echo=False)
-    s = site.connect()
-    req = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
-    s.sendall(req)
-    assert read_response(s)[0] == 200      # warm: the file is cached now
-    workers = site.srv.workers()
-    before = read_syscalls(workers)
-    n = 20
-    for _ in range(n):
-        s.sendall(req)
-        status, _, body, _ = read_response(s)
-        assert status == 200 and body == INDEX, status
-    reads = read_syscalls(workers) - before
-    s.close()
-    assert n <= reads <= n + 3, "%d read calls for %d requests" % (reads, n)
 
 
 def test_pf_conn_tls_tells_the_handler_and_sendfile_fallback_is_reported():

@@ -47,8 +47,8 @@ static struct sb_private {
 	pid_t pid;
 	int svc;
 	unsigned generation;
-} sb_priv[SB_MAX_SLOTS];
-static struct sb_service sb_svcs[SB_MAX_SERVICES];
+} *sb_priv;				/* SB_MAX_SLOTS, the owner's own (arena.c) */
+static struct sb_service *sb_svcs;	/* SB_MAX_SERVICES, likewise */
 static unsigned sb_generation;
 
 int scoreboard_create(void)
@@ -68,8 +68,13 @@ int scoreboard_create(void)
 	sb_role = atfork_set ? SB_ROLE_OWNER : SB_ROLE_UNKNOWN;
 	sb_nslots = 0;
 	sb_generation = 0;
-	memset(sb_priv, 0, sizeof(sb_priv));
-	memset(sb_svcs, 0, sizeof(sb_svcs));
+	if (!sb_priv) {
+		sb_priv = arena_alloc(SB_MAX_SLOTS * sizeof(*sb_priv));
+		sb_svcs = arena_alloc(SB_MAX_SERVICES * sizeof(*sb_svcs));
+	} else {
+		memset(sb_priv, 0, SB_MAX_SLOTS * sizeof(*sb_priv));
+		memset(sb_svcs, 0, SB_MAX_SERVICES * sizeof(*sb_svcs));
+	}
 	return 0;
 }
 

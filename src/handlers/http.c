@@ -82,7 +82,7 @@ static void http_fini(struct pf_worker *w, void *arg)
 		close(st->rootfd);
 	if (st->arena)
 		munmap(st->arena, st->arena_len);
-	free(st);
+	arena_worker_free(st);
 }
 
 /* Round n up to a multiple of 64 bytes. */
@@ -95,7 +95,7 @@ static size_t align64(size_t n)
 static int http_init(struct pf_worker *w, const struct pf_settings *s, void **state)
 {
 	struct http_conf engine;
-	struct http_state *st = calloc(1, sizeof(*st));
+	struct http_state *st = arena_worker_calloc(sizeof(*st));
 	if (!st) {
 		pf_log(PF_LOG_ERROR, "http: out of memory");
 		return -1;

@@ -24,15 +24,14 @@
 
 /* The static keys of an http block, as check and init both read them. */
 struct http_static_conf {
-	char root[PATH_MAX];
 	const char *index;
 	int gzip_static;
 	long long cache_size, cache_files;
 	double cache_valid;
+	char root[PATH_MAX];	/* last: a worker writes only its first bytes */
 };
 
 struct http_state {
-	struct http_static_conf conf;
 	int rootfd;
 	char *body;		/* small file bodies: HTTP_SMALL_FILE */
 	char *path;		/* the resolved path, relative to root */
@@ -43,6 +42,7 @@ struct http_state {
 	void *arena;		/* one private mapping holds all the buffers above */
 	size_t arena_len;
 	struct http_cache cache;	/* the open-file cache (http_file.c) */
+	struct http_static_conf conf;	/* last, for the same reason */
 };
 
 /* ---- http_file.c ---- */

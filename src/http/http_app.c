@@ -64,7 +64,7 @@ int http_app_init(struct pf_worker *w, const struct pf_settings *s)
 	struct http_conf conf;
 	const char *mount = "/";
 	char root[PATH_MAX];
-	struct http_app *a = calloc(1, sizeof(*a));
+	struct http_app *a = arena_worker_calloc(sizeof(*a));
 	if (!a) {
 		log_error("http: out of memory");
 		return -1;
@@ -138,6 +138,6 @@ void http_app_fini(struct pf_worker *w)
 	if (a->files)
 		http_handler.fini(w, a->files);
 	http_engine_destroy(a->engine);
-	free(a);
+	arena_worker_free(a);
 	w->http_app = NULL;
 }

@@ -90,15 +90,22 @@ static size_t align64(size_t n)
 
 struct http_engine *http_engine_create(const struct http_conf *c)
 {
-	struct http_engine *e = calloc(1, sizeof(*e));
+	struct http_engine *e = arena_worker_calloc(sizeof(*e));
 	if (!e) {
 		pf_log(PF_LOG_ERROR, "http: out of memory");
 		return NULL;
 	}
-	e->conf = *c;
+	/* Field by field: the path is copied as far as it goes (an idle worker writes no more). */
+	e->conf.header_timeout = c->header_timeout;
+	e->conf.keepalive_timeout = c->keepalive_timeout;
+	e->conf.max_header_size = c->max_header_size;
+	e->conf.max_body_size = c->max_body_size;
+	e->conf.body_timeout = c->body_timeout;
+	e->conf.body_min_rate = c->body_min_rate;
+	memcpy(e->conf.access_log, c->access_log, strnlen(c->access_log, sizeof(c->access_log) - 1) + 1);
 	e->logfd = -1;
 	if (c->access_log[0] && (e->logfd = open_log(c->access_log)) < 0) {
-		free(e);
+		arena_worker_free(e);
 		return NULL;
 	}
 	e->max_header = (size_t)c->max_header_size;
@@ -150,7 +157,7 @@ void http_engine_destroy(struct http_engine *e)
 		close(e->logfd);
 	if (e->arena)
 		munmap(e->arena, e->arena_len);
-	free(e);
+	arena_worker_free(e);
 }
 
 /* SIGUSR1: reopen the access log under its name (logrotate moved the old). */
@@ -169,17 +176,27 @@ void http_engine_reopen(struct http_engine *e)
 
 /* ---- the access log ---- */
 
+static int log_escaped(unsigned char c)
+{
+	return c < 0x20 || c >= 0x7f || c == '"' || c == '\\';
+}
+
+/* s with controls, non-ASCII, '"' and '\\' as \xHH; plain bytes copied a run at a time. */
 static void put_escaped(struct http_out *l, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-			char esc[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
-			http_out_put(l, esc, 4);
-		} else {
-			http_out_put(l, (const char *)&c, 1);
-		}
+	size_t i = 0;
+	while (i < len) {
+		size_t r = i;
+		while (r < len && !log_escaped((unsigned char)s[r]))
+			r++;
+		http_out_put(l, s + i, r - i);
+		if (r == len)
+			break;
+		unsigned char c = (unsigned char)s[r];
+		char esc[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
+		http_out_put(l, esc, 4);
+		i = r + 1;
 	}
 }
 

@@ -85,6 +85,29 @@ static int not_started(struct pf_http *h)
 	return 0;
 }
 
+/*
+ * "HTTP/1.1 200 OK", Server and Date, rebuilt once a second: one copy per
+ * worker process (a worker is single-threaded; every engine says the same).
+ */
+static char status200[96];
+static size_t status200_len;
+static time_t status200_at = -1;
+
+static const char *status200_lines(struct http_engine *e, size_t *len)
+{
+	http_date_update(e);
+	if (status200_at != e->date_now) {
+		struct http_out o = { status200, 0, sizeof(status200) };
+		HTTP_OUT_LIT(&o, "HTTP/1.1 200 OK\r\nServer: preforkd\r\nDate: ");
+		http_out_put(&o, e->date, HTTP_DATE_LEN);
+		HTTP_OUT_LIT(&o, "\r\n");
+		status200_len = o.len;
+		status200_at = e->date_now;
+	}
+	*len = status200_len;
+	return status200;
+}
+
 /* Status line, Server, Date, the handler's headers, framing, Connection. */
 static size_t build_head(struct pf_http *h, enum framing framing, unsigned long long length)
 {
@@ -100,14 +123,20 @@ static size_t build_head(struct pf_http *h, enum framing framing, unsigned long 
 	/* Told to stop while the request was read: this answer is the last. */
 	if (h->keep_alive && signals_worker_stop)
 		h->keep_alive = 0;
-	http_date_update(e);
-	HTTP_OUT_LIT(&o, "HTTP/1.1 ");
-	http_out_num(&o, (unsigned)h->status);
-	HTTP_OUT_LIT(&o, " ");
-	http_out_str(&o, http_response_reason(h->status));
-	HTTP_OUT_LIT(&o, "\r\nServer: preforkd\r\nDate: ");
-	http_out_put(&o, e->date, HTTP_DATE_LEN);
-	HTTP_OUT_LIT(&o, "\r\n");
+	if (h->status == 200) {
+		size_t n;
+		const char *lines = status200_lines(e, &n);
+		http_out_put(&o, lines, n);
+	} else {
+		http_date_update(e);
+		HTTP_OUT_LIT(&o, "HTTP/1.1 ");
+		http_out_num(&o, (unsigned)h->status);
+		HTTP_OUT_LIT(&o, " ");
+		http_out_str(&o, http_response_reason(h->status));
+		HTTP_OUT_LIT(&o, "\r\nServer: preforkd\r\nDate: ");
+		http_out_put(&o, e->date, HTTP_DATE_LEN);
+		HTTP_OUT_LIT(&o, "\r\n");
+	}
 	http_out_put(&o, e->fields_out, h->fields_out_len);
 	if (!bodyless(h->status)) {
 		if (framing == FRAME_LENGTH) {
@@ -202,11 +231,11 @@ PF_API int pf_http_add_header(struct pf_http *h, const char *name, const char *v
 	struct http_engine *e = h->eng;
 	if (not_started(h) < 0 || http_fields_check_response(name, value) < 0)
 		return -1;
-	if (strcasecmp(name, "connection") == 0) {
+	size_t nlen = strlen(name), vlen = strlen(value);
+	if (nlen == 10 && strcasecmp(name, "connection") == 0) {
 		h->keep_alive = 0;	/* "close": the library says it */
 		return 0;
 	}
-	size_t nlen = strlen(name), vlen = strlen(value);
 	if (nlen + vlen + 4 > e->fields_out_cap - h->fields_out_len) {
 		errno = ENOSPC;
 		return -1;
@@ -232,14 +261,6 @@ void http_response_fields_done(struct pf_http *h, const struct http_out *o)
 	h->fields_out_len = o->len;
 }
 
-/*
- * "HTTP/1.1 200 OK", Server and Date, rebuilt once a second: one copy per
- * worker process (a worker is single-threaded; every engine says the same).
- */
-static char status200[96];
-static size_t status200_len;
-static time_t status200_at = -1;
-
 int http_response_send_built(struct pf_http *h, const char *fields, size_t fields_len,
 			     const void *body, size_t len)
 {
@@ -251,19 +272,12 @@ int http_response_send_built(struct pf_http *h, const char *fields, size_t field
 	/* As build_head: a body that could not be drained ends the connection. */
 	if (h->body != HTTP_BODY_DONE && !http_request_may_drain(h))
 		h->keep_alive = 0;
-	http_date_update(e);
-	if (status200_at != e->date_now) {
-		struct http_out o = { status200, 0, sizeof(status200) };
-		HTTP_OUT_LIT(&o, "HTTP/1.1 200 OK\r\nServer: preforkd\r\nDate: ");
-		http_out_put(&o, e->date, HTTP_DATE_LEN);
-		HTTP_OUT_LIT(&o, "\r\n");
-		status200_len = o.len;
-		status200_at = e->date_now;
-	}
+	size_t lines_len;
+	const char *lines = status200_lines(e, &lines_len);
 	static const char ka[] = "Connection: keep-alive\r\n\r\n", cl[] = "Connection: close\r\n\r\n";
 	struct iovec iov[5];
 	int n = 0;
-	iov[n++] = (struct iovec){ .iov_base = status200, .iov_len = status200_len };
+	iov[n++] = (struct iovec){ .iov_base = (void *)lines, .iov_len = lines_len };
 	if (h->fields_out_len)
 		iov[n++] = (struct iovec){ .iov_base = e->fields_out, .iov_len = h->fields_out_len };
 	iov[n++] = (struct iovec){ .iov_base = (void *)fields, .iov_len = fields_len };

@@ -25,7 +25,7 @@ struct idle_avg {
 	double ratio;
 	int64_t at_ns;
 };
-static struct idle_avg avgs[SB_MAX_SERVICES];
+static struct idle_avg *avgs;	/* the master's own (arena.c), on first use */
 
 /* Exponential moving average: sample weighs 1 - e^(-dt/tau). */
 double agent_smooth(double prev, double sample, double dt, double tau)
@@ -75,6 +75,8 @@ static void count(struct master *m, int v, int *live, int *idle)
 static struct idle_avg *avg_of(const char *name, int create)
 {
 	struct idle_avg *free_at = NULL;
+	if (!avgs)
+		avgs = arena_alloc(SB_MAX_SERVICES * sizeof(*avgs));
 	for (int i = 0; i < SB_MAX_SERVICES; i++) {
 		if (avgs[i].name[0] && strcmp(avgs[i].name, name) == 0)
 			return &avgs[i];

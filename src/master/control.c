@@ -41,8 +41,7 @@ int control_open(struct master *m, const char *path)
 	}
 	util_set_nonblock(l.fd, 1);
 	m->control_fd = l.fd;
-	free(m->control_path);
-	m->control_path = util_xstrdup(path);
+	snprintf(m->control_path, sizeof(m->control_path), "%s", path);	/* it fit in sun_path */
 	log_debug("control socket on %s", path);
 	return 0;
 }
@@ -53,8 +52,7 @@ void control_adopt(struct master *m, int fd, const char *path)
 	fds_add(fd);
 	util_set_nonblock(fd, 1);
 	m->control_fd = fd;
-	free(m->control_path);
-	m->control_path = path ? util_xstrdup(path) : NULL;
+	snprintf(m->control_path, sizeof(m->control_path), "%s", path ? path : "");
 }
 
 void control_close(struct master *m, int unlink_path)
@@ -64,10 +62,9 @@ void control_close(struct master *m, int unlink_path)
 		close(m->control_fd);
 	}
 	m->control_fd = -1;
-	if (unlink_path && m->control_path && !m->handed_over)
+	if (unlink_path && m->control_path[0] && !m->handed_over)
 		unlink(m->control_path);
-	free(m->control_path);
-	m->control_path = NULL;
+	m->control_path[0] = '\0';
 }
 
 int control_pollfds(struct master *m, struct pollfd *fds, int max)

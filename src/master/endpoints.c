@@ -40,8 +40,9 @@ struct client {
 	int64_t deadline_ns;
 };
 
-static struct endpoint eps[MAX_ENDPOINTS];
-static struct client clients[MAX_CLIENTS];
+/* The master's own (arena.c), allocated by init_once. */
+static struct endpoint *eps;
+static struct client *clients;
 static int initialised;
 
 static void init_once(void)
@@ -49,6 +50,8 @@ static void init_once(void)
 	if (initialised)
 		return;
 	initialised = 1;
+	eps = arena_alloc(MAX_ENDPOINTS * sizeof(*eps));
+	clients = arena_alloc(MAX_CLIENTS * sizeof(*clients));
 	for (int i = 0; i < MAX_ENDPOINTS; i++)
 		eps[i].fd = -1;
 	for (int i = 0; i < MAX_CLIENTS; i++)
@@ -152,6 +155,7 @@ int endpoints_pollfds(struct master *m, struct pollfd *fds, int max)
 
 int64_t endpoints_next_deadline(void)
 {
+	init_once();
 	int64_t next = 0;
 	for (int i = 0; i < MAX_CLIENTS && initialised; i++)
 		if (clients[i].fd >= 0 && (!next || clients[i].deadline_ns < next))
@@ -306,6 +310,7 @@ static void write_client(struct client *c)
 
 void endpoints_handle(struct master *m, const struct pollfd *fds, int n)
 {
+	init_once();
 	int64_t now = util_now_ns();
 	for (int k = 0; k < n; k++) {
 		if (!fds[k].revents)
@@ -330,6 +335,7 @@ void endpoints_handle(struct master *m, const struct pollfd *fds, int n)
 
 void endpoints_close(struct master *m)
 {
+	init_once();
 	for (int i = 0; i < MAX_CLIENTS && initialised; i++)
 		if (clients[i].fd >= 0)
 			client_close(&clients[i]);
@@ -339,6 +345,7 @@ void endpoints_close(struct master *m)
 
 void endpoints_export(void)
 {
+	init_once();
 	struct buf b;
 	char name[160];
 	buf_init(&b);

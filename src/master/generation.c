@@ -98,18 +98,29 @@ struct generation *generation_create(struct master *m, struct pf_config *conf, c
 			config_free(conf);
 		return NULL;
 	}
-	struct generation *g = util_xcalloc(1, sizeof(*g));
+	/*
+	 * One block of the master's own memory (arena.c) holds the generation,
+	 * its services and their pool places: the master changes them between
+	 * two forks, which must copy no page into the workers forked before.
+	 */
+	size_t size = sizeof(struct generation) + (size_t)conf->nservices * sizeof(struct service);
+	for (int v = 0; v < conf->nservices; v++)
+		size += (size_t)conf->services[v].max_workers * sizeof(struct pool_pos);
+	char *block = arena_alloc(size);
+	struct generation *g = (struct generation *)block;
 	g->id = ++m->next_gen;
 	g->conf = conf;
 	g->nsvcs = conf->nservices;
-	g->svcs = util_xcalloc((size_t)g->nsvcs, sizeof(*g->svcs));
+	g->svcs = (struct service *)(block + sizeof(struct generation));
+	struct pool_pos *places = (struct pool_pos *)(g->svcs + g->nsvcs);
 	for (int v = 0; v < g->nsvcs; v++) {
 		struct service *s = &g->svcs[v];
 		s->conf = &conf->services[v];
 		s->listener = -1;
 		s->target = s->conf->workers;
 		s->recycle_old = s->recycle_new = -1;
-		s->pos = util_xcalloc((size_t)s->conf->max_workers, sizeof(*s->pos));
+		s->pos = places;
+		places += s->conf->max_workers;
 		for (int p = 0; p < s->conf->max_workers; p++)
 			s->pos[p].slot = -1;
 	}
@@ -188,10 +199,7 @@ void generation_free(struct master *m, struct generation *g)
 	/* A drained or failed generation may have been the last user of a listener. */
 	generation_prune_listeners(m, NULL);
 	services_unpublish(m);
-	for (int v = 0; v < g->nsvcs; v++)
-		free(g->svcs[v].pos);
-	free(g->svcs);
 	if (g->conf != m->conf)
 		config_free(g->conf);
-	free(g);
+	arena_free(g);
 }

@@ -43,7 +43,7 @@ void inherit_export(struct master *m, int notify_fd)
 	}
 	setenv(ENV_LISTENERS, b.data ? b.data : "", 1);
 	buf_free(&b);
-	if (m->control_fd >= 0 && m->control_path) {
+	if (m->control_fd >= 0 && m->control_path[0]) {
 		char v[4200];
 		keep_on_exec(m->control_fd);
 		util_set_nonblock(m->control_fd, 0);

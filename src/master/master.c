@@ -394,9 +394,13 @@ static void PF_PRINTF_ATTR(2, 3) startup_error(const char *log_target, const cha
 int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 	       struct pf_config *c, int daemon_mode, const char *argv0)
 {
-	static struct master master;
-	struct master *m = &master;
-	memset(m, 0, sizeof(*m));
+	/* The master's own memory (arena.c): a worker never sees it. */
+	static struct master *master;
+	if (!master)
+		master = arena_alloc(sizeof(*master));
+	else
+		memset(master, 0, sizeof(*master));
+	struct master *m = master;
 	m->extra = handlers;
 	m->control_fd = m->upgrade_fd = m->upgrade_notify_fd = -1;
 	for (int i = 0; i < MAX_CONTROL_CLIENTS; i++)
@@ -462,7 +466,10 @@ int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 
 	m->report_fd = -1;
 	if (daemon_mode && !upgrading) {
-		if (daemon_detach(&m->report_fd) < 0) {
+		arena_fork_share(1);	/* the daemon carries on as this master */
+		int rc = daemon_detach(&m->report_fd);
+		arena_fork_share(0);
+		if (rc < 0) {
 			startup_error(log_target, "daemonize: %s", strerror(errno));
 			return 1;
 		}
@@ -470,7 +477,7 @@ int master_run(const char *conf_path, const struct pf_handler *const *handlers,
 	upgrade_daemon = daemon_mode;
 	m->pid = getpid();
 	/* The control socket first: once the pid file names us, `-s status` works. */
-	if (!m->control_path && c->control_socket && control_open(m, c->control_socket) < 0)
+	if (!m->control_path[0] && c->control_socket && control_open(m, c->control_socket) < 0)
 		log_error("continuing without a control socket");
 	if (!upgrading && pidfile_write(c->pid_file, m->pid) < 0) {
 		startup_error(log_target, "cannot write the pid file %s", c->pid_file);

@@ -89,7 +89,7 @@ struct master {
 	int control_fd;
 	int64_t control_backoff_ns;	/* accept() ran out of descriptors: retry then */
 	int control_accept_errors;	/* in the current burst (logged once) */
-	char *control_path;		/* the socket file we created */
+	char control_path[sizeof(((struct sockaddr_un *)0)->sun_path)];	/* ours; "": none */
 	struct control_client clients[MAX_CONTROL_CLIENTS];
 	int reload_pending;		/* SIGHUPs coalesce into one */
 	int upgrade_pending;		/* SIGUSR2 during a reload: started when it ends */

@@ -46,8 +46,17 @@ struct seen {
 	struct counters c;
 };
 
-static struct svc_totals totals[SB_MAX_SERVICES];
-static struct seen seen[SB_MAX_SLOTS];
+/* The master's own (arena.c): allocated on first use, never in a worker. */
+static struct svc_totals *totals;
+static struct seen *seen;
+
+static void tables(void)
+{
+	if (!totals) {
+		totals = arena_alloc(SB_MAX_SERVICES * sizeof(*totals));
+		seen = arena_alloc(SB_MAX_SLOTS * sizeof(*seen));
+	}
+}
 static uint64_t reloads_ok, reloads_failed;
 static double last_reload_time;		/* wall clock, 0 before the first */
 static int last_reload_ok = 1;
@@ -82,6 +91,7 @@ static int live_name(struct master *m, const char *name)
 static struct svc_totals *totals_of(struct master *m, const char *name)
 {
 	struct svc_totals *free_at = NULL;
+	tables();
 	for (int i = 0; i < SB_MAX_SERVICES; i++) {
 		if (totals[i].name[0] && strcmp(totals[i].name, name) == 0)
 			return &totals[i];
@@ -136,6 +146,7 @@ static void fold_all(struct master *m)
 
 void metrics_worker_exit(struct master *m, int slot, enum exit_reason why)
 {
+	tables();
 	if (slot < 0 || slot >= SB_MAX_SLOTS)
 		return;
 	fold_slot(m, slot);

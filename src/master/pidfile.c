@@ -86,8 +86,8 @@ int pidfile_alive(pid_t pid)
 		return 0;
 	char path[64], stat[512];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (read_small_file(path, stat, sizeof(stat)) <= 0)
-		return 1;
+	if (read_small_file(path, stat, sizeof(stat)) <= 0)	/* reaped in between, or no /proc */
+		return kill(pid, 0) == 0 || errno == EPERM;
 	const char *paren = strrchr(stat, ')');
 	return !(paren && paren[1] == ' ' && paren[2] == 'Z');
 }

@@ -24,7 +24,7 @@ static void apply_top_level(struct master *m, struct pf_config *old, struct pf_c
 		pidfile_write(c->pid_file, m->pid);
 	}
 	const char *want = c->control_socket ? c->control_socket : "";
-	const char *have = m->control_path ? m->control_path : "";
+	const char *have = m->control_path;
 	if (strcmp(want, have) != 0) {
 		control_close(m, 1);
 		if (c->control_socket && control_open(m, c->control_socket) < 0)

@@ -38,13 +38,14 @@ int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 		.svc = s->conf, .conf = g->conf, .generation = g->id, .slot = sl,
 		.slot_index = slot, .sb_service = s->sb, .handler = s->conf->handler,
 	};
-	int lfd = m->listeners[s->listener].fd;
+	int lfd = m->listeners[s->listener].fd, ready_fd = m->ready_pipe[1];
+	pid_t master_pid = m->pid;
 	sigset_t old;
 	signals_block_all(&old);
 	pid_t pid = fork();
 	if (pid == 0) {
 		fds_close_all(lfd);	/* every descriptor of the master's but ours */
-		worker_run(&w, lfd, m->ready_pipe[1], m->pid, &old);
+		worker_run(&w, lfd, ready_fd, master_pid, &old);
 	}
 	signals_restore(&old);
 	if (pid < 0) {

@@ -52,11 +52,13 @@ void upgrade_start(struct master *m)
 	log_info("upgrade: starting %s", upgrade_exe);
 	sigset_t old;
 	signals_block_all(&old);
+	arena_fork_share(1);	/* the child reads m before exec */
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(p[0]);
 		exec_new_master(m, p[1]);
 	}
+	arena_fork_share(0);
 	signals_restore(&old);
 	close(p[1]);
 	if (pid < 0) {

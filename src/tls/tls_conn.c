@@ -5,13 +5,17 @@
  * connection is, when it stalls while other clients queue), and the
  * record layer under pf_conn_read, write, writev, printf and sendfile, so
  * handlers serve TLS unchanged.
- * The socket stays non-blocking: each OpenSSL call is tried first, and
- * WANT_READ / WANT_WRITE wait in poll() with the same deadlines as plain
- * connections. sendfile goes through SSL_sendfile when the kernel's TLS
- * offload took the connection, else it reads the file into a buffer and
- * writes records. Entry points: tls_conn_accept, tls_conn_close,
- * tls_conn_read, tls_conn_writev, tls_conn_sendfile, tls_conn_pending,
- * pf_conn_tls.
+ * OpenSSL never blocks on the socket (its BIO, tls_bio.c, passes
+ * MSG_DONTWAIT; with kTLS the socket is non-blocking): each OpenSSL call is
+ * tried first, and WANT_READ / WANT_WRITE wait in poll() with the same
+ * deadlines as plain connections. The one exception is the idle wait
+ * between kept-alive requests on a blocking socket (tls_conn_read_idle): a
+ * blocking recv() under SO_RCVTIMEO, as for plain connections.
+ * sendfile goes through SSL_sendfile when the kernel's TLS offload took
+ * the connection, else it reads the file into a buffer and writes
+ * records. Entry points: tls_conn_accept, tls_conn_close, tls_conn_read,
+ * tls_conn_read_idle, tls_conn_writev, tls_conn_sendfile,
+ * tls_conn_pending, pf_conn_tls.
  */
 #include "internal.h"
 
@@ -75,7 +79,9 @@ int tls_conn_accept(struct pf_conn *c, const struct tls_conf *t, double timeout)
 {
 	int64_t deadline = util_now_ns() + (int64_t)(timeout * 1e9);
 	SSL *ssl = SSL_new(t->ctx);
-	if (!ssl || SSL_set_fd(ssl, c->fd) != 1) {
+	/* kTLS works through OpenSSL's socket BIO only (on a non-blocking socket). */
+	if (!ssl || (t->ktls && !c->blocking ? SSL_set_fd(ssl, c->fd) != 1
+					     : tls_bio_attach(ssl, c) < 0)) {
 		SSL_free(ssl);
 		ERR_clear_error();
 		return -1;
@@ -103,8 +109,10 @@ int tls_conn_accept(struct pf_conn *c, const struct tls_conf *t, double timeout)
 		int64_t t0 = util_now_ns();
 		int r = SSL_accept(ssl);
 		c->silent_since += util_now_ns() - t0;
-		if (r == 1)
+		if (r == 1 && !c->rlen)
 			break;
+		if (r == 1)
+			r = 0;	/* bytes sent with the ClientHello beyond the handshake */
 		int64_t left = deadline - util_now_ns();
 		if (r == 0 || left <= 0 || want(c, r, (double)left / 1e9, &spoke) < 0) {
 			ERR_clear_error();
@@ -158,9 +166,15 @@ int tls_conn_pending(const struct pf_conn *c)
 	return c->ssl && (SSL_pending(c->ssl) > 0 || SSL_has_pending(c->ssl));
 }
 
+/*
+ * One record may take several waits: `timeout` bounds them all, as it
+ * bounds the one wait of a plain read (a client trickling a record gets
+ * no longer).
+ */
 ssize_t tls_conn_read(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
 	int ask = len > (size_t)RECORD * 4 ? RECORD * 4 : (int)len;
+	int64_t end = 0;
 	for (;;) {
 		int n = SSL_read(c->ssl, buf, ask);
 		if (n > 0) {
@@ -173,9 +187,50 @@ ssize_t tls_conn_read(struct pf_conn *c, void *buf, size_t len, double timeout)
 			ERR_clear_error();
 			return 0;
 		}
-		if (want(c, n, timeout, NULL) < 0)
+		double left = timeout;
+		if (timeout > 0) {
+			int64_t now = util_now_ns();
+			if (!end)
+				end = now + (int64_t)(timeout * 1e9);
+			left = end > now ? (double)(end - now) / 1e9 : -1;
+		}
+		if (want(c, n, left, NULL) < 0)
 			return -1;
 	}
+}
+
+ssize_t tls_conn_read_idle(struct pf_conn *c, void *buf, size_t len)
+{
+	int ask = len > (size_t)RECORD * 4 ? RECORD * 4 : (int)len;
+	c->tls_idle = 1;
+	int n = SSL_read(c->ssl, buf, ask);
+	int saved = errno;
+	c->tls_idle = 0;
+	if (n > 0) {
+		if (c->slot)
+			c->slot->bytes_in += (uint64_t)n;
+		return n;
+	}
+	int e = SSL_get_error(c->ssl, n);
+	if (e == SSL_ERROR_ZERO_RETURN) {
+		ERR_clear_error();
+		return 0;
+	}
+	if (e == SSL_ERROR_WANT_READ && !SSL_has_pending(c->ssl)) {
+		/* Nothing came in the slice (EAGAIN), or a signal (EINTR). */
+		ERR_clear_error();
+		errno = saved == EINTR ? EINTR : EAGAIN;
+		return -1;
+	}
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		/* A record begun, or OpenSSL has to write: the rest as any read. */
+		ERR_clear_error();
+		double t = conn_wait_timeout(c, c->read_timeout);
+		return t < 0 ? -1 : tls_conn_read(c, buf, len, t);
+	}
+	ERR_clear_error();
+	errno = e == SSL_ERROR_SYSCALL && saved ? saved : ECONNRESET;
+	return -1;
 }
 
 static int write_all(struct pf_conn *c, const void *p, size_t len)
@@ -317,6 +372,15 @@ int tls_conn_pending(const struct pf_conn *c)
 {
 	(void)c;
 	return 0;
+}
+
+ssize_t tls_conn_read_idle(struct pf_conn *c, void *buf, size_t len)
+{
+	(void)c;
+	(void)buf;
+	(void)len;
+	errno = ENOTSUP;
+	return -1;
 }
 
 ssize_t tls_conn_read(struct pf_conn *c, void *buf, size_t len, double timeout)

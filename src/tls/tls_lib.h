@@ -42,7 +42,10 @@
 	X(X509_check_host) X(X509_cmp_current_time) X(X509_get0_notAfter) \
 	X(X509_get0_notBefore) X(BIO_free) X(BIO_new) X(BIO_read) X(BIO_s_mem) X(BIO_write) \
 	X(SSL_do_handshake) X(SSL_get_rbio) X(SSL_set_accept_state) X(SSL_set_bio) \
-	X(SSL_set_connect_state) X(TLS_client_method)
+	X(SSL_set_connect_state) X(TLS_client_method) \
+	X(BIO_get_data) X(BIO_set_data) X(BIO_set_init) X(BIO_set_flags) X(BIO_clear_flags) \
+	X(BIO_test_flags) X(BIO_meth_new) X(BIO_meth_free) X(BIO_meth_set_read) \
+	X(BIO_meth_set_write) X(BIO_meth_set_ctrl) X(BIO_get_new_index)
 
 struct tls_lib {
 #define X(f) __typeof__(f) *f; /* NOLINT(bugprone-macro-parentheses): a declarator */
@@ -130,6 +133,18 @@ int tls_lib_loaded(void);
 #define SSL_set_bio (tls_lib.SSL_set_bio)
 #define SSL_set_connect_state (tls_lib.SSL_set_connect_state)
 #define TLS_client_method (tls_lib.TLS_client_method)
+#define BIO_get_data (tls_lib.BIO_get_data)
+#define BIO_set_data (tls_lib.BIO_set_data)
+#define BIO_set_init (tls_lib.BIO_set_init)
+#define BIO_set_flags (tls_lib.BIO_set_flags)
+#define BIO_clear_flags (tls_lib.BIO_clear_flags)
+#define BIO_test_flags (tls_lib.BIO_test_flags)
+#define BIO_meth_new (tls_lib.BIO_meth_new)
+#define BIO_meth_free (tls_lib.BIO_meth_free)
+#define BIO_meth_set_read (tls_lib.BIO_meth_set_read)
+#define BIO_meth_set_write (tls_lib.BIO_meth_set_write)
+#define BIO_meth_set_ctrl (tls_lib.BIO_meth_set_ctrl)
+#define BIO_get_new_index (tls_lib.BIO_get_new_index)
 #endif
 
 #endif

@@ -6,11 +6,12 @@
  * each wait for data, write_timeout each wait for buffer space. Over TLS
  * (c->ssl) each call goes to tls/tls_conn.c instead.
  *
- * A plain TCP or unix connection is accepted in blocking mode
- * (c->blocking): every call still behaves as on a non-blocking socket
- * (MSG_DONTWAIT) but the wait between two kept-alive requests, which is a
- * blocking recv() with a socket timeout slice (idle_recv), so such a
- * request costs recv + send, not poll + recv + send.
+ * A connection is accepted in blocking mode (c->blocking), but behind a
+ * PROXY header or on a TLS service that may use kTLS: every call still
+ * behaves as on a non-blocking socket (MSG_DONTWAIT here, and in TLS's
+ * BIO, tls/tls_bio.c) but the wait between two kept-alive requests, which
+ * is a blocking recv() with a socket timeout slice (idle_recv), so such a
+ * request costs recv + send, not poll + recv + send, plain or TLS.
  */
 #include "internal.h"
 
@@ -70,10 +71,11 @@ size_t conn_take(struct pf_conn *c, void *buf, size_t len)
 }
 
 /*
- * Has the client of a fresh connection spoken? A plain one (c->blocking:
- * no TLS record layer to leave the bytes to) is read at once into the
- * read-ahead buffer, which the handler's first read takes: recv instead of
- * poll + recv. When nothing is there, that first read waits first.
+ * Has the client of a fresh connection spoken? One on a blocking socket is
+ * read at once into the read-ahead buffer, which the handler's first read
+ * takes (or, over TLS, the handshake: tls_bio.c hands it to OpenSSL): recv
+ * instead of poll + recv. When nothing is there, that first read waits
+ * first.
  */
 static int has_spoken(struct pf_conn *c)
 {
@@ -85,7 +87,8 @@ static int has_spoken(struct pf_conn *c)
 	if (n > 0) {
 		c->roff = 0;
 		c->rlen = (size_t)n;
-		if (c->slot)
+		/* Over TLS these are the handshake's: TLS counts what it decrypts. */
+		if (c->slot && !(c->worker->svc && c->worker->svc->tls))
 			c->slot->bytes_in += (uint64_t)n;
 	}
 	if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
@@ -244,11 +247,12 @@ static ssize_t idle_recv(struct pf_conn *c, void *buf, size_t len, int64_t now, 
 			slice = tick_left;
 		if (set_rcvtimeo(c, slice < left ? slice : left) < 0)
 			return -1;
-		ssize_t n = recv(c->fd, buf, len, 0);
+		/* Over TLS: SSL_read, whose BIO makes this one blocking recv(). */
+		ssize_t n = c->ssl ? tls_conn_read_idle(c, buf, len) : recv(c->fd, buf, len, 0);
 		if (n >= 0) {
 			c->expect_wait = 0;
 			c->silent_since = 0;
-			if (c->slot)
+			if (c->slot && !c->ssl)
 				c->slot->bytes_in += (uint64_t)n;
 			return n;
 		}
@@ -275,7 +279,7 @@ PF_API ssize_t pf_conn_read_idle(struct pf_conn *c, void *buf, size_t len, doubl
 	int64_t queued_since = 0;
 	if (c->rlen || tls_conn_pending(c))	/* bytes wait already */
 		return pf_conn_read_timeout(c, buf, len, timeout);
-	if (c->blocking && c->worker && !c->ssl)
+	if (c->blocking && c->worker)
 		return idle_recv(c, buf, len, start, deadline);
 	for (;;) {
 		if (c->worker && signals_worker_stop)

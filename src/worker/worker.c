@@ -189,7 +189,8 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 
 	uint64_t limit = recycle_limit(svc->max_requests);
 	int accept_errors = 0;
-	int nonblock = svc->tls || svc->proxy_protocol ? SOCK_NONBLOCK : 0;
+	/* kTLS needs OpenSSL's socket BIO, which blocks as its socket does. */
+	int nonblock = svc->proxy_protocol || (svc->tls && svc->tls->ktls) ? SOCK_NONBLOCK : 0;
 	tick_start(w);
 	while (!signals_worker_stop) {
 		if (signals_worker_reopen)
@@ -217,9 +218,9 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		/*
-		 * Blocking mode for plain connections: conn.c passes MSG_DONTWAIT
-		 * everywhere but the wait between kept-alive requests. OpenSSL and
-		 * the PROXY reader want the non-blocking socket they always had.
+		 * Blocking mode: conn.c (and TLS's BIO, tls_bio.c) pass
+		 * MSG_DONTWAIT everywhere but the wait between kept-alive
+		 * requests. The PROXY reader and kTLS want a non-blocking socket.
 		 */
 		tick_arm(w);
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | nonblock);
