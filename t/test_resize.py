@@ -14,6 +14,13 @@ control = functools.partial(harness.control, timeout=15)
 status = functools.partial(harness.status, timeout=15)
 
 
+# How long a slow worker's init takes: long enough for the test's signals and
+# control commands to land before its generation commits. Under valgrind those
+# take longer too, but not 10 times as long: 6 s, not 20 (each test asserts
+# that the window was still open, so a window too short fails, never passes).
+INIT_SLEEP = 2 * min(SLOW, 3)
+
+
 def slow(name, listen, init_sleep, **kw):
     """A testmod echo service whose workers take init_sleep seconds to start."""
     block = 'testmod = { handle = "echo"; init_sleep = %.3f; };' % init_sleep
@@ -34,9 +41,9 @@ def reload_outcomes(srv):
 
 def test_resize_during_first_generation_start_up_is_kept():
     addr = "127.0.0.1:%d" % free_port()
-    # The workers need 2 s to get ready: the pid file names the master
+    # The workers need INIT_SLEEP (2 s) to get ready: the pid file names the master
     # (and the control socket answers) well before start-up commits.
-    srv = Server(harness.config(slow("p", addr, 2 * SLOW, workers=2, max_workers=8),
+    srv = Server(harness.config(slow("p", addr, INIT_SLEEP, workers=2, max_workers=8),
                                 shutdown_timeout=20 * SLOW))
     srv.start()
     srv.signal(signal.SIGTTIN)
@@ -56,8 +63,8 @@ def test_resize_during_reload_survives_the_commit():
                                 shutdown_timeout=20 * SLOW))
     srv.start()
     srv.wait_workers(2)
-    # The new generation needs 2 s to get ready; the resize lands meanwhile.
-    srv.write_conf(harness.config(slow("p", addr, 2 * SLOW, workers=2, max_workers=8),
+    # The new generation needs INIT_SLEEP (2 s) to get ready; the resize lands meanwhile.
+    srv.write_conf(harness.config(slow("p", addr, INIT_SLEEP, workers=2, max_workers=8),
                                   shutdown_timeout=20 * SLOW))
     ok0, bad0 = reload_outcomes(srv)
     srv.signal(signal.SIGHUP)
