@@ -19,6 +19,14 @@
 #define PF_PRINTF_ATTR(f, a) __attribute__((format(printf, f, a)))
 #define PF_NORETURN __attribute__((noreturn))
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/*
+ * A static variable a worker writes as it starts (or the master between two
+ * forks): kept in .data, beside the others (log, signals), instead of on
+ * some page of .bss; a worker then copies one page for all of them rather
+ * than one for each page they would be scattered over (README: what an
+ * idle worker costs).
+ */
+#define PF_FORK_WRITTEN __attribute__((section(".data.pf_fork_written")))
 
 /* ---- buf.c: growable buffers ---- */
 

@@ -122,6 +122,27 @@ def test_check_refuses_paths_that_start_up_cannot_use():
         assert not os.path.exists(os.path.join(d, "preforkd.pid"))
 
 
+def test_check_refuses_an_access_log_path_too_long_or_in_no_folder():
+    """The access log is resolved (relative to the configuration's folder)
+    when a worker opens it; -t checks that path's length and folder, as
+    FILE:LINE, once for all of them."""
+    d = harness.tmpdir()
+    addr = "127.0.0.1:%d" % harness.free_port()
+    for value, message in (("a" * 5000, "'access_log' is too long"),
+                           ("nowhere/access.log", "'access_log': directory '%s/nowhere' does not exist" % d)):
+        conf = write(os.path.join(d, "server.conf"),
+                     'services = (\n  { name = "w"; listen = "%s"; handler = "http";\n'
+                     '    http = { root = "."; access_log = "%s"; }; }\n);\n' % (addr, value))
+        r = harness.preforkd("-t", "-c", conf)
+        assert r.returncode == 1, (value[:20], r)
+        assert lines_of(r.stderr)[0] == "%s:3: %s" % (conf, message), r.stderr
+    os.makedirs(os.path.join(d, "logs"))
+    conf = write(os.path.join(d, "server.conf"),
+                 'services = (\n  { name = "w"; listen = "%s"; handler = "http";\n'
+                 '    http = { root = "."; access_log = "logs/access.log"; }; }\n);\n' % addr)
+    assert harness.preforkd("-t", "-c", conf).returncode == 0
+
+
 def test_check_unknown_key_suggests_the_close_one():
     d = harness.tmpdir()
     conf = write(os.path.join(d, "server.conf"),

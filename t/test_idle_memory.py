@@ -10,10 +10,10 @@ import subprocess
 
 import harness
 
-# An idle static-file worker holds 15 pages of its own here (glibc's fork
-# alone leaves about 8: stack, thread block, the loader's and libc's data);
-# before the master's tables left the workers' forks it was 24 to 26.
-MAX_PRIVATE_KIB = 80
+# An idle static-file worker holds 10 pages of its own here (glibc's fork
+# alone leaves about 7: stack, thread block, the loader's and libc's data);
+# before the master's tables left the workers' forks it was 23 (92 KiB).
+MAX_PRIVATE_KIB = 60
 
 
 def instrumented():

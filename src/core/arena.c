@@ -71,8 +71,8 @@ void arena_fork_share(int share)
  */
 #define ARENA_WORKER_SIZE (256 * 1024)
 
-static char *worker_base;
-static size_t worker_used;
+static char *worker_base PF_FORK_WRITTEN;
+static size_t worker_used PF_FORK_WRITTEN;
 
 void *arena_worker_calloc(size_t size)
 {

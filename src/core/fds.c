@@ -13,7 +13,7 @@
 #define FDS_MAX 1024
 
 static int fds[FDS_MAX];
-static int nfds;
+static int nfds PF_FORK_WRITTEN;
 
 void fds_add(int fd)
 {

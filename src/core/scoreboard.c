@@ -34,14 +34,14 @@ static pid_t sb_owner;
  * ask it on every request). SB_ROLE_UNKNOWN: ask getpid().
  */
 enum { SB_ROLE_UNKNOWN, SB_ROLE_OWNER, SB_ROLE_CHILD };
-static int sb_role;
+static int sb_role PF_FORK_WRITTEN;
 
 static void sb_forked_child(void)
 {
 	if (sb_role == SB_ROLE_OWNER)
 		sb_role = SB_ROLE_CHILD;
 }
-static int sb_nslots;			/* 1 + the highest slot in use */
+static int sb_nslots PF_FORK_WRITTEN;	/* 1 + the highest slot in use */
 static struct sb_private {
 	int used;
 	pid_t pid;

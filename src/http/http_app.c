@@ -63,7 +63,7 @@ int http_app_init(struct pf_worker *w, const struct pf_settings *s)
 {
 	struct http_conf conf;
 	const char *mount = "/";
-	char root[PATH_MAX];
+	const char *root = NULL;
 	struct http_app *a = arena_worker_calloc(sizeof(*a));
 	if (!a) {
 		log_error("http: out of memory");
@@ -80,7 +80,8 @@ int http_app_init(struct pf_worker *w, const struct pf_settings *s)
 		return -1;
 	}
 	a->mount_len = strlen(a->mount);
-	if (pf_settings_path(s, "root", "", root, sizeof(root)) == 0 && root[0] &&
+	/* Static files beside the app: the handler reads (and resolves) root itself. */
+	if (pf_settings_string(s, "root", "", &root) == 0 && root && root[0] &&
 	    http_handler.init(w, s, &a->files) != 0)
 		return -1;
 	return 0;

@@ -36,7 +36,9 @@
 int http_engine_read_conf(const struct pf_settings *s, struct http_conf *c)
 {
 	int bad = 0;
-	bad |= pf_settings_path(s, "access_log", "", c->access_log, sizeof(c->access_log)) < 0;
+	/* Resolved when opened: no path buffer on a starting worker's stack. */
+	bad |= pf_settings_string(s, "access_log", "", &c->access_log) < 0;
+	c->access_log_dir = s->dir;
 	bad |= pf_settings_double(s, "header_timeout", 10.0, 0.001, 86400.0,
 				  &c->header_timeout) < 0;
 	bad |= pf_settings_double(s, "keepalive_timeout", 5.0, 0.0, 86400.0,
@@ -56,10 +58,17 @@ int http_engine_check(const struct pf_settings *s)
 {
 	struct http_conf c;
 	struct stat sb;
+	char dir[PATH_MAX];
 	int bad = http_engine_read_conf(s, &c) < 0;
-	if (c.access_log[0]) {
-		char dir[PATH_MAX];
-		snprintf(dir, sizeof(dir), "%s", c.access_log);
+	if (c.access_log && c.access_log[0]) {
+		/* Resolved as the workers will, its length checked here once for all of them. */
+		int rel = c.access_log[0] != '/' && c.access_log_dir && c.access_log_dir[0];
+		int n = snprintf(dir, sizeof(dir), "%s%s%s", rel ? c.access_log_dir : "", rel ? "/" : "",
+				 c.access_log);
+		if (n < 0 || (size_t)n >= sizeof(dir)) {
+			pf_settings_error(s, "access_log", "'access_log' is too long");
+			return 1;
+		}
 		char *slash = strrchr(dir, '/');
 		if (slash == dir)
 			slash[1] = '\0';
@@ -102,11 +111,19 @@ struct http_engine *http_engine_create(const struct http_conf *c)
 	e->conf.max_body_size = c->max_body_size;
 	e->conf.body_timeout = c->body_timeout;
 	e->conf.body_min_rate = c->body_min_rate;
-	memcpy(e->conf.access_log, c->access_log, strnlen(c->access_log, sizeof(c->access_log) - 1) + 1);
 	e->logfd = -1;
-	if (c->access_log[0] && (e->logfd = open_log(c->access_log)) < 0) {
-		arena_worker_free(e);
-		return NULL;
+	if (c->access_log && c->access_log[0]) {
+		const char *dir = c->access_log_dir;
+		int rel = c->access_log[0] != '/' && dir && dir[0];
+		size_t n = (rel ? strlen(dir) + 1 : 0) + strlen(c->access_log) + 1;
+		e->log_path = arena_worker_calloc(n);
+		if (e->log_path)
+			snprintf(e->log_path, n, "%s%s%s", rel ? dir : "", rel ? "/" : "", c->access_log);
+		if (!e->log_path || (e->logfd = open_log(e->log_path)) < 0) {
+			arena_worker_free(e->log_path);
+			arena_worker_free(e);
+			return NULL;
+		}
 	}
 	e->max_header = (size_t)c->max_header_size;
 	/* A head may carry a Location as long as the request target. */
@@ -157,6 +174,7 @@ void http_engine_destroy(struct http_engine *e)
 		close(e->logfd);
 	if (e->arena)
 		munmap(e->arena, e->arena_len);
+	arena_worker_free(e->log_path);
 	arena_worker_free(e);
 }
 
@@ -165,11 +183,11 @@ void http_engine_reopen(struct http_engine *e)
 {
 	if (!e || e->logfd < 0)
 		return;
-	int fd = open_log(e->conf.access_log);
+	int fd = open_log(e->log_path);
 	if (fd < 0)
 		return;
 	if (dup2(fd, e->logfd) < 0)
-		pf_log(PF_LOG_ERROR, "http: reopen access log %s: %s", e->conf.access_log,
+		pf_log(PF_LOG_ERROR, "http: reopen access log %s: %s", e->log_path,
 		       strerror(errno));
 	close(fd);
 }
@@ -234,7 +252,7 @@ static void access_log(struct pf_http *h)
 	HTTP_OUT_LIT(&l, "\n");
 	/* One write with O_APPEND: lines of concurrent workers never interleave. */
 	if (write(e->logfd, l.p, l.len) < 0)
-		pf_log(PF_LOG_WARN, "http: write access log %s: %s", e->conf.access_log,
+		pf_log(PF_LOG_WARN, "http: write access log %s: %s", e->log_path,
 		       strerror(errno));
 }
 

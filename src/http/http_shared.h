@@ -127,7 +127,9 @@ struct http_conf {
 	long long max_header_size, max_body_size;
 	double body_timeout;		/* the body's time, from its first wait, */
 	long long body_min_rate;	/* plus 1 s per this many bytes received */
-	char access_log[PATH_MAX];	/* last: what is not written stays untouched */
+	/* As written in the configuration (NULL or "": none), relative to access_log_dir. */
+	const char *access_log;
+	const char *access_log_dir;
 };
 
 /* Room for the headers a handler adds to one response, beyond max_header_size. */
@@ -139,6 +141,7 @@ struct http_conf {
 
 struct http_engine {
 	struct http_conf conf;
+	char *log_path;		/* access_log resolved; NULL: none */
 	int logfd;			/* -1: no access log */
 	size_t max_header;
 	char *in;			/* request bytes: max_header */

@@ -15,7 +15,7 @@
 
 void rss_watchdog(struct master *m, int64_t now)
 {
-	static int64_t last;
+	static int64_t last PF_FORK_WRITTEN;
 	if (now - last < RSS_EVERY_NS)
 		return;
 	last = now;
