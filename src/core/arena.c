@@ -17,6 +17,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/*
+ * LeakSanitizer looks for pointers in the heap, stacks and globals, not in
+ * mappings of our own: the tables are declared to it as roots, or every
+ * configuration they hold would read as leaked.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define ROOT_ADD(p, len) __lsan_register_root_region((p), (len))
+#define ROOT_DEL(p, len) __lsan_unregister_root_region((p), (len))
+#else
+#define ROOT_ADD(p, len) ((void)0)
+#define ROOT_DEL(p, len) ((void)0)
+#endif
+
 #define ARENA_MAX_REGIONS 64
 
 static struct region {
@@ -39,6 +53,7 @@ void *arena_alloc(size_t size)
 		abort();
 	}
 	regions[nregions++] = (struct region){ p, len };
+	ROOT_ADD(p, len);
 	if (!shared)
 		madvise(p, len, MADV_DONTFORK);
 	return p;	/* zero-filled: pages appear when first written */
@@ -48,6 +63,7 @@ void arena_free(void *p)
 {
 	for (int i = 0; p && i < nregions; i++)
 		if (regions[i].addr == p) {
+			ROOT_DEL(p, regions[i].len);
 			munmap(p, regions[i].len);
 			regions[i] = regions[--nregions];
 			return;
