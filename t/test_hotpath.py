@@ -4,7 +4,6 @@ kept-alive requests (a blocking recv, no poll first), the read-ahead of a
 fresh connection's first bytes, and the socket handlers get from
 pf_conn_fd. Speed itself is measured by bench/run, never here."""
 import os
-import platform
 import signal
 import socket
 import time
@@ -13,11 +12,6 @@ import harness
 
 Conn = harness.HttpConn
 
-# The system call a process sleeps in, by number (/proc/PID/syscall).
-SYSCALLS = {
-    "x86_64": {"recvfrom": 45, "poll": 7, "ppoll": 271, "accept4": 288},
-    "aarch64": {"recvfrom": 207, "ppoll": 73, "accept4": 242},
-}.get(platform.machine())
 
 
 def start(workers=2, http_extra="", svc_extra="", handler="http"):
@@ -44,31 +38,15 @@ services = (
     return srv, addr
 
 
-def syscall_of(pid):
-    """The number of the system call pid sleeps in (-1: running or unknown)."""
-    try:
-        with open("/proc/%d/syscall" % pid) as f:
-            first = f.read().split()[0]
-    except (OSError, IndexError):
-        return -1
-    return int(first) if first.isdigit() else -1
-
 
 def sleeping_in(srv, name):
     """The workers of srv sleeping in system call `name`."""
-    return [p for p in srv.workers() if syscall_of(p) == SYSCALLS[name]]
+    return [p for p in srv.workers() if harness.syscall_of(p) == harness.SYSCALLS[name]]
 
-
-def need_syscalls():
-    """Raise harness.Skip (never counted as a pass) where sleeps cannot be seen."""
-    if SYSCALLS is None:
-        raise harness.Skip("no system call table for %s" % platform.machine())
-    if syscall_of(os.getpid()) < 0 and not os.path.exists("/proc/self/syscall"):
-        raise harness.Skip("/proc/PID/syscall cannot be read here")
 
 
 def test_idle_keepalive_worker_sleeps_in_recv_not_poll():
-    need_syscalls()
+    harness.need_syscalls()
     srv, addr = start(workers=2)
     c = Conn(addr)
     c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -78,7 +56,7 @@ def test_idle_keepalive_worker_sleeps_in_recv_not_poll():
     harness.wait_until(lambda: len(sleeping_in(srv, "recvfrom")) == 1, timeout=10 * harness.SLOW,
                        what="a worker asleep in recvfrom")
     for name in ("poll", "ppoll"):
-        if name in SYSCALLS:
+        if name in harness.SYSCALLS:
             assert not sleeping_in(srv, name), "a worker waits in %s" % name
     # The same connection still serves its next request.
     c.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -88,7 +66,7 @@ def test_idle_keepalive_worker_sleeps_in_recv_not_poll():
 
 
 def test_graceful_stop_wakes_a_worker_asleep_in_recv():
-    need_syscalls()
+    harness.need_syscalls()
     srv, addr = start(workers=2)
     conns = []
     for _ in range(2):

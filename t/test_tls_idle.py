@@ -9,7 +9,6 @@ wait is finished within read_timeout, a stop ends the wait at once, and an
 idle connection yields its worker to a queued client.
 """
 import os
-import platform
 import re
 import shutil
 import signal
@@ -22,11 +21,6 @@ import harness
 from harness import Server, config, svc, free_port, wait_until
 import test_tls as tt
 
-# The system call a process sleeps in, by number (/proc/PID/syscall), as in test_hotpath.py.
-SYSCALLS = {
-    "x86_64": {"recvfrom": 45, "poll": 7, "ppoll": 271},
-    "aarch64": {"recvfrom": 207, "ppoll": 73},
-}.get(platform.machine())
 REQ = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 KEEPALIVE = 60.0        # far beyond every wait below: only a prompt path passes
 
@@ -125,26 +119,10 @@ class Client:
         self.sock.close()
 
 
-def syscall_of(pid):
-    """The number of the system call pid sleeps in (-1: running or unknown)."""
-    try:
-        with open("/proc/%d/syscall" % pid) as f:
-            first = f.read().split()[0]
-    except (OSError, IndexError):
-        return -1
-    return int(first) if first.isdigit() else -1
-
-
-def need_syscalls():
-    """Raise harness.Skip (never counted as a pass) where sleeps cannot be seen."""
-    if SYSCALLS is None:
-        raise harness.Skip("no system call table for %s" % platform.machine())
-    if syscall_of(os.getpid()) < 0 and not os.path.exists("/proc/self/syscall"):
-        raise harness.Skip("/proc/PID/syscall cannot be read here")
 
 
 def sleeping_in(pids, name):
-    return [p for p in pids if SYSCALLS and syscall_of(p) == SYSCALLS.get(name)]
+    return [p for p in pids if harness.SYSCALLS and harness.syscall_of(p) == harness.SYSCALLS.get(name)]
 
 
 def wait_asleep_in(pids, name, n=None):
@@ -154,7 +132,7 @@ def wait_asleep_in(pids, name, n=None):
 
 
 def test_idle_kept_alive_tls_worker_sleeps_in_recv_not_poll():
-    need_syscalls()
+    harness.need_syscalls()
     site = Site(workers=1)
     web = site.web_workers()
     c = site.connect()
@@ -164,7 +142,7 @@ def test_idle_kept_alive_tls_worker_sleeps_in_recv_not_poll():
         # Between two requests the worker sleeps in recvfrom, never in poll.
         wait_asleep_in(web, "recvfrom")
         for name in ("poll", "ppoll"):
-            if name in SYSCALLS:
+            if name in harness.SYSCALLS:
                 assert not sleeping_in(web, name), "the idle TLS worker waits in %s" % name
     c.close()
 
@@ -255,7 +233,7 @@ def test_records_read_ahead_together_are_not_waited_for():
 
 
 def test_record_begun_in_the_idle_wait_is_finished_within_read_timeout():
-    need_syscalls()
+    harness.need_syscalls()
     site = Site(workers=1, read_timeout=2.0)
     web = site.web_workers()
     c = site.connect()
@@ -265,7 +243,7 @@ def test_record_begun_in_the_idle_wait_is_finished_within_read_timeout():
     rec = c.record(REQ)
     c.sock.sendall(rec[:3])
     # The rest is read_timeout's now: the worker waits for it in poll().
-    wait_asleep_in(web, "poll" if "poll" in SYSCALLS else "ppoll")
+    wait_asleep_in(web, "poll" if "poll" in harness.SYSCALLS else "ppoll")
     c.sock.sendall(rec[3:])
     code, _, body = c.response()
     assert (code, body) == (200, tt.INDEX)
@@ -279,7 +257,7 @@ def test_record_begun_in_the_idle_wait_is_finished_within_read_timeout():
 
 
 def test_graceful_stop_wakes_tls_workers_asleep_in_recv():
-    need_syscalls()
+    harness.need_syscalls()
     site = Site(workers=2)
     web = site.web_workers()
     conns = []

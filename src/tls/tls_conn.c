@@ -171,22 +171,33 @@ int tls_conn_pending(const struct pf_conn *c)
  * bounds the one wait of a plain read (a client trickling a record gets
  * no longer).
  */
+/*
+ * What SSL_read gave: bytes (counted), 0 at the peer's close_notify, or -1
+ * with *err set to SSL_get_error's verdict for the caller to act on.
+ */
+static int read_result(struct pf_conn *c, int n, int *err)
+{
+	if (n > 0) {
+		if (c->slot)
+			c->slot->bytes_in += (uint64_t)n;
+		return n;
+	}
+	*err = SSL_get_error(c->ssl, n);
+	if (*err == SSL_ERROR_ZERO_RETURN) {
+		ERR_clear_error();
+		return 0;
+	}
+	return -1;
+}
+
 ssize_t tls_conn_read(struct pf_conn *c, void *buf, size_t len, double timeout)
 {
 	int ask = len > (size_t)RECORD * 4 ? RECORD * 4 : (int)len;
 	int64_t end = 0;
 	for (;;) {
-		int n = SSL_read(c->ssl, buf, ask);
-		if (n > 0) {
-			if (c->slot)
-				c->slot->bytes_in += (uint64_t)n;
+		int e, r = SSL_read(c->ssl, buf, ask), n = read_result(c, r, &e);
+		if (n >= 0)
 			return n;
-		}
-		int e = SSL_get_error(c->ssl, n);
-		if (e == SSL_ERROR_ZERO_RETURN) {
-			ERR_clear_error();
-			return 0;
-		}
 		double left = timeout;
 		if (timeout > 0) {
 			int64_t now = util_now_ns();
@@ -194,7 +205,7 @@ ssize_t tls_conn_read(struct pf_conn *c, void *buf, size_t len, double timeout)
 				end = now + (int64_t)(timeout * 1e9);
 			left = end > now ? (double)(end - now) / 1e9 : -1;
 		}
-		if (want(c, n, left, NULL) < 0)
+		if (want(c, r, left, NULL) < 0)
 			return -1;
 	}
 }
@@ -203,19 +214,12 @@ ssize_t tls_conn_read_idle(struct pf_conn *c, void *buf, size_t len)
 {
 	int ask = len > (size_t)RECORD * 4 ? RECORD * 4 : (int)len;
 	c->tls_idle = 1;
-	int n = SSL_read(c->ssl, buf, ask);
+	int r = SSL_read(c->ssl, buf, ask);
 	int saved = errno;
 	c->tls_idle = 0;
-	if (n > 0) {
-		if (c->slot)
-			c->slot->bytes_in += (uint64_t)n;
+	int e, n = read_result(c, r, &e);
+	if (n >= 0)
 		return n;
-	}
-	int e = SSL_get_error(c->ssl, n);
-	if (e == SSL_ERROR_ZERO_RETURN) {
-		ERR_clear_error();
-		return 0;
-	}
 	if (e == SSL_ERROR_WANT_READ && !SSL_has_pending(c->ssl)) {
 		/* Nothing came in the slice (EAGAIN), or a signal (EINTR). */
 		ERR_clear_error();
