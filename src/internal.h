@@ -182,6 +182,7 @@ struct svc_conf {
 };
 
 struct pf_config {
+	struct pf_config *live_next, *live_prev;	/* every one alive (config.c) */
 	char *file;		/* as given */
 	char *dir;		/* its folder: base of relative paths */
 	config_t lc;		/* kept alive for the handlers' blocks */

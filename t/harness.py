@@ -357,14 +357,20 @@ def need_client():
 
 
 def control(srv, line, timeout=30):
-    """Send one command line to srv's control socket; returns the whole answer."""
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(timeout)
-    s.connect(srv.control)
-    s.sendall(line.encode() + b"\n")
-    out = recv_all(s).decode()
-    s.close()
-    return out
+    """Send one command line to srv's control socket; returns the whole answer.
+    Every slot taken (the master frees those of closed connections a moment
+    later; under valgrind, several moments): retried for a while, as -s does."""
+    deadline = time.monotonic() + 5 * SLOW
+    while True:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(timeout)
+        s.connect(srv.control)
+        s.sendall(line.encode() + b"\n")
+        out = recv_all(s).decode()
+        s.close()
+        if out != "error: too many control connections\n" or time.monotonic() > deadline:
+            return out
+        time.sleep(0.05)
 
 
 def status(srv, timeout=30):

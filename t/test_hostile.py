@@ -91,7 +91,8 @@ def test_random_scoreboard_writer():
         elif a == "ttou":
             srv.signal(signal.SIGTTOU)
         elif a == "resize+":
-            assert harness.control(srv, "workers sbw +1").startswith("ok sbw"), srv.output()[-2000:]
+            answer = harness.control(srv, "workers sbw +1")
+            assert answer.startswith("ok sbw"), (answer, srv.output()[-2000:])
         elif a == "resize-":
             assert harness.control(srv, "workers sbw -1").startswith("ok sbw")
         elif a == "echo":

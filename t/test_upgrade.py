@@ -31,7 +31,9 @@ def test_sigusr2_upgrade_under_load_loses_no_request():
         srv.start(wait_for=[addr])
         old_workers = srv.wait_workers(2)
         inode = listen_inode(port)
-        load = harness.spawn([harness.CLIENT, "-c", "4", "-d", "3", "-m", "ping\n", "--json", addr],
+        # The load must outlast the upgrade: under valgrind a master takes seconds to start.
+        secs = "12" if harness.VALGRIND else "3"
+        load = harness.spawn([harness.CLIENT, "-c", "4", "-d", secs, "-m", "ping\n", "--json", addr],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
         def served():

@@ -361,10 +361,28 @@ static void top_defaults(struct pf_config *c, const char *path)
 	config_set_include_dir(&c->lc, c->dir);
 }
 
+/*
+ * Every configuration alive, on one list. The master keeps its generations
+ * in memory no worker is forked with (core/arena.c): without the list a
+ * worker would hold the other generations' configurations with no pointer
+ * to them left, and a memory checker would call them lost.
+ */
+static struct pf_config *live_configs PF_FORK_WRITTEN;
+
+static struct pf_config *config_new(void)
+{
+	struct pf_config *c = util_xcalloc(1, sizeof(*c));
+	c->live_next = live_configs;
+	if (live_configs)
+		live_configs->live_prev = c;
+	live_configs = c;
+	return c;
+}
+
 struct pf_config *config_load(const char *path, const struct pf_handler *const *extra,
 			      struct errlist *errs)
 {
-	struct pf_config *c = util_xcalloc(1, sizeof(*c));
+	struct pf_config *c = config_new();
 	struct keys_ctx x = { c, errs, extra };
 	int before = errs->count;
 
@@ -430,6 +448,12 @@ void config_free(struct pf_config *c)
 {
 	if (!c)
 		return;
+	if (c->live_prev)
+		c->live_prev->live_next = c->live_next;
+	else if (live_configs == c)
+		live_configs = c->live_next;
+	if (c->live_next)
+		c->live_next->live_prev = c->live_prev;
 	for (int i = 0; i < c->nservices; i++) {
 		struct svc_conf *v = &c->services[i];
 		free(v->name);
@@ -462,7 +486,7 @@ void config_free(struct pf_config *c)
  */
 struct pf_config *config_load_paths(const char *path)
 {
-	struct pf_config *c = util_xcalloc(1, sizeof(*c));
+	struct pf_config *c = config_new();
 	const char *v;
 	double d;
 	top_defaults(c, path);
