@@ -40,6 +40,10 @@ defaults
     timeout client 30s
     timeout server 30s
     timeout queue 10s
+    # A health or agent check may take longer than inter (200ms) to be
+    # answered on a loaded machine (CI's coverage build): that is not a
+    # server going down.
+    timeout check 2s
     retries 3
     option redispatch
 
