@@ -69,6 +69,8 @@ char *util_xstrdup(const char *s);	/* aborts on ENOMEM */
 void *util_xcalloc(size_t n, size_t size);
 /* Join dir and a relative path; absolute paths come back unchanged. */
 char *util_resolve_path(const char *dir, const char *path);
+/* The same into out (snprintf's return: the length it needed). */
+int util_join_path(char *out, size_t len, const char *dir, const char *path);
 int util_set_cloexec(int fd);
 int util_set_nonblock(int fd, int on);
 /* Levenshtein distance, for "did you mean" suggestions. */

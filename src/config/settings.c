@@ -177,9 +177,8 @@ PF_API int pf_settings_path(const struct pf_settings *s, const char *key, const 
 		snprintf(out, outlen, "%s", "");
 		return 0;
 	}
-	/* As util_resolve_path, without the allocation (a worker's start-up makes none). */
-	int n = v[0] == '/' || !s->dir || !s->dir[0] ? snprintf(out, outlen, "%s", v) :
-		snprintf(out, outlen, "%s/%s", s->dir, v);
+	/* Without an allocation: a worker's start-up makes none. */
+	int n = util_join_path(out, outlen, s->dir, v);
 	if (n < 0 || (size_t)n >= outlen) {
 		pf_settings_error(s, key, "'%s' is too long", key);
 		return -1;

@@ -46,13 +46,17 @@ void *util_xcalloc(size_t n, size_t size)
 	return p;
 }
 
+int util_join_path(char *out, size_t len, const char *dir, const char *path)
+{
+	int rel = path[0] != '/' && dir && dir[0];
+	return snprintf(out, len, "%s%s%s", rel ? dir : "", rel ? "/" : "", path);
+}
+
 char *util_resolve_path(const char *dir, const char *path)
 {
-	if (path[0] == '/' || !dir || !dir[0])
-		return util_xstrdup(path);
-	char *out;
-	if (asprintf(&out, "%s/%s", dir, path) < 0)
-		abort();
+	size_t n = (dir ? strlen(dir) : 0) + strlen(path) + 2;	/* room for both, '/' and NUL */
+	char *out = util_xcalloc(1, n);
+	util_join_path(out, n, dir, path);
 	return out;
 }
 

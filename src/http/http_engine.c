@@ -62,9 +62,7 @@ int http_engine_check(const struct pf_settings *s)
 	int bad = http_engine_read_conf(s, &c) < 0;
 	if (c.access_log && c.access_log[0]) {
 		/* Resolved as the workers will, its length checked here once for all of them. */
-		int rel = c.access_log[0] != '/' && c.access_log_dir && c.access_log_dir[0];
-		int n = snprintf(dir, sizeof(dir), "%s%s%s", rel ? c.access_log_dir : "", rel ? "/" : "",
-				 c.access_log);
+		int n = util_join_path(dir, sizeof(dir), c.access_log_dir, c.access_log);
 		if (n < 0 || (size_t)n >= sizeof(dir)) {
 			pf_settings_error(s, "access_log", "'access_log' is too long");
 			return 1;
@@ -113,12 +111,10 @@ struct http_engine *http_engine_create(const struct http_conf *c)
 	e->conf.body_min_rate = c->body_min_rate;
 	e->logfd = -1;
 	if (c->access_log && c->access_log[0]) {
-		const char *dir = c->access_log_dir;
-		int rel = c->access_log[0] != '/' && dir && dir[0];
-		size_t n = (rel ? strlen(dir) + 1 : 0) + strlen(c->access_log) + 1;
+		size_t n = (c->access_log_dir ? strlen(c->access_log_dir) : 0) + strlen(c->access_log) + 2;
 		e->log_path = arena_worker_calloc(n);
 		if (e->log_path)
-			snprintf(e->log_path, n, "%s%s%s", rel ? dir : "", rel ? "/" : "", c->access_log);
+			util_join_path(e->log_path, n, c->access_log_dir, c->access_log);
 		if (!e->log_path || (e->logfd = open_log(e->log_path)) < 0) {
 			arena_worker_free(e->log_path);
 			arena_worker_free(e);
