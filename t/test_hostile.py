@@ -15,6 +15,7 @@ otherwise.
 import json
 import os
 import pwd
+import re
 import signal
 import time
 
@@ -45,7 +46,7 @@ def check_master(srv, decoy):
     assert harness.pid_alive(decoy.pid), "the decoy %d was killed" % decoy.pid
 
 
-def start_hostile(writer_extra=""):
+def start_hostile(writer_extra="", shutdown_timeout=3.0):
     need_root_and_nobody()
     decoy = harness.spawn(["sleep", "600"])
     echo = "127.0.0.1:%d" % harness.free_port()
@@ -57,11 +58,15 @@ def start_hostile(writer_extra=""):
             workers=1, max_workers=3, request_timeout=1.0,
             extra="sbwriter = { decoy_pid = %d; pause_us = 2000; %s };" % (decoy.pid, writer_extra)),
         svc("status", stat, handler="status", workers=1),
-        user="nobody", shutdown_timeout=3.0)
+        user="nobody", shutdown_timeout=shutdown_timeout)
     srv = Server(text)
     srv.start(wait_for=[echo, sbw, stat], timeout=15 * harness.SLOW)
     wait_until(lambda: "sbwriter: scribbling" in srv.output(), 10 * harness.SLOW,
                what="the writer's first round")
+    # Killing a worker of the first generation before it is ready fails the
+    # start-up, rightly: the actions begin once the master says it is ready.
+    wait_until(lambda: "] %d master: ready: " % srv.proc.pid in srv.output(), 15 * harness.SLOW,
+               what="the first generation ready")
     return srv, decoy, echo, stat
 
 
@@ -69,7 +74,8 @@ def test_random_scoreboard_writer():
     srv, decoy, echo, stat = start_hostile()
     actions = ["status", "json", "reload", "ttin", "ttou", "resize+", "resize-", "echo",
                "usr1", "statussvc", "kill_writer"]
-    deadline = time.monotonic() + 12 * harness.SLOW
+    # Under valgrind each action is slow: 36 s of them are enough rounds.
+    deadline = time.monotonic() + 12 * min(harness.SLOW, 3)
     writers_seen = set()
     i = 0
     while time.monotonic() < deadline:
@@ -137,6 +143,23 @@ def test_random_scoreboard_writer():
     srv.signal(signal.SIGTERM)
     assert srv.wait_exit(timeout=20 * harness.SLOW) == 0, srv.output()[-3000:]
     assert harness.pid_alive(decoy.pid), "the decoy %d was killed" % decoy.pid
+
+
+def test_slot_lies_do_not_end_a_worker_before_it_is_ready():
+    """A module's init scribbles 'busy since the epoch' over every slot and
+    then takes 1.5 s to return (request_timeout 1 s): the watchdog must leave
+    the worker alone until its ready message, or the start-up never ends."""
+    srv, decoy, echo, stat = start_hostile("ready_delay_ms = 1500;", shutdown_timeout=3.0 * harness.SLOW)
+    out = srv.output()
+    first = re.search(r"\] (\d+) worker sbw: sbwriter: scribbling", out)
+    assert first, out[-3000:]
+    ready_at = out.index("master: ready: ")
+    assert "worker %s busy for" % first.group(1) not in out[:ready_at], out[-3000:]
+    assert "start-up failed" not in out, out[-3000:]
+    check_master(srv, decoy)
+    assert harness.echo_once(echo) == b"ping"
+    srv.signal(signal.SIGTERM)
+    assert srv.wait_exit(timeout=20 * harness.SLOW) == 0, srv.output()[-3000:]
 
 
 if __name__ == "__main__":

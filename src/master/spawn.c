@@ -448,7 +448,7 @@ int64_t spawn_next_event(struct master *m, struct generation *g, int64_t now)
 		for (int i = 0; s->conf->request_timeout > 0 && i < scoreboard_nslots(); i++) {
 			struct worker_rec *r = &m->workers[i];
 			int64_t due;
-			if (!r->pid || r->gen != g || r->svc != v || r->exiting)
+			if (!r->pid || r->gen != g || r->svc != v || r->exiting || !r->ready)
 				continue;
 			policy_watchdog(scoreboard->slots[i].state == SB_BUSY,
 					scoreboard->slots[i].conn_start_ns, s->conf->request_timeout,
@@ -481,12 +481,18 @@ void spawn_check_deadlines(struct master *m, int64_t now)
 	}
 }
 
-/* request_timeout: end a worker busy on one connection for too long. */
+/*
+ * request_timeout: end a worker busy on one connection for too long. A
+ * worker not yet ready has taken no connection, whatever its slot says (its
+ * modules' init may already have written there): the master's own record of
+ * the ready message decides, and a worker slow to start is the business of
+ * the generation's start-up, not of the watchdog.
+ */
 void spawn_watchdog(struct master *m, int64_t now)
 {
 	for (int i = 0; i < scoreboard_nslots(); i++) {
 		struct worker_rec *r = &m->workers[i];
-		if (!r->pid || r->exiting || !r->gen)
+		if (!r->pid || r->exiting || !r->gen || !r->ready)
 			continue;
 		const struct svc_conf *c = r->gen->svcs[r->svc].conf;
 		struct sb_view s;

@@ -6,7 +6,9 @@
  * bytes, and in between with targeted lies: nslots = 1 << 24, states and
  * service indexes out of range, peers without a NUL, and the pid of a
  * process the master did not fork (decoy_pid) in every slot.
- *	sbwriter = { decoy_pid = 1234; pause_us = 500; };
+ *	sbwriter = { decoy_pid = 1234; pause_us = 500; ready_delay_ms = 0; };
+ * ready_delay_ms holds the worker in init that long after the scribbling
+ * began: a worker not yet ready whose slot claims a connection for ages.
  * Connections are echoed (the worker keeps serving while it scribbles).
  * Built by make check; used by t/test_hostile.py.
  */
@@ -31,6 +33,7 @@ static int sbwriter_check(const struct pf_settings *s)
 	long long v;
 	int bad = pf_settings_int(s, "decoy_pid", 0, 0, 1 << 22, &v) < 0;
 	bad |= pf_settings_int(s, "pause_us", 500, 0, 1000000, &v) < 0;
+	bad |= pf_settings_int(s, "ready_delay_ms", 0, 0, 60000, &v) < 0;
 	return bad ? -1 : 0;
 }
 
@@ -145,6 +148,9 @@ static int sbwriter_init(struct pf_worker *wk, const struct pf_settings *s, void
 	}
 	pthread_detach(t);
 	*state = w;
+	pf_settings_int(s, "ready_delay_ms", 0, 0, 60000, &v);
+	if (v > 0)
+		usleep((useconds_t)(v * 1000));
 	return 0;
 }
 
