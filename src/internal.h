@@ -347,6 +347,7 @@ struct pf_conn {
 	int blocking;			/* fd accepted blocking: the idle wait is recv() */
 	int64_t rcvtimeo_ns;		/* SO_RCVTIMEO set on fd (0: none yet) */
 	int64_t silent_since;		/* ns the client is silent since (0: spoke, or we wrote) */
+	int silent_age_unread;		/* silent_since is accept's: its queue time not yet read */
 	int yielded;			/* given up, silent, for a queued client */
 	struct ssl_st *ssl;		/* TLS: the session over fd, or NULL */
 	int ktls_send;			/* kTLS offload active: SSL_sendfile */
@@ -401,7 +402,9 @@ int conn_silent_listen_pending(int lfd);
  * CONN_SILENT_GRACE_NS, or (when it has not sent a byte: !spoke) the listen
  * queue is half full. A worker told to stop never gives a connection up.
  */
-int conn_silent_should_yield(const struct pf_conn *c, int64_t now, int spoke);
+int conn_silent_should_yield(struct pf_conn *c, int64_t now, int spoke);
+/* Read the time c spent silent in the listen queue into c->silent_since, once. */
+void conn_silent_age(struct pf_conn *c);
 /*
  * Wait for `events` on a silent c up to `timeout` seconds (<= 0: forever),
  * as conn_wait_fd does, but give the connection up (-1, EAGAIN,

@@ -312,6 +312,50 @@ START_TEST(test_count_as_worker)
 }
 END_TEST
 
+/* scoreboard_any_idle says what scoreboard_count(...).idle > 0 says, as master and as worker. */
+static int any_idle_agrees(void)
+{
+	static const int svcs[] = { SB_ANY_SERVICE, 0, 1, 2, 5 };
+	int bits = 0;
+	for (size_t k = 0; k < ARRAY_LEN(svcs); k++) {
+		struct sb_count c;
+		scoreboard_count(svcs[k], SB_ANY_GENERATION, NULL, NULL, &c);
+		if (scoreboard_any_idle(svcs[k]) != (c.idle > 0))
+			return -1;
+		bits |= (c.idle > 0) << k;
+	}
+	return bits;
+}
+
+START_TEST(test_any_idle)
+{
+	fill_counts();
+	ck_assert_int_eq(any_idle_agrees(), 0x7);	/* any, 0 and 1; not 2 nor 5 */
+	/* Service 0's idle workers get busy: only service 1 has one left. */
+	scoreboard->slots[0].state = SB_BUSY;
+	scoreboard->slots[3].state = SB_EXITING;
+	ck_assert_int_eq(any_idle_agrees(), 0x5);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int ok = any_idle_agrees() == 0x5;
+		/* A slot that lies (idle, in a service out of range) is no idle worker. */
+		scoreboard->slots[6].state = SB_BUSY;
+		scoreboard->slots[5].state = SB_IDLE;
+		scoreboard->slots[5].svc = SB_MAX_SERVICES + 3;
+		ok &= any_idle_agrees() == 0 && !scoreboard_any_idle(SB_MAX_SERVICES + 3);
+		_exit(ok ? 0 : 1);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	/* The master reads slot 5 by its own record (service 1): idle there. */
+	ck_assert_int_eq(any_idle_agrees(), 0x5);
+	scoreboard->slots[5].state = SB_BUSY;
+	ck_assert_int_eq(any_idle_agrees(), 0);
+}
+END_TEST
+
 static const struct {
 	const char *in;
 	size_t len;		/* bytes of in to offer; the copy's size is 8 */
@@ -424,6 +468,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_count_by_service_and_generation, 0,
 			    (int)ARRAY_LEN(count_cases));
 	tcase_add_test(tc, test_count_as_worker);
+	tcase_add_test(tc, test_any_idle);
 	tcase_add_loop_test(tc, test_copy_string, 0, (int)ARRAY_LEN(string_cases));
 	tcase_add_test(tc, test_render_garbage_as_owner);
 	tcase_add_test(tc, test_render_garbage_as_worker);

@@ -16,6 +16,7 @@ server; modules; running preforkd; the test runner.
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -137,6 +138,39 @@ def need_syscalls():
         raise Skip("no system call table for %s" % platform.machine())
     if syscall_of(os.getpid()) < 0 and not os.path.exists("/proc/self/syscall"):
         raise Skip("/proc/PID/syscall cannot be read here")
+
+
+def strace_lines(pids, run):
+    """The system calls of pids (one or a list; strace, one per line, with
+    no pid prefix) while run() runs."""
+    pids = [pids] if isinstance(pids, int) else list(pids)
+    if VALGRIND:
+        raise Skip("under valgrind a worker's system calls include valgrind's own")
+    exe = shutil.which("strace")
+    if not exe:
+        raise Skip("strace is missing (Debian: apt-get install strace)")
+    out = os.path.join(tmpdir(), "strace.txt")
+    argv = [exe, "-qq", "-o", out]
+    for pid in pids:
+        argv += ["-p", str(pid)]
+    p = subprocess.Popen(argv, stderr=subprocess.PIPE)
+    _procs.append(p)
+
+    # Attached once every process shows as traced (TracerPid in its status).
+    def traced():
+        if p.poll() is not None:
+            raise Skip("strace cannot attach here: %s" % p.stderr.read().decode().strip())
+        for pid in pids:
+            with open("/proc/%d/status" % pid) as f:
+                if not re.search(r"^TracerPid:\s+%d$" % p.pid, f.read(), re.M):
+                    return False
+        return True
+    wait_until(traced, timeout=10 * SLOW, what="strace attached")
+    run()
+    p.send_signal(signal.SIGINT)
+    p.wait(timeout=10 * SLOW)
+    with open(out) as f:
+        return [re.sub(r"^(\[pid\s+\d+\]|\d+)\s+", "", l) for l in f.read().splitlines()]
 
 
 def pid_alive(pid):

@@ -4,6 +4,7 @@ kept-alive requests (a blocking recv, no poll first), the read-ahead of a
 fresh connection's first bytes, and the socket handlers get from
 pf_conn_fd. Speed itself is measured by bench/run, never here."""
 import os
+import re
 import signal
 import socket
 import time
@@ -97,6 +98,45 @@ def test_idle_keepalive_in_recv_yields_to_a_queued_client():
     r = queued.read_response()
     assert (r.status, r.body) == (200, b"hello\n"), r
     assert idle.at_eof()
+
+
+def test_a_late_first_request_costs_accept_poll_recv_send_close():
+    # A worker in accept() wakes when the handshake ends, mostly before the
+    # request is there. With a worker free, the first read waits in poll()
+    # at once: no recv() that says EAGAIN first, no TCP_INFO (before: accept4,
+    # recvfrom EAGAIN, getsockopt, poll, recvfrom, sendmsg, close).
+    harness.need_syscalls()
+    srv, addr = start(workers=2)
+    warm = Conn(addr)                       # the file is cached
+    warm.send(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert warm.read_response().status == 200
+    warm.close()
+    n = 8
+
+    def late_requests():
+        for _ in range(n):
+            s = harness.connect(addr)
+            # Sent once a worker waits for it in poll(): late, for sure.
+            harness.wait_until(lambda: [p for p in srv.workers() if harness.syscall_of(p)
+                                        in (harness.SYSCALLS.get("poll"),
+                                            harness.SYSCALLS.get("ppoll"))],
+                               timeout=10 * harness.SLOW, what="a worker waiting in poll")
+            s.sendall(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            reply = harness.recv_all(s)
+            s.close()
+            assert reply.startswith(b"HTTP/1.1 200 ") and reply.endswith(b"hello\n"), reply
+    # Trace both workers: either may take each connection.
+    lines = harness.strace_lines(srv.workers(), late_requests)
+    # An accept begun before strace attached shows as "<... accept4 resumed>".
+    accepts = [l for l in lines if re.match(r"^(accept4?\(|<\.\.\. accept4? resumed>)", l)
+               and re.search(r"\) = \d+$", l)]
+    assert len(accepts) == n, "\n".join(lines)
+    again = [l for l in lines if re.match(r"^recv(from|msg)?\(", l) and "EAGAIN" in l]
+    assert not again, "\n".join(lines)
+    assert not [l for l in lines if l.startswith("getsockopt(")], "\n".join(lines)
+    sends = [l for l in lines if re.match(r"^(sendto|sendmsg|write|writev)\(", l)]
+    assert len(sends) == n, "\n".join(lines)
+    srv.stop()
 
 
 def test_first_request_longer_than_the_read_ahead_buffer_and_pipelined():

@@ -10,11 +10,9 @@ idle connection yields its worker to a queued client.
 """
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
-import subprocess
 import time
 
 import harness
@@ -147,30 +145,6 @@ def test_idle_kept_alive_tls_worker_sleeps_in_recv_not_poll():
     c.close()
 
 
-def strace_lines(pid, run):
-    """The system calls of pid (strace, one per line) while run() runs."""
-    if harness.VALGRIND:
-        raise harness.Skip("under valgrind a worker's system calls include valgrind's own")
-    exe = shutil.which("strace")
-    if not exe:
-        raise harness.Skip("strace is missing (Debian: apt-get install strace)")
-    out = os.path.join(harness.tmpdir(), "strace.txt")
-    p = subprocess.Popen([exe, "-qq", "-o", out, "-p", str(pid)], stderr=subprocess.PIPE)
-    harness._procs.append(p)
-    # Attached once the worker shows as traced (TracerPid in its status).
-    def traced():
-        if p.poll() is not None:
-            raise harness.Skip("strace cannot attach here: %s" % p.stderr.read().decode().strip())
-        with open("/proc/%d/status" % pid) as f:
-            return re.search(r"^TracerPid:\s+%d$" % p.pid, f.read(), re.M) is not None
-    wait_until(traced, timeout=10 * harness.SLOW, what="strace attached")
-    run()
-    p.send_signal(signal.SIGINT)
-    p.wait(timeout=10 * harness.SLOW)
-    with open(out) as f:
-        return f.read().splitlines()
-
-
 def test_one_recv_and_one_send_per_kept_alive_request_over_tls():
     # Before: poll() for the request, then read(), then write() (3 calls);
     # a record read as a 5-byte header and a body (no read-ahead) would
@@ -186,7 +160,7 @@ def test_one_recv_and_one_send_per_kept_alive_request_over_tls():
         for _ in range(n + 1):
             code, _, body = c.get()
             assert code == 200 and body == tt.INDEX, code
-    lines = strace_lines(web, requests)
+    lines = harness.strace_lines(web, requests)
     c.close()
     calls = [re.match(r"^(\w+)\((\d*)", l).groups() for l in lines if re.match(r"^\w+\(", l)]
     reads = [fd for name, fd in calls if name in ("recvfrom", "recvmsg", "read")]

@@ -304,6 +304,23 @@ void scoreboard_count(int svc, unsigned generation, scoreboard_judge_fn *judge, 
 	}
 }
 
+/*
+ * Is some worker of svc idle? scoreboard_count's answer to that one
+ * question, but it stops at the first idle slot: while workers are free
+ * (the usual case) a few slots are read, not every one.
+ */
+int scoreboard_any_idle(int svc)
+{
+	int owner = scoreboard_is_owner(), n = scoreboard_nslots();
+	for (int i = 0; i < n; i++) {
+		struct sb_view v;
+		if (read_slot(i, owner, &v) && (svc == SB_ANY_SERVICE || v.svc == svc) &&
+		    v.state == SB_IDLE)
+			return 1;
+	}
+	return 0;
+}
+
 int scoreboard_service_view(int i, struct sb_service *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -116,6 +116,7 @@ struct sb_count {
 typedef int scoreboard_judge_fn(int slot, int state, void *arg);
 void scoreboard_count(int svc, unsigned generation, scoreboard_judge_fn *judge, void *arg,
 		      struct sb_count *out);
+int scoreboard_any_idle(int svc);	/* scoreboard_count(...).idle > 0, sooner */
 int scoreboard_service_view(int i, struct sb_service *out);	/* 0: unused */
 void scoreboard_copy_string(char *dst, const volatile char *src, size_t len);
 

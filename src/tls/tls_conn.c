@@ -103,6 +103,7 @@ int tls_conn_accept(struct pf_conn *c, const struct tls_conf *t, double timeout)
 	 * after CONN_SILENT_GRACE_NS when others queue and no worker is free.
 	 */
 	int spoke = !c->silent_since;	/* its first bytes were there at accept */
+	conn_silent_age(c);	/* before the server's own time is taken out below */
 	if (!c->silent_since)
 		c->silent_since = util_now_ns();
 	for (;;) {

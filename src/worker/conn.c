@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
 
@@ -100,20 +99,38 @@ static int has_spoken(struct pf_conn *c)
 int conn_watch_silence(struct pf_conn *c, int defer_accept)
 {
 	int64_t now = util_now_ns();
+	int inet = c->peer_sa.ss_family == AF_INET || c->peer_sa.ss_family == AF_INET6;
 	c->silent_since = 0;
-	if (!c->worker || has_spoken(c))
+	if (!c->worker)
+		return 0;
+	/*
+	 * A plain connection, a worker free: nothing to decide now. The
+	 * handler's first read waits for the request in poll() and reads it
+	 * (poll + recv), where asking first whether it came with the
+	 * handshake would cost a recv() that mostly says EAGAIN: a worker
+	 * blocked in accept() wakes when the handshake ends, before the
+	 * request's first segment is there. A TLS handshake keeps the read.
+	 */
+	if (c->blocking && !defer_accept && !(c->worker->svc && c->worker->svc->tls) &&
+	    conn_silent_idle_worker(c->worker)) {
+		c->silent_since = now;
+		c->silent_age_unread = inet;
+		c->expect_wait = 1;
+		return 0;
+	}
+	if (has_spoken(c))
 		return 0;	/* data (or an end) is there already */
 	c->silent_since = now;
 	if (defer_accept) {
 		/* The kernel held it for the defer period: silent all along. */
 		c->silent_since = now - CONN_SILENT_GRACE_NS;
-	} else if (c->peer_sa.ss_family == AF_INET || c->peer_sa.ss_family == AF_INET6) {
-		/* Its time in the listen queue: no data since the handshake. */
-		struct tcp_info ti;
-		socklen_t tl = sizeof(ti);
-		if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
-		    tl >= offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof(ti.tcpi_last_data_recv))
-			c->silent_since = now - (int64_t)ti.tcpi_last_data_recv * 1000000LL;
+	} else if (inet) {
+		/*
+		 * Its time in the listen queue counts too, but only matters when
+		 * others queue with no worker idle: conn_silent_age reads it then
+		 * (a getsockopt per connection saved while workers are free).
+		 */
+		c->silent_age_unread = 1;
 	}
 	return conn_silent_should_yield(c, now, 0);
 }

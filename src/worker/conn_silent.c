@@ -20,9 +20,7 @@
 
 int conn_silent_idle_worker(const struct pf_worker *w)
 {
-	struct sb_count c;
-	scoreboard_count(w->sb_service, SB_ANY_GENERATION, NULL, NULL, &c);
-	return c.idle > 0;
+	return scoreboard_any_idle(w->sb_service);
 }
 
 /*
@@ -68,14 +66,39 @@ static int listen_crowded(int lfd)
 	return ti.tcpi_sacked > 0 && 2 * ti.tcpi_unacked >= ti.tcpi_sacked;
 }
 
-int conn_silent_should_yield(const struct pf_conn *c, int64_t now, int spoke)
+void conn_silent_age(struct pf_conn *c)
+{
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	if (!c->silent_age_unread)
+		return;
+	c->silent_age_unread = 0;
+	/* No data since the handshake: the last data received is the handshake's. */
+	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+	    tl >= offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof(ti.tcpi_last_data_recv)) {
+		int64_t since = util_now_ns() - (int64_t)ti.tcpi_last_data_recv * 1000000LL;
+		if (since < c->silent_since)
+			c->silent_since = since;
+	}
+}
+
+/* conn_silent_should_yield, told whether some worker of the service is idle. */
+static int should_yield(struct pf_conn *c, int64_t now, int spoke, int lfd, int idle)
+{
+	/* The scoreboard first: while a worker is idle, no poll() of the listener. */
+	if (!c->silent_since || !c->worker || lfd < 0 || signals_worker_stop || idle ||
+	    !conn_silent_listen_pending(lfd))
+		return 0;
+	conn_silent_age(c);
+	return now - c->silent_since >= CONN_SILENT_GRACE_NS || (!spoke && listen_crowded(lfd));
+}
+
+int conn_silent_should_yield(struct pf_conn *c, int64_t now, int spoke)
 {
 	int lfd = signals_worker_listen_fd();
-	/* The scoreboard first: while a worker is idle, no poll() of the listener. */
-	if (!c->silent_since || !c->worker || lfd < 0 || signals_worker_stop ||
-	    conn_silent_idle_worker(c->worker) || !conn_silent_listen_pending(lfd))
+	if (!c->silent_since || !c->worker || lfd < 0 || signals_worker_stop)
 		return 0;
-	return now - c->silent_since >= CONN_SILENT_GRACE_NS || (!spoke && listen_crowded(lfd));
+	return should_yield(c, now, spoke, lfd, conn_silent_idle_worker(c->worker));
 }
 
 int conn_silent_wait(struct pf_conn *c, short events, double timeout, int spoke)
@@ -88,21 +111,26 @@ int conn_silent_wait(struct pf_conn *c, short events, double timeout, int spoke)
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		if (conn_silent_should_yield(c, now, spoke)) {
+		int lfd = signals_worker_listen_fd();
+		/* One look at the scoreboard serves both questions below. */
+		int idle = lfd < 0 || signals_worker_stop || !c->worker ||
+			   conn_silent_idle_worker(c->worker);
+		if (should_yield(c, now, spoke, lfd, idle)) {
 			c->yielded = 1;
 			errno = EAGAIN;
 			return -1;
 		}
 		if (signals_worker_stop && c->in_request)
 			return conn_wait_conn(c, events, (double)left / 1e9);	/* its stop grace */
-		int lfd = signals_worker_listen_fd();
 		int64_t young = CONN_SILENT_GRACE_NS - (now - c->silent_since);
 		/*
 		 * Old enough: wake when someone queues. Young: look again when
 		 * it is old enough, and meanwhile every QUEUED_CROWD_NS while
 		 * others queue (the queue may crowd).
 		 */
-		int busy = lfd >= 0 && !signals_worker_stop && !conn_silent_idle_worker(c->worker);
+		int busy = !idle;
+		if (busy)
+			conn_silent_age(c);	/* young must count its time queued */
 		int watch = young <= 0 && busy;
 		int64_t wait = watch ? left : !busy ? QUEUED_RECHECK_NS :
 			       young < QUEUED_CROWD_NS ? young : QUEUED_CROWD_NS;
