@@ -168,7 +168,7 @@ void signals_worker_init(int listen_fd)
 	set(SIGUSR2, SIG_IGN, 0);
 	set(SIGTTIN, SIG_IGN, 0);
 	set(SIGTTOU, SIG_IGN, 0);
-	set(SIGPIPE, SIG_IGN, 0);
+	/* SIGPIPE: ignored since signals_master_init, and a fork keeps that. */
 }
 
 void signals_block_all(sigset_t *old)

@@ -29,7 +29,8 @@ static PF_NORETURN void exit_now(int status)
 /*
  * Root only: chroot, then drop to user/group (the user's primary group
  * when group is unset, plus its supplementary groups) for good. Groups are
- * looked up before chroot: the jail usually has no /etc.
+ * looked up before chroot: the jail usually has no /etc. Returns 1 when
+ * the credentials changed, 0 when they did not, -1 on failure.
  */
 static int drop_privileges(const struct pf_config *c)
 {
@@ -79,7 +80,7 @@ static int drop_privileges(const struct pf_config *c)
 		log_error("privileges could be regained after dropping them to %s", c->user);
 		return -1;
 	}
-	return 0;
+	return 1;
 }
 
 /* max_requests plus 0-10% jitter, so workers do not all recycle at once. */
@@ -173,12 +174,15 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 	/* The master set it at start-up; setting it here too lets a reload change it. */
 	if (util_set_nofile(w->conf->rlimit_nofile) < 0)
 		log_warn("rlimit_nofile %ld", w->conf->rlimit_nofile);
-	if (drop_privileges(w->conf) < 0)
+	int dropped = drop_privileges(w->conf);
+	if (dropped < 0)
 		exit_now(WORKER_EXIT_INIT);
 	/* A change of credentials clears the parent-death signal: set it again. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != master_pid)
-		signals_worker_stop = 1;
+	if (dropped) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != master_pid)
+			signals_worker_stop = 1;
+	}
 
 	util_coverage_flush();
 	slot->state = SB_IDLE;
