@@ -85,7 +85,7 @@ void arena_fork_share(int share)
  * master (no heap chunk, no allocator state): an idle worker costs only the
  * bytes its start-up writes. Past the mapping, calloc takes over.
  */
-#define ARENA_WORKER_SIZE (256 * 1024)
+#define ARENA_WORKER_SIZE (1024 * 1024)	/* reserved, not committed: pages come as written */
 
 static char *worker_base PF_FORK_WRITTEN;
 static size_t worker_used PF_FORK_WRITTEN;
@@ -110,6 +110,8 @@ void *arena_worker_calloc(size_t size)
 void arena_worker_free(void *p)
 {
 	char *c = p;
+	if (!p)
+		return;
 	if (worker_base && c >= worker_base && c < worker_base + ARENA_WORKER_SIZE)
 		return;	/* kept until the worker exits */
 	free(p);

@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,8 +79,7 @@ static void http_fini(struct pf_worker *w, void *arg)
 	http_file_cache_fini(st);
 	if (st->rootfd >= 0)
 		close(st->rootfd);
-	if (st->arena)
-		munmap(st->arena, st->arena_len);
+	arena_worker_free(st->arena);
 	arena_worker_free(st);
 }
 
@@ -116,17 +114,15 @@ static int http_init(struct pf_worker *w, const struct pf_settings *s, void **st
 	st->path_cap = max_header + strlen(st->conf.index) + 8;
 	st->location_cap = 3 * max_header + 4;
 	/*
-	 * The buffers live in a fresh private mapping rather than on the heap
-	 * the worker shares copy-on-write with the master: a page costs memory
-	 * only once a request writes to it, so an idle pool of many workers
-	 * stays small.
+	 * The buffers live in the worker's own mapping (arena_worker_calloc)
+	 * rather than on the heap the worker shares copy-on-write with the
+	 * master: a page costs memory only once a request writes to it, so an
+	 * idle pool of many workers stays small.
 	 */
 	size_t path_len = align64(st->path_cap), loc_len = align64(st->location_cap);
 	st->arena_len = HTTP_SMALL_FILE + 2 * path_len + loc_len;
-	st->arena = mmap(NULL, st->arena_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			 -1, 0);
-	if (st->arena == MAP_FAILED) {
-		st->arena = NULL;
+	st->arena = arena_worker_calloc(st->arena_len);
+	if (!st->arena) {
 		pf_log(PF_LOG_ERROR, "http: out of memory");
 		goto fail;
 	}

@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,10 +131,10 @@ struct http_engine *http_engine_create(const struct http_conf *c)
 	/* A request line escaped for the log takes at most four bytes a byte. */
 	e->logline_cap = 4 * e->max_header + 512;
 	/*
-	 * The buffers live in a fresh private mapping rather than on the heap
-	 * the worker shares copy-on-write with the master: a page costs memory
-	 * only once a request writes to it, so an idle pool of many workers
-	 * stays small.
+	 * The buffers live in the worker's own mapping (arena_worker_calloc)
+	 * rather than on the heap the worker shares copy-on-write with the
+	 * master: a page costs memory only once a request writes to it, so an
+	 * idle pool of many workers stays small.
 	 */
 	size_t in_len = align64(e->max_header), head_len = align64(e->head_cap);
 	size_t out_len = align64(e->fields_out_cap), str_len = align64(e->strings_cap);
@@ -143,10 +142,8 @@ struct http_engine *http_engine_create(const struct http_conf *c)
 	size_t fields_len = align64(HTTP_MAX_FIELDS * sizeof(struct http_field));
 	e->arena_len = in_len + head_len + out_len + str_len + path_len + log_len + fields_len +
 		       HTTP_JSON_INLINE;
-	e->arena = mmap(NULL, e->arena_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			-1, 0);
-	if (e->arena == MAP_FAILED) {
-		e->arena = NULL;
+	e->arena = arena_worker_calloc(e->arena_len);
+	if (!e->arena) {
 		pf_log(PF_LOG_ERROR, "http: out of memory");
 		http_engine_destroy(e);
 		return NULL;
@@ -168,8 +165,7 @@ void http_engine_destroy(struct http_engine *e)
 		return;
 	if (e->logfd >= 0)
 		close(e->logfd);
-	if (e->arena)
-		munmap(e->arena, e->arena_len);
+	arena_worker_free(e->arena);
 	arena_worker_free(e->log_path);
 	arena_worker_free(e);
 }
