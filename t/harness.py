@@ -63,11 +63,21 @@ def wait_until(pred, timeout=10.0, interval=0.01, what="condition"):
         time.sleep(interval)
 
 
+_ports_given = set()
+
+
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
-    """A TCP port on loopback that is free right now."""
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A TCP port on loopback that is free right now, and never one this
+    test process was given before (the kernel may hand the same free port
+    to two calls in a row: a test asking for three got one twice)."""
+    for _ in range(100):
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise AssertionError("no fresh free port after 100 tries")
 
 
 def tmpdir():

@@ -90,7 +90,21 @@ static int should_yield(struct pf_conn *c, int64_t now, int spoke, int lfd, int 
 	    !conn_silent_listen_pending(lfd))
 		return 0;
 	conn_silent_age(c);
-	return now - c->silent_since >= CONN_SILENT_GRACE_NS || (!spoke && listen_crowded(lfd));
+	if (now - c->silent_since < CONN_SILENT_GRACE_NS && (spoke || !listen_crowded(lfd)))
+		return 0;
+	/*
+	 * About to give it up as silent: has it spoken since it was last
+	 * looked at? (A plain connection taken while a worker was free was
+	 * never asked at accept; its request may be waiting, unread.)
+	 */
+	if (c->rlen)
+		return 0;
+	if (!c->ssl) {
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		if (poll(&p, 1, 0) > 0 && p.revents)
+			return 0;
+	}
+	return 1;
 }
 
 int conn_silent_should_yield(struct pf_conn *c, int64_t now, int spoke)
