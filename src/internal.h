@@ -71,6 +71,8 @@ void *util_xcalloc(size_t n, size_t size);
 char *util_resolve_path(const char *dir, const char *path);
 /* The same into out (snprintf's return: the length it needed). */
 int util_join_path(char *out, size_t len, const char *dir, const char *path);
+/* Append s at out[at] (as snprintf would: cut to len, NUL-ended); returns at + strlen(s). */
+size_t util_cat(char *out, size_t len, size_t at, const char *s);
 int util_set_cloexec(int fd);
 int util_set_nonblock(int fd, int on);
 /* Levenshtein distance, for "did you mean" suggestions. */
@@ -95,7 +97,7 @@ int log_reopen(void);
 void log_close(void);
 void log_set_level(int level);
 int log_get_level(void);
-void log_set_role(const char *role);		/* "master", "worker web" ... */
+void log_set_role(const char *kind, const char *name);	/* "worker", "web": "worker web" */
 int log_parse_level(const char *name);		/* -1 when unknown */
 void log_error(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);
 void log_warn(const char *fmt, ...) PF_PRINTF_ATTR(1, 2);	/* appends strerror(errno) */
@@ -332,6 +334,7 @@ struct pf_worker {
 	void *state;
 	struct http_app *http_app;	/* handle_http services: engine and routes */
 	int64_t tick_next_ns;		/* monotonic ns of the next tick; 0: none */
+	int64_t started_ns;		/* monotonic ns of the fork (the master's clock) */
 };
 
 struct pf_conn {

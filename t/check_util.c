@@ -78,6 +78,36 @@ START_TEST(test_resolve_path)
 }
 END_TEST
 
+/* util_join_path cuts as snprintf would, at every buffer length. */
+START_TEST(test_join_path_cuts_like_snprintf)
+{
+	const struct path_case *c = &path_cases[_i];
+	int rel = c->path[0] != '/' && c->dir && c->dir[0];
+	char want[256], got[256];
+	for (size_t len = 0; len < sizeof(want); len++) {
+		memset(want, 'x', sizeof(want));
+		memset(got, 'x', sizeof(got));
+		int wn = snprintf(want, len, "%s%s%s", rel ? c->dir : "", rel ? "/" : "", c->path);
+		int gn = util_join_path(got, len, c->dir, c->path);
+		ck_assert_int_eq(gn, wn);
+		ck_assert_mem_eq(got, want, sizeof(want));
+	}
+}
+END_TEST
+
+START_TEST(test_cat_appends_and_cuts)
+{
+	char b[8];
+	size_t n = util_cat(b, sizeof(b), 0, "worker");
+	n = util_cat(b, sizeof(b), n, " ");
+	n = util_cat(b, sizeof(b), n, "web");
+	ck_assert_uint_eq(n, 10);
+	ck_assert_str_eq(b, "worker ");	/* cut to 7 bytes and the NUL */
+	ck_assert_uint_eq(util_cat(b, 0, 3, "ab"), 5);	/* no room: nothing written */
+	ck_assert_str_eq(b, "worker ");
+}
+END_TEST
+
 static const struct dist_case {
 	const char *a, *b;
 	int d;
@@ -246,6 +276,13 @@ START_TEST(test_arena_worker_memory)
 	arena_worker_free(NULL);
 	arena_worker_free(q);
 	arena_worker_free(r);
+	/* Small things stay in front of the buffers: a start-up's structs share pages. */
+	char *s1 = arena_worker_calloc(280), *buf = arena_worker_calloc(150000);
+	char *s2 = arena_worker_calloc(4280);
+	ck_assert(s2 < buf);
+	ck_assert(s2 - s1 < 8192);
+	ck_assert_int_eq(s2[4279], 0);
+	ck_assert_int_eq(buf[149999], 0);
 }
 END_TEST
 
@@ -257,6 +294,8 @@ int main(void)
 	tcase_add_test(tc, test_log_limit);
 	tcase_add_loop_test(tc, test_json_string, 0, N(json_cases));
 	tcase_add_loop_test(tc, test_resolve_path, 0, N(path_cases));
+	tcase_add_loop_test(tc, test_join_path_cuts_like_snprintf, 0, N(path_cases));
+	tcase_add_test(tc, test_cat_appends_and_cuts);
 	tcase_add_loop_test(tc, test_edit_distance, 0, N(dist_cases));
 	tcase_add_test(tc, test_alloc_helpers);
 	tcase_add_test(tc, test_fd_flags);

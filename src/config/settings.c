@@ -168,13 +168,9 @@ PF_API int pf_settings_path(const struct pf_settings *s, const char *key, const 
 	const char *v;
 	if (pf_settings_string(s, key, def, &v) < 0)
 		return -1;
-	if (!v) {
+	if (!v || !v[0]) {
 		if (outlen)
 			out[0] = '\0';
-		return 0;
-	}
-	if (!v[0]) {
-		snprintf(out, outlen, "%s", "");
 		return 0;
 	}
 	/* Without an allocation: a worker's start-up makes none. */

@@ -57,13 +57,29 @@ static void master_handler(int sig)
 	errno = saved;
 }
 
+/*
+ * Every signal, filled once: the master fills it before its first fork
+ * (signals_block_all), so a new worker copies it instead of calling
+ * sigfillset, one library page less to fault in at every worker start.
+ */
+static const sigset_t *all_signals(void)
+{
+	static sigset_t all;
+	static int filled;
+	if (!filled) {
+		sigfillset(&all);
+		filled = 1;
+	}
+	return &all;
+}
+
 static int set(int sig, void (*fn)(int), int flags)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = fn;
 	sa.sa_flags = flags;
-	sigfillset(&sa.sa_mask);
+	sa.sa_mask = *all_signals();
 	return sigaction(sig, &sa, NULL);
 }
 
@@ -173,9 +189,7 @@ void signals_worker_init(int listen_fd)
 
 void signals_block_all(sigset_t *old)
 {
-	sigset_t all;
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, old);
+	sigprocmask(SIG_BLOCK, all_signals(), old);
 }
 
 void signals_restore(const sigset_t *old)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,10 +47,30 @@ void *util_xcalloc(size_t n, size_t size)
 	return p;
 }
 
+size_t util_cat(char *out, size_t len, size_t at, const char *s)
+{
+	for (; *s; s++, at++)
+		if (at + 1 < len)
+			out[at] = *s;
+	if (len)
+		out[at < len ? at : len - 1] = '\0';
+	return at;
+}
+
+/*
+ * Without snprintf: workers join their paths at start-up, where each
+ * library routine met for the first time is a page fault.
+ */
 int util_join_path(char *out, size_t len, const char *dir, const char *path)
 {
 	int rel = path[0] != '/' && dir && dir[0];
-	return snprintf(out, len, "%s%s%s", rel ? dir : "", rel ? "/" : "", path);
+	size_t n = 0;
+	if (rel) {
+		n = util_cat(out, len, n, dir);
+		n = util_cat(out, len, n, "/");
+	}
+	n = util_cat(out, len, n, path);
+	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
 char *util_resolve_path(const char *dir, const char *path)

@@ -37,6 +37,7 @@ int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 	struct pf_worker w = {
 		.svc = s->conf, .conf = g->conf, .generation = g->id, .slot = sl,
 		.slot_index = slot, .sb_service = s->sb, .handler = s->conf->handler,
+		.started_ns = util_now_ns(),	/* the worker's first clock read is then its first request's */
 	};
 	int lfd = m->listeners[s->listener].fd, ready_fd = m->ready_pipe[1];
 	pid_t master_pid = m->pid;
@@ -65,7 +66,7 @@ int spawn_worker(struct master *m, struct generation *g, int svc, int pos)
 	r->gen = g;
 	r->svc = svc;
 	r->pos = pos;
-	r->started_ns = util_now_ns();
+	r->started_ns = w.started_ns;
 	if (pos >= 0)
 		s->pos[pos].slot = slot;
 	g->live++;

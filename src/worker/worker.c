@@ -144,17 +144,15 @@ void worker_run(struct pf_worker *w, int lfd, int ready_fd, pid_t master_pid,
 {
 	const struct svc_conf *svc = w->svc;
 	struct sb_slot *slot = w->slot;
-	char role[96];
 
 	signals_worker_init(lfd);
-	snprintf(role, sizeof(role), "worker %s", svc->name);
-	log_set_role(role);
+	log_set_role("worker", svc->name);
 	/* When the master dies, even by SIGKILL, stop like on SIGTERM. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master_pid)
 		signals_worker_stop = 1;
 	slot->pid = getpid();
-	slot->started_ns = util_now_ns();
+	slot->started_ns = w->started_ns;
 	signals_restore(mask);
 
 	struct pf_settings st;
