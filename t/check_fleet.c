@@ -102,6 +102,14 @@ START_TEST(test_smooth)
 	/* A long time later the sample wins; tau 0 takes it at once. */
 	ck_assert(fabs(agent_smooth(1.0, 0.25, 100.0, 2.0) - 0.25) < 1e-9);
 	ck_assert(agent_smooth(0.9, 0.1, 0.5, 0) == 0.1);
+	/* The weight of the old value is e^(-dt/tau), as libm computes it, at every scale. */
+	static const double dts[] = { 1e-9, 0.001, 0.015625, 0.1, 0.5, 1.0, 3.0, 10.0, 50.0,
+				      300.0, 700.0, 744.0, 1e6 };
+	for (size_t i = 0; i < sizeof(dts) / sizeof(dts[0]); i++) {
+		double w = agent_smooth(1.0, 0.0, dts[i], 1.0), want = exp(-dts[i]);
+		ck_assert_msg(fabs(w - want) <= 1e-12 * want + 1e-15, "dt %g: %.17g, libm %.17g",
+			      dts[i], w, want);
+	}
 	/* Smoothing never leaves the range of its inputs. */
 	double x = 1.0;
 	for (int i = 0; i < 100; i++) {

@@ -29,11 +29,19 @@ START_TEST(test_alloc_and_free_slots)
 	ck_assert_int_eq(scoreboard_nslots(), 2);
 	ck_assert_int_eq(scoreboard->nslots, 2);
 	ck_assert_int_eq(scoreboard->slots[a].state, SB_STARTING);
+	ck_assert_int_eq(scoreboard_free_slots(), SB_MAX_SLOTS - 2);
 	scoreboard_free_slot(b);
 	ck_assert_int_eq(scoreboard_nslots(), 1);
+	ck_assert_int_eq(scoreboard_free_slots(), SB_MAX_SLOTS - 1);
+	/* Freeing a free slot, or one out of range, counts nothing. */
+	scoreboard_free_slot(b);
+	scoreboard_free_slot(-1);
+	scoreboard_free_slot(SB_MAX_SLOTS);
+	ck_assert_int_eq(scoreboard_free_slots(), SB_MAX_SLOTS - 1);
 	/* A freed slot is reused. */
 	int c = scoreboard_alloc_slot(0, 1);
 	ck_assert_int_eq(c, b);
+	ck_assert_int_eq(scoreboard_free_slots(), SB_MAX_SLOTS - 2);
 }
 END_TEST
 

@@ -353,6 +353,8 @@ static const struct pf_setting bad_range[] = {
 	{ .key = "n", .type = PF_SETTING_INT, .def_number = 0, .min = 5, .max = 1 }, { NULL } };
 static const struct pf_setting bad_def[] = {
 	{ .key = "n", .type = PF_SETTING_INT, .def_number = 20, .min = 1, .max = 10 }, { NULL } };
+static const struct pf_setting bad_frac[] = {
+	{ .key = "n", .type = PF_SETTING_INT, .def_number = 2.5, .min = 1, .max = 10 }, { NULL } };
 static const struct pf_setting bad_allowed[] = {
 	{ .key = "m", .type = PF_SETTING_STRING, .def = "x", .allowed = modes }, { NULL } };
 static const struct pf_setting bad_type[] = {
@@ -366,6 +368,8 @@ static const struct bad_table_case {
 	{ bad_range, "t.conf:1: the tm handler's settings table: entry 'n' has min above max" },
 	{ bad_def, "t.conf:1: the tm handler's settings table: entry 'n' has a default outside "
 		   "its range" },
+	{ bad_frac, "t.conf:1: the tm handler's settings table: entry 'n' has a default outside "
+		    "its range" },
 	{ bad_allowed, "t.conf:1: the tm handler's settings table: entry 'm' has a default that "
 		       "is not allowed" },
 	{ bad_type, "t.conf:1: the tm handler's settings table: entry 't' has an unknown type" },

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <float.h>
 #include <limits.h>
-#include <math.h>
 #include <string.h>
 
 static const struct pf_setting *find(const struct pf_setting *t, const char *key)
@@ -37,6 +36,16 @@ static long long to_ll(double v)
 	if (v <= -9.2e18)
 		return LLONG_MIN;
 	return (long long)v;
+}
+
+/* Whether d is a whole number (floor(d) == d, without libm). */
+static int is_whole(double d)
+{
+	if (d != d)			/* NaN */
+		return 0;
+	if (d >= 9007199254740992.0 || d <= -9007199254740992.0)
+		return 1;		/* 2^53 and beyond: doubles have no fraction there */
+	return (double)(long long)d == d;
 }
 
 static long long int_min(const struct pf_setting *e)
@@ -104,7 +113,7 @@ static const char *entry_invalid(const struct pf_setting *t, const struct pf_set
 	case PF_SETTING_INT:
 		if (e->min > e->max)
 			return "has min above max";
-		if (e->def_number != floor(e->def_number) || e->def_number < (double)int_min(e) ||
+		if (!is_whole(e->def_number) || e->def_number < (double)int_min(e) ||
 		    e->def_number > (double)int_max(e))
 			return "has a default outside its range";
 		return NULL;

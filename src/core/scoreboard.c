@@ -49,6 +49,7 @@ static struct sb_private {
 	unsigned generation;
 } *sb_priv;				/* SB_MAX_SLOTS, the owner's own (arena.c) */
 static struct sb_service *sb_svcs;	/* SB_MAX_SERVICES, likewise */
+static int sb_used;			/* slots with sb_priv[].used: counted, not scanned */
 static unsigned sb_generation;
 
 int scoreboard_create(void)
@@ -67,6 +68,7 @@ int scoreboard_create(void)
 		atfork_set = 1;
 	sb_role = atfork_set ? SB_ROLE_OWNER : SB_ROLE_UNKNOWN;
 	sb_nslots = 0;
+	sb_used = 0;
 	sb_generation = 0;
 	if (!sb_priv) {
 		sb_priv = arena_alloc(SB_MAX_SLOTS * sizeof(*sb_priv));
@@ -118,6 +120,7 @@ int scoreboard_alloc_slot(int svc, unsigned generation)
 		s->generation = generation;
 		s->state = SB_STARTING;
 		sb_priv[i] = (struct sb_private){ .used = 1, .svc = svc, .generation = generation };
+		sb_used++;
 		if (i >= sb_nslots)
 			sb_nslots = i + 1;
 		scoreboard->nslots = sb_nslots;
@@ -141,8 +144,10 @@ void scoreboard_free_slot(int i)
 		return;
 	struct sb_slot *s = &scoreboard->slots[i];
 	/* A worker's count outlives it (under the service of the master's own record). */
-	if (sb_priv[i].used)
+	if (sb_priv[i].used) {
 		sb_svcs[sb_priv[i].svc].handler_errors += s->handler_errors;
+		sb_used--;
+	}
 	s->handler_errors = 0;
 	s->state = SB_FREE;
 	s->pid = 0;
@@ -154,10 +159,8 @@ void scoreboard_free_slot(int i)
 
 int scoreboard_free_slots(void)
 {
-	int n = 0;
-	for (int i = 0; i < SB_MAX_SLOTS; i++)
-		n += !sb_priv[i].used;
-	return n;
+	/* A count: a scan would fault in every page of sb_priv before the first fork. */
+	return SB_MAX_SLOTS - sb_used;
 }
 
 int scoreboard_service(const char *name)

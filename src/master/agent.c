@@ -14,7 +14,6 @@
  */
 #include "master/master.h"
 
-#include <math.h>
 #include <string.h>
 
 #define SMOOTH_TAU 2.0		/* seconds: the idle ratio's time constant */
@@ -27,6 +26,33 @@ struct idle_avg {
 };
 static struct idle_avg *avgs;	/* the master's own (arena.c), on first use */
 
+/*
+ * e^-x for x >= 0, without libm (the daemon links no libm: one library
+ * fewer to map and relocate at start and to copy at every fork): halve x
+ * until it is at most 1/64, sum the Taylor series there, square back.
+ * Within 1e-12 of exp(-x) (checked in t/check_fleet.c).
+ */
+static double exp_neg(double x)
+{
+	if (!(x > 0))
+		return 1.0;
+	if (x > 745.0)		/* below the smallest double */
+		return 0.0;
+	int k = 0;
+	while (x > 1.0 / 64) {
+		x /= 2;
+		k++;
+	}
+	double term = 1.0, sum = 1.0;
+	for (int i = 1; i <= 10; i++) {
+		term *= -x / i;
+		sum += term;
+	}
+	while (k-- > 0)
+		sum *= sum;
+	return sum;
+}
+
 /* Exponential moving average: sample weighs 1 - e^(-dt/tau). */
 double agent_smooth(double prev, double sample, double dt, double tau)
 {
@@ -34,7 +60,7 @@ double agent_smooth(double prev, double sample, double dt, double tau)
 		return prev;
 	if (tau <= 0)
 		return sample;
-	double a = 1.0 - exp(-dt / tau);
+	double a = 1.0 - exp_neg(dt / tau);
 	return prev + a * (sample - prev);
 }
 
@@ -43,8 +69,10 @@ int agent_weight(double idle_ratio)
 {
 	if (!(idle_ratio > 0))	/* also NaN */
 		return 1;
-	int w = (int)lround(idle_ratio * 100.0);
-	return w < 1 ? 1 : w > 100 ? 100 : w;
+	if (idle_ratio >= 1.0)
+		return 100;
+	int w = (int)(idle_ratio * 100.0 + 0.5);	/* rounded half up */
+	return w < 1 ? 1 : w;
 }
 
 struct active_svc {

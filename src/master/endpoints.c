@@ -33,7 +33,7 @@ struct endpoint {
 
 struct client {
 	int fd;			/* -1: unused */
-	char head[MAX_HEAD];
+	char *head;		/* heads[i]: apart, so scanning the clients touches one page */
 	size_t len;
 	struct buf out;		/* the answer, once rendered */
 	size_t off;
@@ -43,6 +43,7 @@ struct client {
 /* The master's own (arena.c), allocated by init_once. */
 static struct endpoint *eps;
 static struct client *clients;
+static char (*heads)[MAX_HEAD];
 static int initialised;
 
 static void init_once(void)
@@ -52,10 +53,13 @@ static void init_once(void)
 	initialised = 1;
 	eps = arena_alloc(MAX_ENDPOINTS * sizeof(*eps));
 	clients = arena_alloc(MAX_CLIENTS * sizeof(*clients));
+	heads = arena_alloc(MAX_CLIENTS * sizeof(*heads));	/* its pages are touched on use */
 	for (int i = 0; i < MAX_ENDPOINTS; i++)
 		eps[i].fd = -1;
-	for (int i = 0; i < MAX_CLIENTS; i++)
+	for (int i = 0; i < MAX_CLIENTS; i++) {
 		clients[i].fd = -1;
+		clients[i].head = heads[i];
+	}
 }
 
 static void ep_close(struct endpoint *e, int unlink_path)
