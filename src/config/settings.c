@@ -19,15 +19,57 @@ int settings_number(const config_setting_t *s, double *out)
 {
 	switch (s ? config_setting_type(s) : CONFIG_TYPE_NONE) {
 	case CONFIG_TYPE_FLOAT:
-		*out = config_setting_get_float(s);
+		*out = s->value.fval;
 		return 0;
 	case CONFIG_TYPE_INT:
+		*out = (double)s->value.ival;
+		return 0;
 	case CONFIG_TYPE_INT64:
-		*out = (double)config_setting_get_int64(s);
+		*out = (double)s->value.llval;
 		return 0;
 	default:
 		return -1;
 	}
+}
+
+/*
+ * A worker reads its handler's settings as it starts. The values are read
+ * from libconfig's public structures (libconfig.h) rather than through its
+ * getters, and keys compared here rather than by strcmp: a starting worker
+ * then touches no page of libconfig's code, nor that page of libc's, and
+ * saves a page fault for each (README: what an idle worker costs).
+ */
+static unsigned block_length(const config_setting_t *b)
+{
+	switch (b ? config_setting_type(b) : CONFIG_TYPE_NONE) {
+	case CONFIG_TYPE_GROUP:
+	case CONFIG_TYPE_LIST:
+	case CONFIG_TYPE_ARRAY:
+		return b->value.list ? b->value.list->length : 0;
+	default:
+		return 0;
+	}
+}
+
+static const config_setting_t *block_elem(const config_setting_t *b, unsigned i)
+{
+	return i < block_length(b) ? b->value.list->elements[i] : NULL;
+}
+
+static long long int_value(const config_setting_t *c)
+{
+	return config_setting_type(c) == CONFIG_TYPE_INT64 ? c->value.llval : c->value.ival;
+}
+
+static int same_key(const char *a, const char *b)
+{
+	if (!a)
+		return 0;
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
 }
 
 void settings_init(struct pf_settings *s, const config_setting_t *block, const char *file,
@@ -55,12 +97,11 @@ static void report(const struct pf_settings *s, const config_setting_t *at, cons
 /* The child setting `key`, marked as read; NULL when absent. */
 static const config_setting_t *member(const struct pf_settings *s, const char *key)
 {
-	if (!s->block)
-		return NULL;
-	for (int i = 0; i < config_setting_length(s->block); i++) {
-		const config_setting_t *c = config_setting_get_elem(s->block, (unsigned)i);
-		if (strcmp(config_setting_name(c), key) == 0) {
-			if (i < (int)(8 * sizeof(s->used)))
+	unsigned n = block_length(s->block);
+	for (unsigned i = 0; i < n; i++) {
+		const config_setting_t *c = block_elem(s->block, i);
+		if (c && same_key(config_setting_name(c), key)) {
+			if (i < 8 * sizeof(s->used))
 				((struct pf_settings *)s)->used |= 1UL << i;
 			return c;
 		}
@@ -94,7 +135,7 @@ PF_API int pf_settings_string(const struct pf_settings *s, const char *key, cons
 		report(s, c, msg);
 		return -1;
 	}
-	*out = config_setting_get_string(c);
+	*out = c->value.sval;
 	return 0;
 }
 
@@ -112,7 +153,7 @@ PF_API int pf_settings_int(const struct pf_settings *s, const char *key, long lo
 		report(s, c, msg);
 		return -1;
 	}
-	long long v = config_setting_get_int64(c);
+	long long v = int_value(c);
 	if (v < min || v > max) {
 		snprintf(msg, sizeof(msg), "'%s' must be between %lld and %lld (got %lld)", key, min,
 			 max, v);
@@ -158,7 +199,7 @@ PF_API int pf_settings_bool(const struct pf_settings *s, const char *key, int de
 		report(s, c, msg);
 		return -1;
 	}
-	*out = config_setting_get_bool(c);
+	*out = c->value.ival != 0;
 	return 0;
 }
 
@@ -186,10 +227,11 @@ void settings_report_unknown(struct pf_settings *s, const char *handler)
 {
 	if (!s->block)
 		return;
-	for (int i = 0; i < config_setting_length(s->block) && i < (int)(8 * sizeof(s->used)); i++) {
+	unsigned n = block_length(s->block);
+	for (unsigned i = 0; i < n && i < 8 * sizeof(s->used); i++) {
 		if (s->used & (1UL << i))
 			continue;
-		const config_setting_t *c = config_setting_get_elem(s->block, (unsigned)i);
+		const config_setting_t *c = block_elem(s->block, i);
 		char msg[256];
 		snprintf(msg, sizeof(msg), "unknown key '%s' in the %s handler's settings",
 			 config_setting_name(c), handler);
