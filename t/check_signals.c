@@ -9,8 +9,11 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,6 +83,74 @@ START_TEST(test_ttin_and_ttou_apart)
 }
 END_TEST
 
+static int open_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+static int readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* Run fn in a forked child (a worker's signals are its own); it exits 0 when all held. */
+static void in_child(int (*fn)(void))
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(fn());
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", st);
+}
+
+/* The stop pipe is made when first asked for, once; a stop makes it readable. */
+static int stop_pipe_on_first_use(void)
+{
+	signals_close_pipe();	/* the master's (the tests above made one) */
+	int before = open_fds();
+	signals_worker_init(-1);
+	if (open_fds() != before)
+		return 10;		/* a starting worker makes no pipe */
+	int fd = signals_worker_stop_fd();
+	if (fd < 0 || open_fds() != before + 2)
+		return 11;
+	if (signals_worker_stop_fd() != fd || open_fds() != before + 2)
+		return 12;		/* made once */
+	if (readable(fd))
+		return 13;
+	raise(SIGTERM);
+	if (!signals_worker_stop || !readable(fd))
+		return 14;
+	return 0;
+}
+
+/* A stop that came before the pipe was made: the pipe is readable at once. */
+static int stop_before_the_pipe(void)
+{
+	signals_worker_init(-1);
+	raise(SIGTERM);
+	if (!signals_worker_stop)
+		return 10;
+	int fd = signals_worker_stop_fd();
+	if (fd < 0)
+		return 11;
+	return readable(fd) ? 0 : 12;
+}
+
+START_TEST(test_stop_pipe_made_on_first_use)
+{
+	ck_assert_int_eq(signals_worker_stop_fd(), -1);	/* not a worker: none */
+	in_child(stop_pipe_on_first_use);
+	in_child(stop_before_the_pipe);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("signals");
@@ -87,6 +158,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_ttin_counted_once_each_while_taken);
 	tcase_add_test(tc, test_ttin_and_ttou_apart);
+	tcase_add_test(tc, test_stop_pipe_made_on_first_use);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_NOFORK);
 }

@@ -335,13 +335,17 @@ def test_max_requests_recycles_one_worker_at_a_time_without_a_failed_request():
     gone = [p for p in served_by if not harness.pid_alive(p)]
     assert first - set(srv.workers()), "no original worker was recycled"
     # A recycled worker served at least max_requests; past its limit (plus
-    # up to 10% jitter) it serves on only while the previous recycle completes
-    # (under valgrind a successor takes far longer to get ready).
+    # up to 10% jitter) it serves on only while the recycles before its own
+    # complete: the three share the load evenly and reach their limits
+    # together, so the last waits for two successors to get ready (far
+    # longer under valgrind, and under the sanitizers on a busy machine).
+    # A worker never recycled would serve its whole share, 100.
+    bound = 3 * max_requests * harness.SLOW
     for p in gone:
-        assert max_requests <= served_by[p] <= 2 * max_requests * harness.SLOW, (p, served_by)
+        assert max_requests <= served_by[p] <= bound, (p, served_by)
     at_recycle = [int(n) for n in re.findall(r"recycling worker \d+ after (\d+) connections",
                                              srv.output())]
-    assert all(max_requests <= n <= 2 * max_requests * harness.SLOW for n in at_recycle), at_recycle
+    assert all(max_requests <= n <= bound for n in at_recycle), at_recycle
     doc = service(status(srv), "rec")
     assert doc["recycles"] >= len(gone), doc
     assert doc["crashes"] == 0, doc
@@ -516,7 +520,11 @@ def test_slowloris_defer_accept_keeps_silent_connections_off_the_workers():
         wait_until(lambda: (lambda v: v["busy"] == 0 and v["idle"] == 2 and v["served"] == 1)(
             service(status(srv), "d")), 2, what="both workers idle")
         assert srv.workers() == pids
-        assert all("accept" in harness.wchan(p) for p in pids)
+        # The status says idle as the worker leaves the connection, a moment
+        # before it is back in accept(); one held by a silent connection
+        # would sit in poll for read_timeout (5 s).
+        wait_until(lambda: all("accept" in harness.wchan(p) for p in pids), 2,
+                   what="both workers back in accept")
     finally:
         closing(silent)
     print("defer_accept, 2 workers, 50 silent connections: request served in %.1f ms"

@@ -32,8 +32,14 @@ volatile sig_atomic_t signals_worker_stop, signals_worker_reopen;
 
 static int self_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t worker_listen_fd = -1;
-/* Readable once the worker is told to stop (pf_worker_stop_fd); never drained. */
-static int worker_stop_pipe[2] = { -1, -1 };
+/*
+ * Readable once the worker is told to stop (pf_worker_stop_fd); never
+ * drained. Made on first use, not as the worker starts: most waits of a
+ * worker that serves whole requests never need it, and a starting worker
+ * saves the system call and two descriptors.
+ */
+static volatile int worker_stop_pipe[2] PF_FORK_WRITTEN = { -1, -1 };
+static int worker_stop_wanted PF_FORK_WRITTEN;	/* signals_worker_init ran here */
 
 static void master_handler(int sig)
 {
@@ -159,6 +165,23 @@ void signals_worker_set_listen_fd(int fd)
 
 int signals_worker_stop_fd(void)
 {
+	if (worker_stop_pipe[0] < 0 && worker_stop_wanted) {
+		int p[2];
+		if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+			return -1;
+		worker_stop_pipe[0] = p[0];
+		worker_stop_pipe[1] = p[1];
+		/*
+		 * A stop whose handler ran before the write end was set found
+		 * no pipe: its flag is set, so say it here (a second byte, if
+		 * the handler ran in between, is harmless).
+		 */
+		if (signals_worker_stop) {
+			char c = 1;
+			ssize_t w = write(p[1], &c, 1);
+			(void)w;
+		}
+	}
 	return worker_stop_pipe[0];
 }
 
@@ -170,8 +193,7 @@ void signals_worker_init(int listen_fd)
 			close(worker_stop_pipe[i]);
 		worker_stop_pipe[i] = -1;
 	}
-	if (pipe2(worker_stop_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-		worker_stop_pipe[0] = worker_stop_pipe[1] = -1;
+	worker_stop_wanted = 1;	/* the pipe: signals_worker_stop_fd, on first use */
 	worker_listen_fd = listen_fd;
 	/* No SA_RESTART: a blocked accept() or poll() returns EINTR. */
 	set(SIGTERM, worker_stop_handler, 0);
