@@ -148,8 +148,16 @@ class Load:
 
 
 def wait_up(sock_path, names, timeout=30):
-    wait_until(lambda: all(show_stat(sock_path)[n]["status"].startswith("UP") for n in names),
-               timeout, what="every server UP in haproxy")
+    try:
+        wait_until(lambda: all(show_stat(sock_path)[n]["status"].startswith("UP")
+                               for n in names), timeout, what="every server UP in haproxy")
+    except AssertionError as e:
+        # Say why HAProxy holds each server down: its health check or its agent.
+        rows = show_stat(sock_path)
+        why = ["%s: %s" % (n, ", ".join("%s=%s" % (k, rows[n].get(k, "?")) for k in (
+            "status", "check_status", "check_code", "last_chk", "agent_status", "last_agt",
+            "weight"))) for n in names]
+        raise AssertionError("%s; %s" % (e, "; ".join(why))) from None
 
 
 def test_fleet_rolling_reload_upgrade_drain_and_busy_weight():
