@@ -266,21 +266,21 @@ def test_ttin_ttou_and_workers_command_stay_within_limits():
     srv.wait_workers(3)
     srv.signal(signal.SIGTTIN)
     # The signal is handled (the status is answered after it) and changes nothing.
-    wait_until(lambda: service(status(srv), "p")["target"] == 3, 5, what="target 3")
+    wait_until(lambda: service(status(srv), "p")["target"] == 3, 5 * harness.SLOW, what="target 3")
     time.sleep(0.3)     # a window for a wrong extra worker to show up
     assert len(srv.workers()) == 3 and service(status(srv), "p")["target"] == 3
     # Shrinking retires idle workers; a busy one serves on. The busy one is
     # made the last started (the first a naive shrink would retire).
     conns = [hold(addr) for _ in range(3)]
     ws = wait_until(lambda: (lambda v: v["workers"] if v["busy"] == 3 else None)(
-        service(status(srv), "p")), 5, what="3 busy workers")
+        service(status(srv), "p")), 5 * harness.SLOW, what="3 busy workers")
     last = ws[-1]
     busy = [c for c in conns if "%s:%d" % c.getsockname() == last["peer"]][0]
     closing([c for c in conns if c is not busy])
     busy_pid = [last["pid"]]
-    wait_until(lambda: service(status(srv), "p")["idle"] == 2, 5, what="2 idle workers")
+    wait_until(lambda: service(status(srv), "p")["idle"] == 2, 5 * harness.SLOW, what="2 idle workers")
     assert control(srv, "workers p -10").strip() == "ok p 1"
-    wait_until(lambda: srv.workers() == busy_pid, 5, what="only the busy worker left")
+    wait_until(lambda: srv.workers() == busy_pid, 5 * harness.SLOW, what="only the busy worker left")
     busy.sendall(b"still")
     assert busy.recv(5) == b"still"
     srv.signal(signal.SIGTTOU)
@@ -716,7 +716,9 @@ def test_crash_loop_is_throttled_and_other_services_keep_answering():
     doc = service(status(srv), "bad")
     forks = doc["spawns"] - spawns0
     # Per place: at once, then 0.1, 0.2, 0.4, 0.8, 1.6, 3.2 s: about 7 forks in 5 s.
-    assert 4 <= forks <= 2 * 8, "%d forks in %.1fs" % (forks, span)
+    # Under valgrind a worker takes a second or more to crash in its init, so
+    # fewer fit; each place is still retried.
+    assert (2 if harness.VALGRIND else 4) <= forks <= 2 * 8, "%d forks in %.1fs" % (forks, span)
     assert doc["target"] == 2, doc
     assert throttled_seen, "the status never said throttled"
     assert "service bad: throttled" in srv.output()

@@ -198,13 +198,16 @@ def test_reload_under_load_loses_no_request():
 def test_reload_with_failing_handler_init_keeps_old_generation():
     port, pf = harness.free_port(), harness.free_port()
     addr = "127.0.0.1:%d" % port
-    srv = start_server(config(svc("echo", addr, workers=2), shutdown_timeout=5), 2, [addr])
+    # Under valgrind a worker takes seconds to reach its handler's init: the
+    # failure must be the handler's, not the start-up's deadline.
+    srv = start_server(config(svc("echo", addr, workers=2), shutdown_timeout=5 * SLOW), 2,
+                       [addr])
     harness.build_failinit(srv.dir)
     old = srv.workers()
     broken = config(svc("echo", addr, workers=3),
                     svc("broken", "127.0.0.1:%d" % pf, handler="failinit",
                         module="failinit.so", workers=2),
-                    shutdown_timeout=5)
+                    shutdown_timeout=5 * SLOW)
     assert harness.preforkd("-t", "-c", srv.conf).returncode == 0
     rewrite(srv, broken)
     assert harness.preforkd("-t", "-c", srv.conf).returncode == 0, "-t loads the module"
