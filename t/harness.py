@@ -51,8 +51,15 @@ class Skip(Exception):
 
 # ---- polling, ports, folders and files -------------------------------------
 
+# Under valgrind every deadline of a wait is this much longer: a process
+# there starts and answers many times slower, and more so on a slow machine
+# (a wait that ends in time costs nothing more).
+WAIT_SCALE = 3 if VALGRIND else 1
+
+
 def wait_until(pred, timeout=10.0, interval=0.01, what="condition"):
     """Poll pred() until it returns a true value or the deadline passes."""
+    timeout *= WAIT_SCALE
     deadline = time.monotonic() + timeout
     while True:
         value = pred()

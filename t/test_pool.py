@@ -706,7 +706,10 @@ def test_crash_loop_is_throttled_and_other_services_keep_answering():
     t0 = time.monotonic()
     throttled_seen = False
     latencies = []
-    while time.monotonic() - t0 < 5.0:
+    # Under valgrind a worker takes a second or more to crash in its init:
+    # watch until the throttle shows (20 s at most), not just 5 s.
+    while time.monotonic() - t0 < 5.0 or (harness.VALGRIND and not throttled_seen and
+                                          time.monotonic() - t0 < 20.0):
         t = time.monotonic()
         assert echo_once(good, b"alive", timeout=5) == b"alive"
         latencies.append(time.monotonic() - t)
@@ -718,7 +721,8 @@ def test_crash_loop_is_throttled_and_other_services_keep_answering():
     # Per place: at once, then 0.1, 0.2, 0.4, 0.8, 1.6, 3.2 s: about 7 forks in 5 s.
     # Under valgrind a worker takes a second or more to crash in its init, so
     # fewer fit; each place is still retried.
-    assert (2 if harness.VALGRIND else 4) <= forks <= 2 * 8, "%d forks in %.1fs" % (forks, span)
+    lo, hi = (2, 2 * 12) if harness.VALGRIND else (4, 2 * 8)
+    assert lo <= forks <= hi, "%d forks in %.1fs" % (forks, span)
     assert doc["target"] == 2, doc
     assert throttled_seen, "the status never said throttled"
     assert "service bad: throttled" in srv.output()
