@@ -4,7 +4,7 @@ leave its descriptors and resident memory where they were after warm-up.
 Under `make check-valgrind` or in an AddressSanitizer build the RSS figure
 means nothing; there the master is stopped gracefully instead and its exit
 status must be 0 (valgrind exits 99 on a definite leak or a memory error,
-LeakSanitizer fails the exit at a leak); under valgrind 6 reloads do."""
+LeakSanitizer fails the exit at a leak); under valgrind 3 reloads do."""
 import os
 import re
 import signal
@@ -12,8 +12,8 @@ import signal
 import harness
 
 # Under valgrind a leak or a memory error of one reload fails the master's
-# exit status, so 6 reloads prove there what 20 prove for RSS elsewhere.
-RELOADS = 6 if harness.VALGRIND else 20
+# exit status, so 3 reloads prove there what 20 prove for RSS elsewhere.
+RELOADS = 3 if harness.VALGRIND else 20
 
 
 def config(workers, www, ports):
