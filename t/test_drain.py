@@ -1,7 +1,7 @@
 """test_drain.py - lame-duck drain and HAProxy's agent check, and the sizing
 and memory keys: `-s drain`/`-s undrain` and the control commands; the
 status handler's /health (200, then 503 while draining); the agent answer
-(`up NN% maxconn:N`, lower while busy and never 0%, `drain`, `down#...`
+(`up NN% maxconn:N ready`, lower while busy and never 0%, `drain`, `down#...`
 while throttled); a graceful stop with drain_delay that keeps serving
 first; workers = "auto" in -t and the log; max_rss recycling a module that
 leaks on purpose, and the watchdog ending one far over it."""
@@ -43,7 +43,7 @@ def start(workers=4, top=None, **kw):
 
 def test_agent_says_up_with_weight_and_maxconn():
     srv, a = start(workers=4)
-    assert agent(a["agent"]) == "up 100% maxconn:4"
+    assert agent(a["agent"]) == "up 100% maxconn:4 ready"
 
 
 def test_busy_service_gets_a_lower_weight_never_zero():
@@ -58,7 +58,7 @@ def test_busy_service_gets_a_lower_weight_never_zero():
                            what="4 busy workers")
 
         def weight():
-            m = re.match(r"up (\d+)% maxconn:4$", agent(a["agent"]))
+            m = re.match(r"up (\d+)% maxconn:4 ready$", agent(a["agent"]))
             assert m, agent(a["agent"])
             return int(m.group(1))
         # Smoothed: it falls over a few seconds, to 1%, never to 0%.

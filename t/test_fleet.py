@@ -261,7 +261,18 @@ def run_fleet(haproxy, d, backends):
             s.close()
     wait_until(lambda: int(show_stat(sock)[busy.name]["weight"]) >= 75, 20, what="b1's weight back")
 
-    # 4. A graceful stop with drain_delay of one backend, under load. Its
+    # 4. Maintenance: `-s drain` puts a backend in DRAIN in HAProxy, `-s
+    # undrain` brings it back (the agent's `ready`: `up` alone leaves HAProxy's
+    # DRAIN in place, as after an upgrade whose old master said `drain`).
+    b = backends[1]
+    assert harness.preforkd("-c", b.srv.conf, "-s", "drain", timeout=30).returncode == 0
+    wait_until(lambda: show_stat(sock)[b.name]["status"].startswith("DRAIN"), 10,
+               what="%s DRAIN in haproxy" % b.name)
+    assert harness.preforkd("-c", b.srv.conf, "-s", "undrain", timeout=30).returncode == 0
+    wait_up(sock, [b.name], timeout=10)
+    figures.append("drain and undrain by command: DRAIN, then UP in haproxy")
+
+    # 5. A graceful stop with drain_delay of one backend, under load. Its
     # traffic is what HAProxy sends it (stot: sessions so far, from the stats
     # socket); its listener is probed with connect().
     load = Load(front, d, "drain")

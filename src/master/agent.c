@@ -2,11 +2,14 @@
  * agent.c - what the master tells a load balancer: HAProxy's agent-check
  * answer for a service, and the lame-duck drain behind it.
  *
- * The answer is one line: `up NN% maxconn:N` while serving, where NN is
- * the service's idle-worker ratio smoothed over a few seconds (never 0%,
+ * The answer is one line: `up NN% maxconn:N ready` while serving, where NN
+ * is the service's idle-worker ratio smoothed over a few seconds (never 0%,
  * which HAProxy reads as drain) and N its live workers, so HAProxy queues
- * the excess instead of the kernel's backlog; `drain` while the master
- * drains; `down#throttled` while crash back-off throttles the service.
+ * the excess instead of the kernel's backlog; `ready` ends a DRAIN that an
+ * earlier `drain` left in HAProxy (`up` alone does not: after an undrain,
+ * an upgrade or a restart the server would stay drained there); `drain`
+ * while the master drains; `down#throttled` while crash back-off throttles
+ * the service.
  * Draining (drain_delay on a graceful stop, or `drain` on the control
  * socket) only changes what the master says: workers keep serving.
  * Entry points: agent_answer, agent_tick; agent_smooth and agent_weight
@@ -164,5 +167,5 @@ void agent_answer(struct master *m, const char *svc, char *out, size_t len)
 	agent_tick(m, now);
 	struct idle_avg *a = avg_of(svc, 0);
 	double ratio = a ? a->ratio : (live ? (double)idle / live : 0.0);
-	snprintf(out, len, "up %d%% maxconn:%d\n", agent_weight(ratio), live > 0 ? live : 1);
+	snprintf(out, len, "up %d%% maxconn:%d ready\n", agent_weight(ratio), live > 0 ? live : 1);
 }

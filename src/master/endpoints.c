@@ -319,7 +319,8 @@ void endpoints_handle(struct master *m, const struct pollfd *fds, int n)
 	for (int k = 0; k < n; k++) {
 		if (!fds[k].revents)
 			continue;
-		for (int i = 0; i < MAX_ENDPOINTS; i++)
+		/* Handed over since the poll: the new master answers what waits. */
+		for (int i = 0; i < MAX_ENDPOINTS && serving(m); i++)
 			if (eps[i].fd >= 0 && eps[i].fd == fds[k].fd)
 				accept_on(m, &eps[i]);
 		for (int i = 0; i < MAX_CLIENTS; i++) {
