@@ -75,8 +75,9 @@ int sizing_auto(char *why, size_t whylen)
 		cpus = n > 0 ? (int)n : 1;
 	}
 	int result = cpus;
-	char limit[256] = "no cgroup v2 cpu.max quota";
 	char path[4096];
+	/* Room for the longest message below: the quota's text and the whole path. */
+	char limit[sizeof(path) + 192] = "no cgroup v2 cpu.max quota";
 	if (cgroup_path(path, sizeof(path)) == 0) {
 		/* The quota of any ancestor bounds us too: take the tightest. */
 		for (;;) {
