@@ -124,8 +124,10 @@ int util_edit_distance(const char *a, const char *b)
 
 #ifdef PF_COVERAGE
 /* libgcov's interface (gcc 11 and later), hence the reserved names. */
-void __gcov_dump(void);		/* NOLINT(bugprone-reserved-identifier,cert-dcl37-c) */
-void __gcov_reset(void);	/* NOLINT(bugprone-reserved-identifier,cert-dcl37-c) */
+/* NOLINTBEGIN(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
+void __gcov_dump(void);
+void __gcov_reset(void);
+/* NOLINTEND(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 #endif
 
 /*
