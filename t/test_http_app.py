@@ -388,7 +388,10 @@ def test_graceful_stop_with_idle_keepalive_is_immediate():
     srv.signal(signal.SIGTERM)
     assert srv.wait_exit(timeout=30) == 0
     elapsed = time.monotonic() - t0
-    assert elapsed < 1.0 * harness.SLOW, "stop with idle keep-alive took %.2fs" % elapsed
+    # Far below keepalive_timeout (60 s); the bound of the same test for the
+    # static server and for TLS. 52 workers that each write gcov's counters
+    # as they exit took 1.2 s in CI's ASan + coverage build.
+    assert elapsed < 5.0 * harness.SLOW, "stop with idle keep-alive took %.2fs" % elapsed
     finis = os.listdir(fdir)
     assert len(finis) == len(kids), (finis, kids)
     for c in conns:
