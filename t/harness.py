@@ -684,10 +684,12 @@ def start_echo(workers=2, top=None, **svc_kw):
 def _cleanup():
     for p in _procs:
         if p.poll() is None:
+            # Children first, so nothing is left holding a port. A child may
+            # exit between the listing and the kill (an old generation's
+            # worker finishing): kill_pids ignores it, and the process itself
+            # is killed whatever happened to its children.
+            kill_pids(children_of(p.pid))
             try:
-                # Children first, so nothing is left holding a port.
-                for k in children_of(p.pid):
-                    os.kill(k, signal.SIGKILL)
                 p.kill()
                 p.wait(timeout=5)
             except Exception:
