@@ -36,9 +36,30 @@ BUILDDIR = os.environ.get("PREFORK_BUILDDIR", ".")
 # `make check-valgrind` sets PREFORK_VALGRIND to a valgrind command line:
 # every preforkd (master and workers) then runs under it.
 VALGRIND = shlex.split(os.environ.get("PREFORK_VALGRIND", ""))
-# Under valgrind every preforkd runs slower: tests multiply their upper time
-# bounds by SLOW; lower bounds stay as they are.
-SLOW = 10 if VALGRIND else 1
+
+
+def instrumented():
+    """Why this preforkd is not the product's speed, or None: valgrind, or a
+    build with AddressSanitizer or coverage counters (read from its symbols)."""
+    if VALGRIND:
+        return "valgrind keeps its own copy of every page"
+    try:
+        syms = subprocess.run(["nm", PREFORKD], capture_output=True, text=True).stdout
+    except OSError:
+        return None
+    for mark, why in (("__asan_init", "AddressSanitizer's shadow memory"),
+                      ("__gcov_", "coverage counters written by every worker")):
+        if mark in syms:
+            return why
+    return None
+
+
+# In an instrumented build every preforkd runs slower: tests multiply their
+# upper time bounds by SLOW (lower bounds stay as they are). Under valgrind
+# by 10; with ASan or gcov by 3 (an -O0 build with both, as CI's coverage
+# run, is about that much slower than -O2: a pool of 64 workers forks,
+# starts and writes its counters on exit more slowly).
+SLOW = 10 if VALGRIND else 3 if instrumented() else 1
 
 SKIP = 77
 _procs = []          # every Popen a test started

@@ -6,7 +6,6 @@ the workers forked before. Measured per worker as Private_Dirty of
 /proc/PID/smaps_rollup: pages this process alone holds, written after fork
 by it or, through copy-on-write, by the master."""
 import os
-import subprocess
 
 import harness
 
@@ -14,18 +13,6 @@ import harness
 # alone leaves about 7: stack, thread block, the loader's and libc's data);
 # before the master's tables left the workers' forks it was 23 (92 KiB).
 MAX_PRIVATE_KIB = 60
-
-
-def instrumented():
-    """Why per-process memory says nothing about this build, or None."""
-    if harness.VALGRIND:
-        return "valgrind keeps its own copy of every page"
-    syms = subprocess.run(["nm", harness.PREFORKD], capture_output=True, text=True).stdout
-    for mark, why in (("__asan_init", "AddressSanitizer's shadow memory"),
-                      ("__gcov_", "coverage counters written by every worker")):
-        if mark in syms:
-            return why
-    return None
 
 
 def private_dirty_kib(pid):
@@ -37,7 +24,7 @@ def private_dirty_kib(pid):
 
 
 def test_idle_workers_hold_few_pages_of_their_own():
-    why = instrumented()
+    why = harness.instrumented()
     if why:
         raise harness.Skip(why)
     base = harness.tmpdir()
