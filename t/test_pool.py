@@ -597,19 +597,21 @@ def test_slowloris_trickling_clients_are_outgrown_and_get_408():
         latency = time.monotonic() - t0
         c.close()
         assert resp.startswith(b"HTTP/1.1 200") and resp.endswith(b"hello\n"), resp[:200]
-        t.join(header_timeout + 15)
+        t.join(header_timeout + 4.0 * min(harness.SLOW, 3) + 5)
         stop.set()
     finally:
         closing(slow)
         sampler.stop()
-    # Under valgrind every new worker starts slowly, so the pool grows slower.
-    assert latency < (6.0 if harness.VALGRIND else 2.0), "a normal request took %.2fs behind 50 trickling clients (pool %s)" % (
+    # Under valgrind (and, less, ASan or gcov) every new worker starts
+    # slowly, so the pool grows slower and the last 408 comes later.
+    factor = min(harness.SLOW, 3)
+    assert latency < 2.0 * factor, "a normal request took %.2fs behind 50 trickling clients (pool %s)" % (
         latency, sampler.changes())
     assert len(results) == 50, "%d of 50 slow connections closed" % len(results)
     times = sorted(r[0] for r in results.values())
     for i, (secs, first) in results.items():
         assert first.startswith(b"HTTP/1.1 408"), (i, first)
-    assert times[-1] <= header_timeout + 4.0, times
+    assert times[-1] <= header_timeout + 4.0 * factor, times
     assert sampler.peak() <= 64
     print("dynamic pool, 50 trickling clients: normal request in %.0f ms; "
           "408s after %.1f-%.1fs (header_timeout %.1f); pool peak %d, over time %s"
